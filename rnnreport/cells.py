@@ -1,0 +1,242 @@
+r"""The LSTM and GRU cells of the assignment, one line of code per equation.
+
+Both cells follow the class notation (see the theory pages) and TensorFlow 1's
+``BasicLSTMCell`` / ``GRUCell``, which is what the 2018 students trained. Each ``step``
+returns the new state *and* a dict of its gate activations, so that probes can look inside.
+
+A step takes ``a_x``, the input's contribution to every pre-activation, already computed
+(``a_x = x_t U + b``). Splitting it off changes no arithmetic, and it lets a layer project
+all T inputs with one matmul before the loop over time (see :mod:`rnnreport.layers`).
+
+Weights are stored so that ``x @ U`` works on row vectors ``x`` of shape ``(B, D)``, the
+way TensorFlow stores its kernels; torch stores the transposes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+INITS = ("tf1", "torch")
+"""Weight initialisations: ``tf1`` (Glorot-uniform kernels, TF1 biases) or ``torch``."""
+
+RESETS = ("before", "after")
+"""Where the GRU applies its reset gate: before the recurrent matmul, or after it."""
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not supported: use one of {', '.join(choices)}")
+
+
+def glorot_uniform_(tensor: Tensor, fan_in: int, fan_out: int) -> Tensor:
+    """Fill ``tensor`` from U(-a, a), a = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010).
+
+    The fans are passed explicitly because TF1 draws the recurrent kernel as *one* matrix
+    of shape ``(D + H, n·H)`` acting on ``[x, h]``; we store its two row blocks apart.
+    """
+    a = math.sqrt(6.0 / (fan_in + fan_out))
+    with torch.no_grad():
+        return tensor.uniform_(-a, a)
+
+
+def torch_uniform_(tensor: Tensor, hidden_size: int) -> Tensor:
+    """Fill ``tensor`` from U(-1/sqrt(H), 1/sqrt(H)), torch.nn.LSTM/GRU's default."""
+    k = 1.0 / math.sqrt(hidden_size)
+    with torch.no_grad():
+        return tensor.uniform_(-k, k)
+
+
+class LSTMCell(nn.Module):
+    r"""The LSTM cell of TensorFlow 1's ``BasicLSTMCell`` (Hochreiter & Schmidhuber 1997,
+    with the forget gate of Gers et al. 2000 and no peepholes).
+
+    .. math::
+        \begin{aligned}
+        i_t &= \sigma(x_t U_i + h_{t-1} W_i + b_i) \\
+        f_t &= \sigma(x_t U_f + h_{t-1} W_f + b_f + b_{\text{forget}}) \\
+        j_t &= \tanh(x_t U_j + h_{t-1} W_j + b_j) \\
+        o_t &= \sigma(x_t U_o + h_{t-1} W_o + b_o) \\
+        c_t &= f_t \odot c_{t-1} + i_t \odot j_t \\
+        h_t &= o_t \odot \tanh(c_t)
+        \end{aligned}
+
+    where :math:`i_t, f_t, o_t` are the input, forget and output gates, :math:`j_t` the
+    candidate, :math:`c_t` the cell state and :math:`h_t` the output. The class notation
+    writes :math:`\sigma(i_t)` where we write :math:`i_t`: here a gate's name is its value.
+
+    Shapes: ``x_t`` (B, D); ``h, c`` (B, H). Parameters: ``U`` (D, 4H), ``W`` (H, 4H),
+    ``b`` (4H,), column blocks in TF1's order ``[i | j | f | o]``. torch.nn.LSTM orders its
+    rows ``[i | f | g | o]`` (its ``g`` is our ``j``) and keeps two biases that only ever
+    appear summed; :func:`rnnreport.layers.copy_from_torch` maps one onto the other.
+
+    .. note::
+        ``forget_bias`` is a constant added inside the forget gate's sigmoid, not a
+        parameter: TF1 adds 1.0 so that a fresh cell starts out remembering
+        (Jozefowicz et al. 2015). With ``init="torch"`` it defaults to 0, and the cell
+        computes exactly torch.nn.LSTM's function.
+    """
+
+    gate_names = ("i", "f", "j", "o", "c")
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        init: str = "tf1",
+        forget_bias: float | None = None,
+    ) -> None:
+        super().__init__()
+        _check_choice("init", init, INITS)
+        D, H = input_size, hidden_size
+        self.input_size, self.hidden_size, self.init = D, H, init
+        self.forget_bias = float(forget_bias if forget_bias is not None else init == "tf1")
+        self.U = nn.Parameter(torch.empty(D, 4 * H))
+        self.W = nn.Parameter(torch.empty(H, 4 * H))
+        self.b = nn.Parameter(torch.empty(4 * H))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        D, H = self.input_size, self.hidden_size
+        if self.init == "tf1":  # one Glorot kernel over [x, h], zero biases
+            glorot_uniform_(self.U, D + H, 4 * H)
+            glorot_uniform_(self.W, D + H, 4 * H)
+            nn.init.zeros_(self.b)
+        else:
+            for p in (self.U, self.W, self.b):
+                torch_uniform_(p, H)
+
+    def initial_state(self, batch_size: int, like: Tensor) -> tuple[Tensor, Tensor]:
+        """Zero ``(h_0, c_0)``, each (B, H), on ``like``'s device and dtype."""
+        zeros = like.new_zeros(batch_size, self.hidden_size)
+        return zeros, zeros.clone()
+
+    def project_input(self, x: Tensor) -> Tensor:
+        """``x U + b`` for any leading shape: (..., D) -> (..., 4H)."""
+        return x @ self.U + self.b
+
+    def step(
+        self, a_x: Tensor, state: tuple[Tensor, Tensor]
+    ) -> tuple[tuple[Tensor, Tensor], dict[str, Tensor]]:
+        """One time step. ``a_x`` = x_t U + b (B, 4H); ``state`` = (h_{t-1}, c_{t-1}).
+
+        Returns ``((h_t, c_t), gates)`` with ``gates`` = {i, f, j, o, c}, each (B, H).
+        """
+        h_prev, c_prev = state
+        a_i, a_j, a_f, a_o = (a_x + h_prev @ self.W).chunk(4, dim=-1)  # each (B, H)
+        i = torch.sigmoid(a_i)
+        f = torch.sigmoid(a_f + self.forget_bias)
+        j = torch.tanh(a_j)
+        o = torch.sigmoid(a_o)
+        c = f * c_prev + i * j
+        h = o * torch.tanh(c)
+        return (h, c), {"i": i, "f": f, "j": j, "o": o, "c": c}
+
+    def forward(
+        self, x_t: Tensor, state: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[tuple[Tensor, Tensor], dict[str, Tensor]]:
+        """One step from the raw input ``x_t`` (B, D); zero state when ``state`` is None."""
+        if state is None:
+            state = self.initial_state(x_t.shape[0], x_t)
+        return self.step(self.project_input(x_t), state)
+
+
+class GRUCell(nn.Module):
+    r"""The GRU cell (Cho et al. 2014), reset gate before or after the recurrent matmul.
+
+    .. math::
+        \begin{aligned}
+        z_t &= \sigma(x_t U_z + h_{t-1} W_z + b_z) \\
+        r_t &= \sigma(x_t U_r + h_{t-1} W_r + b_r) \\
+        \tilde h_t &= \tanh(x_t U_h + (r_t \odot h_{t-1}) W_h + b_h)
+            && \text{reset before (default)} \\
+        \tilde h_t &= \tanh(x_t U_h + b_h + r_t \odot (h_{t-1} W_h + b_{hn}))
+            && \text{reset after} \\
+        h_t &= (1 - z_t) \odot \tilde h_t + z_t \odot h_{t-1}
+        \end{aligned}
+
+    where :math:`z_t` is the update gate (1 keeps the old state), :math:`r_t` the reset
+    gate and :math:`\tilde h_t` the candidate.
+
+    Shapes: ``x_t`` (B, D); ``h`` (B, H). Parameters: ``U`` (D, 3H), ``W`` (H, 3H),
+    ``b`` (3H,), column blocks ``[z | r | h]``; with ``reset="after"`` also ``b_hn`` (H,).
+
+    .. note::
+        ``reset="before"`` is Cho et al.'s arXiv v3 and TensorFlow 1's ``GRUCell``: the
+        assignment's cell. ``reset="after"`` is what cuDNN and torch.nn.GRU compute
+        (their ``n_t``); it has a second candidate bias inside the reset, and is a
+        different function of the same weights. With ``init="tf1"`` the gate biases
+        start at 1.0 (TF1's ``GRUCell``) and the candidate bias at 0.
+    """
+
+    gate_names = ("z", "r", "h_tilde")
+
+    def __init__(
+        self, input_size: int, hidden_size: int, *, reset: str = "before", init: str = "tf1"
+    ) -> None:
+        super().__init__()
+        _check_choice("reset", reset, RESETS)
+        _check_choice("init", init, INITS)
+        D, H = input_size, hidden_size
+        self.input_size, self.hidden_size, self.reset, self.init = D, H, reset, init
+        self.U = nn.Parameter(torch.empty(D, 3 * H))
+        self.W = nn.Parameter(torch.empty(H, 3 * H))
+        self.b = nn.Parameter(torch.empty(3 * H))
+        self.b_hn = nn.Parameter(torch.empty(H)) if reset == "after" else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        D, H = self.input_size, self.hidden_size
+        if self.init == "tf1":  # TF1 draws the gate kernel and the candidate kernel apart
+            glorot_uniform_(self.U[:, : 2 * H], D + H, 2 * H)
+            glorot_uniform_(self.W[:, : 2 * H], D + H, 2 * H)
+            glorot_uniform_(self.U[:, 2 * H :], D + H, H)
+            glorot_uniform_(self.W[:, 2 * H :], D + H, H)
+            with torch.no_grad():
+                self.b[: 2 * H].fill_(1.0)
+                self.b[2 * H :].zero_()
+            if self.b_hn is not None:
+                nn.init.zeros_(self.b_hn)
+        else:
+            for p in (self.U, self.W, self.b, self.b_hn):
+                if p is not None:
+                    torch_uniform_(p, H)
+
+    def initial_state(self, batch_size: int, like: Tensor) -> Tensor:
+        """Zero ``h_0`` (B, H) on ``like``'s device and dtype."""
+        return like.new_zeros(batch_size, self.hidden_size)
+
+    def project_input(self, x: Tensor) -> Tensor:
+        """``x U + b`` for any leading shape: (..., D) -> (..., 3H)."""
+        return x @ self.U + self.b
+
+    def step(self, a_x: Tensor, h_prev: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """One time step. ``a_x`` = x_t U + b (B, 3H); ``h_prev`` = h_{t-1} (B, H).
+
+        Returns ``(h_t, gates)`` with ``gates`` = {z, r, h_tilde}, each (B, H).
+        """
+        H = self.hidden_size
+        W_zr, W_h = self.W[:, : 2 * H], self.W[:, 2 * H :]
+        a_zr, a_h = a_x[:, : 2 * H], a_x[:, 2 * H :]
+        z, r = torch.sigmoid(a_zr + h_prev @ W_zr).chunk(2, dim=-1)  # each (B, H)
+        if self.reset == "before":
+            h_tilde = torch.tanh(a_h + (r * h_prev) @ W_h)
+        else:
+            h_tilde = torch.tanh(a_h + r * (h_prev @ W_h + self.b_hn))
+        h = (1 - z) * h_tilde + z * h_prev
+        return h, {"z": z, "r": r, "h_tilde": h_tilde}
+
+    def forward(
+        self, x_t: Tensor, h_prev: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """One step from the raw input ``x_t`` (B, D); zero state when ``h_prev`` is None."""
+        if h_prev is None:
+            h_prev = self.initial_state(x_t.shape[0], x_t)
+        return self.step(self.project_input(x_t), h_prev)
+
+
+CELLS = {"lstm": LSTMCell, "gru": GRUCell}
+"""Cell classes by the names used in configs and on the command line."""

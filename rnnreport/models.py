@@ -1,0 +1,117 @@
+r"""The assignment's classifier and the frozen config that names it.
+
+.. math::
+    x_{1..28} \xrightarrow{\text{affine } 28 \to H} \text{RNN} \xrightarrow{\text{ReLU}}
+    \text{FC } 64 \xrightarrow{\text{ReLU}} \text{FC } 10 \text{ (logits, last step)}
+
+Each of the 28 rows of a binarized MNIST image is one time step of 28 pixels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .cells import INITS, RESETS, glorot_uniform_
+from .layers import RNN
+
+STEPS, PIXELS, CLASSES, HEAD_UNITS = 28, 28, 10, 64
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that determines a trained model. Equal configs give equal weights."""
+
+    cell: str = "gru"  # "lstm" or "gru"
+    units: int = 32  # H, the recurrent size
+    layers: int = 1  # L stacked recurrent layers
+    reset: str = "before"  # GRU only: reset gate before (TF1, the assignment) or after the matmul
+    init: str = "tf1"  # "tf1": Glorot kernels, LSTM forget bias 1, GRU gate bias 1; or "torch"
+    seed: int = 0  # seeds the initial weights and the order of the batches
+    epochs: int = 10  # passes over the training set
+    batch_size: int = 256  # sequences per Adam step
+    lr: float = 1e-3  # Adam's learning rate (other Adam settings at their defaults)
+    limit: int | None = None  # train on the first N training sequences only (quick checks)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.cell not in ("lstm", "gru"):
+            problems.append(f"cell must be 'lstm' or 'gru', not {self.cell!r}")
+        if self.reset not in RESETS:
+            problems.append(f"reset must be one of {RESETS}, not {self.reset!r}")
+        if self.cell == "lstm" and self.reset != "before":
+            problems.append("reset only applies to the GRU: leave it at 'before' for the LSTM")
+        if self.init not in INITS:
+            problems.append(f"init must be one of {INITS}, not {self.init!r}")
+        for name in ("units", "layers", "epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not self.lr > 0:
+            problems.append(f"lr must be positive, not {self.lr}")
+        if self.limit is not None and self.limit < 1:
+            problems.append(f"limit must be at least 1 (or None for all), not {self.limit}")
+        if problems:
+            raise ValueError("invalid ModelConfig: " + "; ".join(problems))
+
+    @property
+    def name(self) -> str:
+        """Short stable name, e.g. ``gru-1x32`` (``gru-1x32-after`` for the torch GRU)."""
+        suffix = "-after" if self.reset == "after" else ""
+        return f"{self.cell}-{self.layers}x{self.units}{suffix}"
+
+    @property
+    def key(self) -> str:
+        """Stable hash of every field: 12 hex digits, the same on every machine."""
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class Classifier(nn.Module):
+    """Affine 28 → H per step, L-layer RNN, ReLU, FC 64, ReLU, FC 10 on the last step.
+
+    ``forward(x)`` takes images (B, 28, 28), rows as time steps, and returns logits
+    (B, 10) from the last step; ``forward(x, every_step=True)`` returns (T, B, 10), the
+    head applied to each step's RNN output as if it were the last.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        H, L = config.units, config.layers
+        self.config = config
+        self.embed = nn.Linear(PIXELS, H)
+        cell_kwargs = {"reset": config.reset} if config.cell == "gru" else {}
+        self.rnn = RNN(config.cell, H, H, L, init=config.init, **cell_kwargs)
+        self.fc1 = nn.Linear(H, HEAD_UNITS)
+        self.fc2 = nn.Linear(HEAD_UNITS, CLASSES)
+        if config.init == "tf1":  # tf.layers.dense: Glorot-uniform kernel, zero bias
+            for dense in (self.embed, self.fc1, self.fc2):
+                glorot_uniform_(dense.weight, dense.in_features, dense.out_features)
+                nn.init.zeros_(dense.bias)
+
+    def head(self, y: Tensor) -> Tensor:
+        """ReLU, FC 64, ReLU, FC 10: RNN outputs (..., H) -> logits (..., 10)."""
+        return self.fc2(F.relu(self.fc1(F.relu(y))))
+
+    def forward(self, x: Tensor, every_step: bool = False) -> Tensor:
+        if x.dim() != 3 or x.shape[-1] != PIXELS:
+            raise ValueError(f"expected images shaped (B, T, {PIXELS}), got {tuple(x.shape)}")
+        x = x.transpose(0, 1).float()  # (T, B, 28): rows are time steps
+        y, _ = self.rnn(self.embed(x))  # (T, B, H)
+        return self.head(y if every_step else y[-1])
+
+
+def build_model(config: ModelConfig) -> Classifier:
+    """The classifier for ``config``, its initial weights drawn from ``config.seed`` alone."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return Classifier(config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable scalars."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

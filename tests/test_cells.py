@@ -1,0 +1,131 @@
+"""The library's cells equal torch.nn's where the math is the same, and a reference where not."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from rnnreport.cells import GRUCell, LSTMCell
+from rnnreport.layers import _TORCH_NAMES, RNN, copy_from_torch, torch_to_ours
+
+TOL = 1e-5
+T, B, D, H = 7, 5, 6, 4
+
+
+def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a - b).abs().max().item()
+
+
+def _pair(cell: str, layers: int, seed: int):
+    torch.manual_seed(seed)
+    if cell == "lstm":
+        reference = nn.LSTM(D, H, layers)
+        ours = RNN("lstm", D, H, layers, init="torch", forget_bias=0.0)
+    else:
+        reference = nn.GRU(D, H, layers)
+        ours = RNN("gru", D, H, layers, init="torch", reset="after")
+    return copy_from_torch(ours, reference), reference
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_equals_torch_outputs_states_and_gradients(cell: str, layers: int, seed: int) -> None:
+    ours, reference = _pair(cell, layers, seed)
+    x = torch.randn(T, B, D, generator=torch.Generator().manual_seed(100 + seed))
+    x_ours, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
+
+    y, finals = ours(x_ours)
+    y_ref, state_ref = reference(x_ref)
+    assert y.shape == (T, B, H)
+    assert _max_diff(y, y_ref) <= TOL
+    if cell == "lstm":
+        h_n, c_n = state_ref
+        assert _max_diff(torch.stack([h for h, _ in finals]), h_n) <= TOL
+        assert _max_diff(torch.stack([c for _, c in finals]), c_n) <= TOL
+    else:
+        assert _max_diff(torch.stack(finals), state_ref) <= TOL
+
+    # the same scalar loss through both: gradients w.r.t. the input and every weight
+    weights = torch.randn(T, B, H, generator=torch.Generator().manual_seed(7))
+    (y * weights).sum().backward()
+    (y_ref * weights).sum().backward()
+    assert _max_diff(x_ours.grad, x_ref.grad) <= TOL
+    for l, c in enumerate(ours.cells):
+        grad = {n: getattr(reference, f"{n}_l{l}").grad for n in _TORCH_NAMES}
+        expected = torch_to_ours(cell, *grad.values())  # a linear map: it carries gradients
+        assert _max_diff(c.U.grad, expected["U"]) <= TOL
+        assert _max_diff(c.W.grad, expected["W"]) <= TOL
+        # torch's two biases get the same gradient each; our one bias gets that gradient once
+        no_bias = torch.zeros_like(grad["bias_hh"])
+        expected_b = torch_to_ours(cell, *list(grad.values())[:3], no_bias)["b"]
+        assert _max_diff(c.b.grad, expected_b) <= TOL
+        if cell == "gru":
+            assert _max_diff(c.b_hn.grad, grad["bias_hh"][2 * H :]) <= TOL
+
+
+def _reference_gru_reset_before(x, U, W, b):
+    """An independent reset-before GRU: TF1's GRUCell on the concatenation [x, h]."""
+    H = W.shape[0]
+    kernel = torch.cat([U, W])  # (D + H, 3H) acting on [x, h]
+    h = torch.zeros(x.shape[1], H, dtype=x.dtype)
+    outputs = []
+    for x_t in x:
+        gates = torch.sigmoid(torch.cat([x_t, h], 1) @ kernel[:, : 2 * H] + b[: 2 * H])
+        update, reset = gates[:, :H], gates[:, H:]
+        candidate = torch.tanh(torch.cat([x_t, reset * h], 1) @ kernel[:, 2 * H :] + b[2 * H :])
+        h = update * h + (1 - update) * candidate
+        outputs.append(h)
+    return torch.stack(outputs)
+
+
+@pytest.mark.parametrize("init", ["tf1", "torch"])
+def test_gru_reset_before_equals_reference(init: str) -> None:
+    torch.manual_seed(3)
+    rnn = RNN("gru", D, H, 1, init=init, reset="before")
+    with torch.no_grad():  # make the biases non-trivial so that b's layout is checked too
+        rnn.cells[0].b.add_(torch.randn(3 * H))
+    x = torch.randn(T, B, D)
+    y, _ = rnn(x)
+    cell = rnn.cells[0]
+    assert _max_diff(y, _reference_gru_reset_before(x, cell.U, cell.W, cell.b)) <= TOL
+
+
+def test_reset_before_and_after_are_different_functions() -> None:
+    torch.manual_seed(4)
+    before = GRUCell(D, H, reset="before", init="torch")
+    after = GRUCell(D, H, reset="after", init="torch")
+    after.load_state_dict({**before.state_dict(), "b_hn": torch.zeros(H)})
+    x, h = torch.randn(B, D), torch.randn(B, H)
+    assert _max_diff(before(x, h)[0], after(x, h)[0]) > 1e-3
+
+
+def test_tf1_initialisation() -> None:
+    torch.manual_seed(0)
+    lstm, gru = LSTMCell(28, 32), GRUCell(28, 32)
+    assert lstm.forget_bias == 1.0 and torch.all(lstm.b == 0)
+    assert torch.all(gru.b[:64] == 1.0) and torch.all(gru.b[64:] == 0.0)
+    bound = (6 / (28 + 32 + 4 * 32)) ** 0.5
+    assert lstm.U.abs().max() <= bound and lstm.U.abs().max() > 0.9 * bound
+    assert LSTMCell(28, 32, init="torch").forget_bias == 0.0
+
+
+def test_step_returns_gates_in_range() -> None:
+    torch.manual_seed(1)
+    (h, c), g = LSTMCell(D, H)(torch.randn(B, D))
+    assert set(g) == {"i", "f", "j", "o", "c"}
+    for name in "ifo":
+        assert torch.all((g[name] > 0) & (g[name] < 1))
+    assert torch.equal(g["c"], c) and torch.allclose(h, g["o"] * torch.tanh(c))
+
+
+def test_bad_arguments_say_what_is_wrong() -> None:
+    with pytest.raises(ValueError, match="reset='middle'"):
+        GRUCell(D, H, reset="middle")
+    with pytest.raises(ValueError, match="cell='rnn'"):
+        RNN("rnn", D, H)
+    with pytest.raises(ValueError, match=r"\(T, B, D\)"):
+        RNN("gru", D, H)(torch.randn(B, D))
+    with pytest.raises(ValueError, match="forget_bias=0"):
+        copy_from_torch(RNN("lstm", D, H), nn.LSTM(D, H))
