@@ -49,5 +49,5 @@ def budget() -> str:
 
 
 def output_dir() -> Path:
-    """Where gallery scripts write tables and figures: ``$RNNREPORT_OUTPUT`` or ``./rnnreport-output``."""
+    """Where gallery scripts write tables and figures: ``$RNNREPORT_OUTPUT`` or a local folder."""
     return Path(os.environ.get("RNNREPORT_OUTPUT") or "rnnreport-output").expanduser()
