@@ -1,0 +1,88 @@
+"""Small tables that render as HTML on the site and as aligned text in a terminal.
+
+pandas is not a dependency: a gallery script that wants a table builds a list of dicts and
+returns ``html_table(rows)`` as the last expression of a block. sphinx-gallery shows the
+object's ``_repr_html_``; ``python gallery/script.py`` or a REPL shows its ``__repr__``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Formatter = Callable[[Any], str]
+
+
+def format_cell(value: Any) -> str:
+    """A cell as text: floats to 6 significant digits, everything else through ``str``."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        return f"{value:.6g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of equal keys, with an optional caption. Build it with :func:`html_table`."""
+
+    columns: tuple[str, ...]
+    cells: tuple[tuple[str, ...], ...]  # already formatted, one tuple per row
+    caption: str | None = None
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
+            for row in self.cells
+        )
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return (
+            f'<table class="table rnnreport-table">{caption}'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
+
+    def __repr__(self) -> str:
+        widths = [
+            max(len(c), *(len(row[k]) for row in self.cells)) if self.cells else len(c)
+            for k, c in enumerate(self.columns)
+        ]
+        lines = [self.caption] if self.caption else []
+        lines.append("  ".join(c.rjust(w) for c, w in zip(self.columns, widths, strict=True)))
+        lines.append("  ".join("-" * w for w in widths))
+        lines += [
+            "  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in self.cells
+        ]
+        return "\n".join(lines)
+
+
+def html_table(
+    rows: Sequence[Mapping[str, Any]],
+    caption: str | None = None,
+    formatters: Mapping[str, Formatter] | None = None,
+) -> Table:
+    """A :class:`Table` from ``rows``, a list of dicts that all have the same keys.
+
+    ``formatters`` maps a column name to a function turning its values into text; other
+    columns go through :func:`format_cell` (floats to 6 significant digits).
+    """
+    if not rows:
+        raise ValueError("html_table got no rows: pass at least one dict")
+    columns = tuple(rows[0])
+    for k, row in enumerate(rows):
+        if tuple(row) != columns:
+            raise ValueError(
+                f"row {k} has columns {list(row)}, but row 0 has {list(columns)}: "
+                "give every row the same keys in the same order"
+            )
+    formatters = dict(formatters or {})
+    unknown = set(formatters) - set(columns)
+    if unknown:
+        raise ValueError(f"formatters for unknown columns {sorted(unknown)}: columns are {columns}")
+    cells = tuple(tuple(formatters.get(c, format_cell)(row[c]) for c in columns) for row in rows)
+    return Table(columns, cells, caption)

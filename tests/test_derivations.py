@@ -1,0 +1,270 @@
+"""Every derivation checked symbolically, every witness checked against its formula."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from rnnreport import derivations as d
+from rnnreport.tables import html_table
+
+
+@pytest.fixture(scope="module")
+def limits() -> d.GateLimits:
+    return d.gate_limits()
+
+
+@pytest.fixture(scope="module")
+def store() -> d.StoreInput:
+    return d.store_input()
+
+
+@pytest.fixture(scope="module")
+def keep() -> d.KeepState:
+    return d.keep_state(betas=(0.0, 2.0, 5.0, 9.0, 13.0), horizons=(5, 28))
+
+
+@pytest.fixture(scope="module")
+def mapped() -> d.GruNotLstm:
+    return d.gru_not_lstm()
+
+
+@pytest.fixture(scope="module")
+def counts() -> d.LstmCounts:
+    return d.lstm_counts(T=300)
+
+
+def _sigmoid_np(x):
+    return 1 / (1 + np.exp(-x))
+
+
+# 1. gate limits -------------------------------------------------------------------------
+
+
+def test_sigmoid_limits_are_0_and_1_and_never_reached(limits: d.GateLimits) -> None:
+    assert limits.limit_minus == 0
+    assert limits.limit_plus == 1
+    assert limits.solutions_0 == sp.S.EmptySet
+    assert limits.solutions_1 == sp.S.EmptySet
+    assert sp.simplify(limits.gap - (1 - limits.sigma)) == 0
+    assert limits.gap.is_positive
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_float_rounding_points_are_where_torch_rounds(limits: d.GateLimits, k: int) -> None:
+    r = limits.rounding[k]
+    dtype = getattr(torch, r.dtype)
+    one = torch.tensor(r.one_from, dtype=dtype)
+    zero = torch.tensor(r.zero_from, dtype=dtype)
+    # the witness is the first value where it happens: its predecessor does not round
+    assert torch.sigmoid(one) == 1 and torch.sigmoid(torch.nextafter(one, one - 1)) < 1
+    assert torch.sigmoid(zero) == 0 and torch.sigmoid(torch.nextafter(zero, zero + 1)) > 0
+    # ... and it is the first dtype value at or past the formula that explains it
+    for witness, formula in ((one, r.one_formula), (zero, r.zero_formula)):
+        value = sp.Float(sp.N(formula, 40), 40)
+        below = torch.nextafter(witness, torch.tensor(0.0, dtype=dtype)).item()
+        assert abs(sp.Float(witness.item(), 40)) >= abs(value) > abs(sp.Float(below, 40))
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_correct_rounding_points_solve_their_equations(limits: d.GateLimits, k: int) -> None:
+    r = limits.rounding[k]
+    info = torch.finfo(getattr(torch, r.dtype))
+    p = -round(math.log2(info.eps)) + 1
+    half_ulp_below_1 = sp.Integer(2) ** -(p + 1)
+    half_smallest = sp.Integer(2) ** sp.Integer(round(math.log2(info.smallest_normal)) - p)
+    assert sp.simplify(d.sigmoid(r.one_correct) - (1 - half_ulp_below_1)) == 0
+    assert sp.simplify(d.sigmoid(r.zero_correct) - half_smallest) == 0
+    # torch's sigmoid rounds earlier than a correctly rounded one would
+    assert r.one_from < float(r.one_correct) and r.zero_from > float(r.zero_correct)
+
+
+def test_first_float_rejects_a_bad_bracket() -> None:
+    with pytest.raises(ValueError, match="predicate false at lo"):
+        d.first_float(lambda v: v > 0, 1.0, 2.0, torch.float32)
+
+
+# the fixed point of tanh ----------------------------------------------------------------
+
+
+def test_tanh_has_the_single_fixed_point_zero() -> None:
+    fp = d.tanh_fixed_point()
+    c = fp.c
+    assert fp.solutions == sp.FiniteSet(0)
+    assert sp.simplify(fp.g_prime - sp.diff(c - sp.tanh(c), c)) == 0
+    assert fp.critical == sp.FiniteSet(0)
+    # independent numeric check: c - tanh c has the sign of c on a grid away from 0
+    grid = np.concatenate([-np.logspace(-3, 2, 200), np.logspace(-3, 2, 200)])
+    assert np.array_equal(np.sign(grid - np.tanh(grid)), np.sign(grid))
+
+
+# 2. storing the current input -----------------------------------------------------------
+
+
+def test_store_input_limits_range_and_inverse(store: d.StoreInput) -> None:
+    x, u, b = sp.symbols("x_t u b", real=True)
+    assert store.lstm_limit.rhs == sp.tanh(x * u + b)
+    assert store.gru_limit.rhs == sp.tanh(x * u + b)
+    assert store.tanh_range == sp.Interval.open(-1, 1)
+    assert store.pixel_one == sp.S.EmptySet
+    s = sp.Symbol("s", real=True)
+    round_trip = store.inverse.rhs.subs({s: sp.tanh(x * u + b)})
+    value = round_trip.subs({x: sp.Rational(3, 10), u: 2, b: sp.Rational(-1, 2)})
+    assert sp.N(value - sp.Rational(3, 10)) == pytest.approx(0, abs=1e-12)
+
+
+def test_store_input_witness_matches_its_formula(store: d.StoreInput) -> None:
+    x = store.pixels  # (T, D)
+    i, f = _sigmoid_np(store.beta), _sigmoid_np(-store.beta)
+    j = np.tanh(store.a * (2 * x - 1))
+    c = np.zeros(x.shape[1])
+    for t in range(x.shape[0]):
+        c = f * c + i * j[t]  # the LSTM with i = sigma(beta), f = sigma(-beta)
+        np.testing.assert_allclose(store.lstm_states[t], c, atol=1e-14)
+    h = np.zeros(x.shape[1])
+    for t in range(x.shape[0]):
+        h = f * h + (1 - f) * j[t]  # the GRU with z = sigma(-beta)
+        np.testing.assert_allclose(store.gru_states[t], h, atol=1e-14)
+    assert store.lstm_recovered == store.gru_recovered == x.size
+    assert store.lstm_gap == pytest.approx(store.lstm_gap_formula, rel=1e-10)
+    assert store.gru_gap == pytest.approx(store.gru_gap_formula, rel=1e-10)
+    assert 0 < store.lstm_gap <= store.gap_bound and store.gru_gap <= store.gap_bound
+    assert store.closest_to_one < 1
+    assert store.float32_value_stored
+
+
+def test_sign_recovery_fails_when_the_gates_are_far_from_the_limit() -> None:
+    # forget gate near 1: the old state dominates and the sign no longer tells the pixel
+    weak = d.store_input(beta=-4.0)
+    assert weak.lstm_recovered < weak.pixels.size
+
+
+# 3. keeping the previous state ----------------------------------------------------------
+
+
+def test_recurrence_solution_and_bias_bound(keep: d.KeepState) -> None:
+    sy = keep.symbols
+    T, beta, eps, Delta = sy["T"], sy["beta"], sy["epsilon"], sy["Delta"]
+    f, i, j = sy["f"], sy["i"], sy["j"]
+    c_T = keep.recurrence_solution.rhs
+    c0 = sp.Symbol("c_0", positive=True)
+    assert sp.simplify(c_T.subs(T, T + 1) - f * c_T - i * j) == 0
+    assert sp.simplify(c_T.subs(T, 0) - c0) == 0
+    assert sp.simplify((1 - keep.keep_gate_needed**T) * Delta - eps) == 0
+    assert keep.bias_bound_asymptote == 1
+    for values in ({T: 28, eps: 0.01, Delta: 2}, {T: 5, eps: 0.3, Delta: 1.5}):
+        at_bound = keep.drift.subs(beta, keep.bias_bound).subs(values)
+        assert float(sp.N(at_bound, 30)) == pytest.approx(float(values[eps]), rel=1e-12)
+    beta_28 = float(keep.bias_bound.subs({T: 28, eps: sp.Rational(1, 100), Delta: 2}))
+    assert beta_28 == pytest.approx(math.log(28 * 2 / 0.01), abs=0.05)  # the asymptote
+
+
+def test_drift_witness_matches_formula_and_bound(keep: d.KeepState) -> None:
+    np.testing.assert_allclose(keep.gru_drift, keep.gru_drift_formula, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(keep.lstm_drift, keep.lstm_drift_formula, rtol=1e-9, atol=1e-15)
+    assert (keep.gru_drift <= keep.drift_bound).all()
+    assert (keep.lstm_drift <= keep.drift_bound).all()
+    # more bias, less drift; longer horizon, more drift (at a bias that keeps)
+    assert keep.gru_drift[:, -1].max() < keep.gru_drift[:, 2].min()
+    assert keep.gru_drift[0, -1] < keep.gru_drift[1, -1]
+
+
+def test_bias_needed_keeps_the_worst_case_within_epsilon(keep: d.KeepState) -> None:
+    sy = keep.symbols
+    for eps, beta, drift in zip(
+        keep.epsilons, keep.bias_needed, keep.worst_drift_at_bias, strict=True
+    ):
+        expected = float(keep.bias_bound.subs({sy["T"]: 28, sy["epsilon"]: eps, sy["Delta"]: 2}))
+        assert beta == pytest.approx(expected, rel=1e-12)
+        # Delta = 2 tanh(10) is just under 2: the drift is just under epsilon
+        assert drift == pytest.approx(eps * math.tanh(10.0), rel=1e-6)
+        assert drift <= eps
+
+
+def test_lstm_output_moves_while_its_cell_is_kept(keep: d.KeepState) -> None:
+    assert keep.caveat_c_change < 1e-3
+    assert keep.caveat_h_range > 0.1
+    assert keep.caveat_h_formula_error < 1e-14
+
+
+# 4. a GRU is not a special case of an LSTM ----------------------------------------------
+
+
+def test_mapped_step_difference_and_fixed_point(mapped: d.GruNotLstm) -> None:
+    diff = mapped.step_difference.rhs
+    r, s, w = sp.symbols("r_t s w", real=True)
+    assert mapped.fixed_point.solutions == sp.FiniteSet(0)
+    assert diff.subs(w, 0) == 0  # no recurrent candidate weight: the updates agree
+    assert sp.simplify(diff.subs(r, sp.tanh(s) / s)) == 0  # ... or r s = tanh s
+    assert diff.subs({s: 1, r: sp.Rational(1, 2), w: 1}) != 0
+
+
+def test_counterexample_outputs_match_formulas_and_differ(mapped: d.GruNotLstm) -> None:
+    np.testing.assert_allclose(mapped.gru_h, mapped.gru_h_formula, atol=1e-14)
+    np.testing.assert_allclose(mapped.lstm_h, mapped.lstm_h_formula, atol=1e-14)
+    np.testing.assert_allclose(mapped.lstm_h, np.tanh(mapped.lstm_c), atol=1e-15)
+    assert mapped.lstm_c[0] == pytest.approx(mapped.gru_h[0], abs=1e-15)  # same first update
+    assert abs(mapped.lstm_h[0] - mapped.gru_h[0]) > 1e-3  # ... but tanh of it is emitted
+    assert np.abs(mapped.gru_h - mapped.lstm_h).max() > 0.5
+    assert np.abs(mapped.gru_h - mapped.gru_no_reset_h).max() > 0.5  # the reset matters
+
+
+def test_mapping_is_exact_without_reset_or_recurrent_candidate() -> None:
+    plain = dict(d.COUNTEREXAMPLE) | {"w_h": 0.0}
+    result = d.gru_not_lstm(plain)
+    np.testing.assert_allclose(result.lstm_c, result.gru_h, atol=1e-15)
+
+
+def test_lstm_from_gru_refuses_reset_after() -> None:
+    gru = d.GRUCell(1, 1, reset="after")
+    with pytest.raises(ValueError, match="reset='after'"):
+        d.lstm_from_gru(gru)
+
+
+# 5. the LSTM counts, the GRU cannot -----------------------------------------------------
+
+
+def test_counting_and_gru_bound_symbolically(counts: d.LstmCounts) -> None:
+    t = sp.Symbol("t", integer=True, nonnegative=True)
+    T = sp.Symbol("T", integer=True, positive=True)
+    f, i, j = sp.symbols("f i j", positive=True)
+    assert counts.lstm_count.rhs == t
+    finite = counts.lstm_finite.rhs
+    assert sp.simplify(finite.subs(T, T + 1) - f * finite - i * j) == 0
+    assert sp.simplify(counts.lstm_finite_limit - i * j * T) == 0
+    lhs, rhs = counts.gru_upper.lhs, counts.gru_upper.rhs
+    assert sp.expand(lhs - rhs) == 0
+    assert counts.gru_upper_negative and counts.gru_lower_positive
+    assert counts.candidate_gap.is_positive
+    h = counts.gru_closed.rhs
+    z, h_tilde = sp.symbols("z \\tilde{h}", positive=True)
+    assert sp.simplify(h.subs(t, t + 1) - z * h - (1 - z) * h_tilde) == 0
+    assert h.subs(t, 0) == 0
+
+
+def test_counting_witness(counts: d.LstmCounts) -> None:
+    assert np.array_equal(counts.lstm_c, counts.steps.astype(float))
+    assert np.array_equal(counts.lstm_c_float32, counts.steps.astype(np.float32))
+    assert 0 < counts.lstm_shortfall_exact < 1e-12
+    assert np.abs(counts.lstm_h).max() < 1
+    np.testing.assert_allclose(counts.gru_h, counts.gru_closed_form, atol=1e-12)
+    assert counts.gru_h.max() < 1 and counts.gru_h.min() > -1
+
+
+# rendering helpers ----------------------------------------------------------------------
+
+
+def test_latex_and_tables_render(limits: d.GateLimits) -> None:
+    html = limits.math()._repr_html_()
+    assert html.startswith('<div class="math') and r"\[" in html and "aligned" in html
+    with pytest.raises(ValueError, match="at least one line"):
+        d.Latex()
+    table = html_table(limits.rows(), caption="rounding <points>")
+    assert "<caption>rounding &lt;points&gt;</caption>" in table._repr_html_()
+    assert "float32" in repr(table) and "float64" in repr(table)
+    with pytest.raises(ValueError, match="row 1 has columns"):
+        html_table([{"a": 1}, {"b": 2}])
