@@ -42,3 +42,34 @@ def lint(session: nox.Session) -> None:
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON, default=True)
+def docs(session: nox.Session) -> None:
+    """The site in docs/_build/html: runs every gallery example (budget: RNNREPORT_BUDGET).
+
+    Warnings are errors. Examples run one after another in this one process (never pass -j:
+    forking once torch's OpenMP pool has started can hang). Extra arguments go to
+    sphinx-build, e.g. ``nox -s docs -- -E`` to re-read every page.
+    """
+    install(session, "docs")
+    html = "docs/_build/html"
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-n", "-T", "-b", "html", "docs", html,
+        *session.posargs,
+    )  # fmt: skip
+    session.log(
+        f"open {html}/index.html, or serve it at http://127.0.0.1:8000/ with "
+        f"`python -m http.server --bind 127.0.0.1 --directory {html} 8000`"
+    )
+
+
+@nox.session(python=PYTHON, default=False)
+def browser(session: nox.Session) -> None:
+    """Every page of the built site in headless Chromium: run after ``nox -s docs``.
+
+    Needs Debian's ``chromium`` (``scripts/install-browser.sh``); Playwright drives it and
+    never downloads a browser. Screenshots go to docs/_build/screenshots.
+    """
+    install(session, "browser")
+    session.run("pytest", "-m", "browser", "tests/browser", *session.posargs)

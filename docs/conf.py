@@ -1,0 +1,303 @@
+"""Sphinx configuration for the rnnreport site.
+
+Build it with ``nox -s docs`` (or, in an environment with the ``docs`` group installed)::
+
+    sphinx-build -W --keep-going -n -T -b html docs docs/_build/html
+
+What happens, in order:
+
+1. This file points ``RNNREPORT_OUTPUT`` at ``docs/_generated``, so the gallery scripts write
+   the results table, ``findings.md`` and the key figure there (``rnnreport.settings.output_dir``).
+2. sphinx-gallery runs every ``gallery/plot_*.py`` in this one interpreter, one after the
+   other, and turns each into a page under ``auto_examples/`` with downloadable ``.py`` and
+   ``.ipynb`` files.
+3. ``_check_generated`` makes sure the scripts left the landing page's inputs behind; the
+   landing page (``index.md``) includes them, so every number on it comes from this build.
+4. ``sphinx-mathjax-offline`` copies MathJax into ``_static``: math renders with no network.
+
+Nothing here trains or computes results; the package is reached only through the gallery
+scripts and autodoc.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+from importlib.metadata import version as _installed_version
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.errors import ConfigError, ExtensionError
+
+DOCS = Path(__file__).resolve().parent
+GENERATED = DOCS / "_generated"
+# The landing page's inputs: written by the results-grid script (gallery/plot_03_*.py).
+REQUIRED_OUTPUTS = ("findings.md", "results.csv", "results.json", "key_figure.png")
+# results.csv is for machines (every column, full precision); the landing page shows this
+# shorter, rounded copy of it, written by `_write_results_table` after the gallery has run.
+RESULTS_TABLE = "results_table.csv"
+# results.csv column -> landing-page header. Columns not named here keep their own name
+# (underscores as spaces); TABLE_HIDDEN ones are left out (the model name already says them).
+TABLE_HEADERS = {
+    "params": "parameters",
+    "test_loss_sum": "test loss (sum)",
+    "test_accuracy": "test accuracy",
+    "report_a_loss_sum": "report A loss",
+    "report_a_accuracy": "report A accuracy",
+    "loss_minus_report_a": "loss − report A",
+    "accuracy_minus_report_a": "accuracy − report A",
+}
+TABLE_HIDDEN = {"cell", "layers", "units", "epochs", "test_loss", "train_seconds"}
+
+# Before sphinx-gallery imports anything: where the scripts write, and a backend with no window.
+os.environ["RNNREPORT_OUTPUT"] = str(GENERATED)
+os.environ["MPLBACKEND"] = "Agg"
+GENERATED.mkdir(exist_ok=True)
+
+# -- Project -----------------------------------------------------------------------------------
+
+project = "rnnreport"
+author = "the rnnreport authors"
+copyright = "the rnnreport authors"
+release = _installed_version("rnnreport")
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    # The package's import name has dashes; it copies MathJax 3 into _static/mathjax and points
+    # mathjax_path at it (Sphinx's default loads MathJax from a CDN).
+    "sphinx-mathjax-offline",
+    "sphinx_gallery.gen_gallery",
+    "myst_parser",
+]
+
+root_doc = "index"
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+templates_path = ["_templates"]
+exclude_patterns = [
+    "_build",
+    "_generated",  # included into index.md, never pages of their own
+    "Thumbs.db",
+    ".DS_Store",
+]
+
+# -- MyST --------------------------------------------------------------------------------------
+
+myst_enable_extensions = [
+    "amsmath",  # \begin{aligned} ... blocks as display math
+    "dollarmath",  # $...$ and $$...$$
+    "colon_fence",  # ::: fences for admonitions and figures
+    "deflist",
+    "attrs_inline",
+]
+myst_heading_anchors = 3
+myst_dmath_double_inline = True
+
+# -- Math: MathJax 3 from _static, no CDN -------------------------------------------------------
+
+# sphinx-mathjax-offline sets mathjax_path in its setup(); `setup` below re-checks it.
+mathjax3_config = {
+    # Gallery pages and docstrings use \(...\); MyST pages use $...$ (turned into \(...\)).
+    "tex": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]]},
+}
+
+# -- API reference (autodoc + autosummary) ------------------------------------------------------
+
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_default_options = {
+    "members": True,
+    "member-order": "bysource",
+    "show-inheritance": True,
+}
+autodoc_typehints = "description"
+autodoc_typehints_format = "short"
+autodoc_class_signature = "separated"
+autodoc_preserve_defaults = True
+# An undocumented override (say ``forward``) would show torch's docstring, which is about
+# nn.Module, not about our model.
+autodoc_inherit_docstrings = False
+
+# `-n` (nitpicky) wants every type in a signature to resolve. Ours do; the ones below live in
+# other projects, which we cannot link to without intersphinx (and so without a network).
+nitpick_ignore_regex = [
+    (r"py:(class|obj|data|exc|func|meth)", r"(torch|numpy|np|nn|F)(\..+)?"),
+    (r"py:(class|obj)", r"Tensor"),
+    # The standard library, for the same reason.
+    (r"py:(class|obj)", r"(pathlib\.Path|collections\.abc\.\w+|typing\.\w+)"),
+    # Private helpers named in docstrings: deliberately not part of the reference.
+    (r"py:(class|obj|func|meth)", r"(rnnreport(\.\w+)*\.)?_\w+"),
+]
+
+# -- sphinx-gallery ----------------------------------------------------------------------------
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../gallery",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",  # execute every script
+    "within_subsection_order": "FileNameSortKey",  # plot_01, plot_02, ...: the report's order
+    "download_all_examples": True,  # zips of all .py and all .ipynb on the gallery index
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "show_memory": False,
+    "capture_repr": ("_repr_html_", "__repr__"),
+    "reset_modules": ("matplotlib", "seaborn"),
+    # One interpreter, one example after another: forking after torch's OpenMP pool has
+    # started can hang, so the build is never parallel (do not pass -j to sphinx-build).
+    "parallel": False,
+    # Names in the code blocks link to the API pages, and API pages list the examples using them.
+    "doc_module": ("rnnreport",),
+    "backreferences_dir": "api/generated/backreferences",
+    "exclude_implicit_doc": {r"rnnreport\.settings\..*"},
+    "first_notebook_cell": None,
+    "thumbnail_size": (400, 280),
+    "default_thumb_file": None,
+    # A failing example fails the build (never a page with a traceback in it).
+    "abort_on_example_error": False,
+    "only_warn_on_example_error": False,
+}
+
+# If a landing-page input is missing (say docs/_generated was deleted while auto_examples/ was
+# kept), sphinx-gallery would skip the unchanged scripts that write it. Run them all again.
+if any(not (GENERATED / name).is_file() for name in REQUIRED_OUTPUTS):
+    sphinx_gallery_conf["run_stale_examples"] = True
+
+# -- HTML --------------------------------------------------------------------------------------
+
+html_theme = "pydata_sphinx_theme"
+html_title = "rnnreport: LSTM vs GRU"
+html_static_path = ["_static"]
+html_css_files = ["rnnreport.css"]
+# results.csv, results.json, findings.md and key_figure.png sit next to the pages.
+html_extra_path = ["_generated"]
+html_last_updated_fmt = None
+html_show_sourcelink = True
+html_copy_source = True
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "header_links_before_dropdown": 7,
+    "navbar_align": "left",
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
+    # sg_download_links renders only on example pages (the .py and .ipynb downloads).
+    "secondary_sidebar_items": ["page-toc", "sg_download_links", "sourcelink"],
+    # Nothing that fetches from the network: no analytics, no version switcher, no icon CDN.
+    "icon_links": [],
+}
+html_sidebars = {
+    "index": [],
+    "reproduce": [],
+    "**": ["sidebar-nav-bs"],
+}
+html_context = {"default_mode": "light"}
+
+
+def _check_generated(app: Sphinx) -> None:
+    """Fail the build, with the reason, if the gallery left the landing page's inputs out."""
+    missing = [name for name in REQUIRED_OUTPUTS if not (GENERATED / name).is_file()]
+    if not missing:
+        _write_results_table(app)
+        return
+    gallery = DOCS.parent / "gallery"
+    scripts = sorted(p.name for p in gallery.glob("plot_*.py"))
+    plotting = app.config.sphinx_gallery_conf.get("plot_gallery")
+    hint = (
+        "the gallery was not executed (plot_gallery is off): build without `-D plot_gallery=0`"
+        if str(plotting).lower() in ("false", "0")
+        else "the results-grid script (gallery/plot_03_*.py) writes them; check that it exists "
+        f"and ran (scripts found: {', '.join(scripts) or 'none'})"
+    )
+    raise ExtensionError(
+        f"the landing page needs {', '.join(missing)} in {GENERATED}, but "
+        f"{'it is' if len(missing) == 1 else 'they are'} missing: {hint}. "
+        "To rerun every example from scratch, delete docs/auto_examples and docs/_generated."
+    )
+
+
+def _check_mathjax(app: Sphinx) -> None:
+    """Make sure no page asks a CDN for MathJax (the site must work offline)."""
+    path = app.config.mathjax_path
+    if "://" in path or path.startswith("//"):
+        raise ConfigError(
+            f"mathjax_path is {path!r}, a network address: the site must render math offline. "
+            "Is sphinx-mathjax-offline installed (pip install sphinx-mathjax-offline)?"
+        )
+
+
+def _format_number(text: str, signed: bool) -> str:
+    """``877.7612`` -> ``877.76``, ``0.97204`` -> ``0.9720``; integers and words unchanged."""
+    if text.strip() == "":
+        return "—"
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if math.isnan(value):
+        return "—"
+    if value.is_integer() and "." not in text:
+        return f"{int(value):,}"
+    places = 2 if abs(value) >= 10 else 4
+    return format(value, f"{'+' if signed else ''},.{places}f")
+
+
+def _write_results_table(app: Sphinx) -> None:
+    """Write the landing page's table from results.csv: rounded, ``x ± x_std`` merged."""
+    source = GENERATED / "results.csv"
+    with source.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "model" not in rows[0]:
+        raise ExtensionError(
+            f"{source} has no rows or no 'model' column (columns: {list(rows[0]) if rows else []})"
+            ": the results-grid script must write one row per model"
+        )
+    columns = [c for c in rows[0] if c not in TABLE_HIDDEN and not c.endswith("_std")]
+    header = [TABLE_HEADERS.get(c, c.replace("_", " ")) for c in columns]
+    body = []
+    for row in rows:
+        cells = []
+        for column in columns:
+            signed = "minus" in column or "difference" in column
+            cell = _format_number(row[column], signed)
+            spread = row.get(f"{column}_std")
+            if spread is not None and cell != "—":
+                cell += f" ± {_format_number(spread, False)}"
+            cells.append(cell)
+        body.append(cells)
+    with (GENERATED / RESULTS_TABLE).open("w", newline="") as f:
+        csv.writer(f).writerows([header, *body])
+
+
+# sphinx-gallery's execution-times pages load jQuery and DataTables from CDNs to make the
+# table sortable. Offline that is three failed requests and a script error, so the block goes;
+# the table itself stays (a plain table, sorted slowest first by sphinx-gallery already).
+_CDN_BLOCK = re.compile(
+    r"^(?P<indent>[ \t]*)\.\. raw:: html\n.*?(?=^(?P=indent)\.\. list-table::)", re.M | re.S
+)
+_REMOTE_ASSET = re.compile(r"<(script|link)\b[^>]*\b(src|href)=\"(https?:)?//", re.I)
+
+
+def _offline_execution_times(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Drop the CDN scripts from ``sg_execution_times`` pages; fail if any remote asset is left."""
+    if docname.rsplit("/", 1)[-1] != "sg_execution_times":
+        return
+    text = _CDN_BLOCK.sub("", source[0])
+    if _REMOTE_ASSET.search(text):
+        raise ExtensionError(
+            f"{docname}: sphinx-gallery's execution-times page still loads a script or style "
+            "from the network after conf.py removed its CDN block; its format must have "
+            "changed: update _CDN_BLOCK in docs/conf.py"
+        )
+    source[0] = text
+
+
+def setup(app: Sphinx) -> None:
+    # sphinx-gallery generates the example pages on builder-inited (priority 500); check after.
+    app.connect("builder-inited", _check_generated, priority=900)
+    app.connect("builder-inited", _check_mathjax, priority=900)
+    app.connect("source-read", _offline_execution_times)
