@@ -6,21 +6,21 @@ and then *witnesses* it on :class:`~rnnreport.cells.LSTMCell` / :class:`~rnnrepo
 — the very cells we train — with weights set by construction, so the numbers on the page
 are the cells' outputs, not a re-implementation's.
 
-=======================  ==========================================================
-function                 result
-=======================  ==========================================================
-:func:`gate_limits`      :math:`\sigma` reaches 0 and 1 only in the limit; where
-                         float32 and float64 round it to exactly 0.0 and 1.0
-:func:`tanh_fixed_point` :math:`c = \tanh c` only at :math:`c = 0` (used twice)
-:func:`store_input`      Q1.1: the state can hold the *information* in
-                         :math:`x_t`, never its *value*
-:func:`keep_state`       Q1.2: the drift after T steps in closed form; the gate
-                         bias that keeps it within :math:`\varepsilon`
-:func:`gru_not_lstm`     Q1.3: the closest gate mapping, why it fails, a
-                         counterexample with numbers
-:func:`lstm_counts`      Q1.3, the converse: the LSTM counts without bound, the
-                         GRU's state stays in (-1, 1) (Weiss et al. 2018)
-=======================  ==========================================================
+==========================  ==========================================================
+function                    result
+==========================  ==========================================================
+:func:`gate_limits`         :math:`\sigma` reaches 0 and 1 only in the limit; where
+                            float32 and float64 round it to exactly 0.0 and 1.0
+:func:`tanh_fixed_point`    :math:`c = \tanh c` only at :math:`c = 0` (used twice)
+:func:`store_input`         Q1.1: the state can hold the *information* in
+                            :math:`x_t`, never its *value*
+:func:`keep_state`          Q1.2: the drift after T steps in closed form; the gate
+                            bias that keeps it within :math:`\varepsilon`
+:func:`gru_not_lstm`        Q1.3: the closest gate mapping, why it fails, a
+                            counterexample with numbers
+:func:`lstm_counts`         Q1.3, the converse: the LSTM counts without bound, the
+                            GRU's state stays in (-1, 1) (Weiss et al. 2018)
+==========================  ==========================================================
 
 Each returns a frozen dataclass of SymPy objects and witness numbers (NumPy arrays where a
 plot needs a series) with a ``math()`` method giving the derivation as :class:`Latex`.

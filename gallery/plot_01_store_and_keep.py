@@ -1,0 +1,168 @@
+r"""
+Q1.1–Q1.2: can a gate store the input, or keep the state?
+==========================================================
+
+The assignment asks whether an LSTM or a GRU can (1) store the current input in its state
+and (2) keep the previous state while ignoring the input. The two student reports answer
+(1) differently: report A says no, because the state passes through tanh; report B says
+yes, if the maps are invertible (see ``BRIEF.md``). Both are half right, and the
+difference is between storing the *value* :math:`x_t` and storing the *information* in it.
+
+Every result below is derived with SymPy (:mod:`rnnreport.derivations`) and then
+witnessed on :class:`~rnnreport.cells.LSTMCell` and :class:`~rnnreport.cells.GRUCell`,
+the cells we train, with weights set by hand.
+"""
+
+# %%
+# Gates are never exactly 0 or 1
+# ------------------------------
+# Every answer to Q1 says "let the forget gate go to 0" or "to 1". A sigmoid gets there
+# only in the limit: for every finite pre-activation it is strictly between 0 and 1.
+import matplotlib.pyplot as plt
+import numpy as np
+
+from rnnreport import derivations as d
+from rnnreport.tables import html_table
+
+limits = d.gate_limits()
+limits.math()
+
+# %%
+# Floating point is another matter. ``torch.sigmoid`` computes :math:`1/(1 + e^{-x})`:
+# the sum rounds to 1 once :math:`e^{-x}` is below half the spacing of floats above 1,
+# :math:`2^{-p}` for a format with p significand bits, so the gate *is* exactly 1.0
+# from :math:`x = p \ln 2` on; and :math:`e^{-x}` overflows to infinity past the largest
+# float, so the gate is exactly 0.0 from there. A correctly rounded sigmoid would hold out
+# a little longer. The table gives the points the cells actually hit, found by bisection
+# over every float, beside the formulas.
+html_table(limits.rows(), caption="Where torch.sigmoid returns exactly 1.0 and 0.0")
+
+# %%
+# So "f = 1" is a limit in mathematics and a finite bias in float32: a trained gate
+# whose pre-activation passes the float32 point is exactly open or shut.
+#
+# Storing the current input (Q1.1)
+# --------------------------------
+# With :math:`f \to 0, i \to 1` the LSTM's cell becomes its candidate; the candidate
+# still sees :math:`h_{t-1} = o_{t-1}\tanh c_{t-1}`, which :math:`o \to 0` (or a zero
+# recurrent weight) removes. The GRU needs :math:`z \to 0`, and :math:`r \to 0` to cut
+# :math:`h_{t-1}` out of its candidate. Either way the state is :math:`\tanh` of an
+# affine map of :math:`x_t`:
+store = d.store_input()
+store.math()
+
+# %%
+# Read the lines in order. The state lies in :math:`(-1, 1)` and :math:`\tanh y = 1` has
+# no solution, so a pixel of value 1 is never *the* state: **report A is right about the
+# value.** But :math:`\tanh` is injective, and the inverse line recovers :math:`x_t`
+# from the state whenever the input map is invertible; for binary pixels, the sign alone
+# does it: **report B is right about the information.** The fixed-point equation
+# :math:`c = \tanh c` (the identity map, the only way the value could be the state for
+# every input) has a single solution:
+d.tanh_fixed_point().math()
+
+# %%
+# The witness: a random binary image, one row of 28 pixels per step, stored by a
+# 28-unit LSTM and GRU whose gates sit at a finite bias (float64, so that no gate rounds
+# to 0 or 1). The candidate weights map pixel 0 to :math:`-\tanh a` and pixel 1 to
+# :math:`+\tanh a`. Left: the image; middle: the LSTM's cell :math:`c_t`; right: the
+# pixels read back from :math:`\operatorname{sign}(c_t)`.
+fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), sharey=True)
+recovered = (np.sign(store.lstm_states) + 1) / 2
+panels = [
+    (store.pixels, "input pixels $x_t$", "gray_r", (0, 1)),
+    (store.lstm_states, "LSTM cell $c_t$", "RdBu_r", (-1, 1)),
+    (recovered, r"$(1 + \mathrm{sign}\, c_t)/2$", "gray_r", (0, 1)),
+]
+for ax, (image, title, cmap, (lo, hi)) in zip(axes, panels, strict=True):
+    shown = ax.imshow(image, cmap=cmap, vmin=lo, vmax=hi)
+    _ = ax.set(title=title, xlabel="unit / pixel")
+_ = axes[0].set(ylabel="step t (row)")
+_ = fig.colorbar(shown, ax=axes[1], fraction=0.046)
+fig.tight_layout()
+
+# %%
+# Every pixel comes back, for both cells, and the state misses the candidate by exactly
+# what the formula :math:`s_t - j_t = f_t\,(s_{t-1} - j_t)` predicts, within the bound
+# :math:`2\sigma(-\beta)`:
+html_table(store.rows(), caption=f"Storing the input at gate bias β = {store.beta:g}")
+
+# %%
+print(f"largest state where the pixel is 1: {store.closest_to_one:.12f} (never 1)")
+print(f"float32, gates past the rounding points, c_t == x_t exactly: {store.float32_value_stored}")
+
+# %%
+# The second line is the float32 footnote to report A: with the gates biased past the
+# points in the first table and a candidate weight past the point where float32's
+# :math:`\tanh` returns 1.0, the float32 cell's state *equals* each binary pixel. That is
+# rounding, not the function: in exact arithmetic the first line holds.
+#
+# Keeping the previous state (Q1.2)
+# ---------------------------------
+# With :math:`f \to 1, i \to 0` (LSTM) or :math:`z \to 1` (GRU) the state is copied and
+# the input ignored: both reports agree. The interesting part is the finite case. With
+# keep gate :math:`s = \sigma(\beta)` and, for the LSTM, :math:`i = 1 - s`, the state
+# moves towards the candidate by a factor :math:`1 - s` per step. SymPy solves the
+# recurrence, bounds the drift after T steps, and solves for the bias that keeps the
+# drift within :math:`\varepsilon`:
+keep = d.keep_state()
+keep.math()
+
+# %%
+# Here :math:`\Delta` is the largest distance between candidate and start; both lie in
+# :math:`(-1, 1)`, so :math:`\Delta < 2` and the bound with :math:`\Delta = 2` holds for
+# any input. The bias needed grows only like :math:`\ln(T/\varepsilon)`.
+#
+# The witness: a one-unit GRU and LSTM start at :math:`h_0 = c_0 = -0.9`, and random
+# binary rows drive their candidate. The markers are the cells' drift after T steps;
+# the lines are the bound. The drift equals the closed-form sum over the cells' own
+# candidates to rounding (the table after the plot). With :math:`i = 1 - f` the LSTM's
+# cell update is the GRU's, so each cross sits inside a circle.
+fig, ax = plt.subplots(figsize=(6, 4))
+colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+for k, (T, color) in enumerate(zip(keep.horizons, colors, strict=False)):
+    _ = ax.semilogy(keep.betas, keep.drift_bound[k], color=color, label=f"bound, T = {T}")
+    _ = ax.semilogy(keep.betas, keep.gru_drift[k], "o", color=color, mfc="none", ms=6)
+    _ = ax.semilogy(keep.betas, keep.lstm_drift[k], "x", color=color, ms=4, label=f"T = {T}")
+_ = ax.set(xlabel=r"keep-gate pre-activation $\beta$", ylabel=r"drift $|h_T - h_0|$")
+_ = ax.set_title("Drift after T steps (o GRU, x LSTM) and its bound")
+_ = ax.legend(fontsize=8, ncol=2)
+fig.tight_layout()
+
+# %%
+rows = keep.drift_rows()
+html_table(rows[:: max(1, len(rows) // 12)], caption="Drift: cells, closed form, bound")
+
+# %%
+# The bias that guarantees drift below :math:`\varepsilon` over the assignment's 28 rows,
+# from SymPy's solution, and the drift a GRU shows at that bias in the worst case it can
+# get near (start :math:`-\tanh 10`, candidate :math:`\tanh 10`, so :math:`\Delta` just
+# under 2): it meets :math:`\varepsilon` to the digits shown.
+html_table(keep.bias_rows(), caption="Gate bias needed to keep the state within ε for T = 28")
+
+# %%
+# The LSTM caveat
+# ---------------
+# The LSTM keeps :math:`c_t`, but what it emits is :math:`h_t = o_t \odot \tanh c_t`.
+# With a kept cell and an output gate that reads the input, the cell barely moves while
+# the output follows :math:`o_t`: it copies only if :math:`o_t` stays constant.
+print(f"LSTM cell change over 28 steps:   {keep.caveat_c_change:.2e}")
+print(f"LSTM output range over 28 steps:  {keep.caveat_h_range:.3f}")
+print(f"max |h_t - o_t tanh(c_t)|:        {keep.caveat_h_formula_error:.1e}")
+
+# %%
+# Answers in plain words
+# ----------------------
+# **Q1.1.** Neither cell can make its state *equal* the input: the state is tanh of an
+# affine map, confined to (−1, 1), and equal to its argument only at 0. Both can make the
+# state *carry* the input: tanh is one-to-one, so an invertible input map loses nothing,
+# and for binary pixels the sign of each unit gives the pixel back, even with gates well
+# short of 0 and 1. The gates: LSTM f → 0, i → 1 (and o → 0 or no recurrent candidate
+# weight); GRU z → 0 (and r → 0 or no recurrent candidate weight).
+#
+# **Q1.2.** Yes, both: LSTM f → 1, i → 0; GRU z → 1. At a finite bias the state drifts
+# by at most (1 − σ(β)^T)·2 over T steps, and the bias needed to stay within ε grows like
+# ln(T/ε) (table above). For the LSTM the *cell* is kept; its output is kept only when
+# the output gate is constant.
+
+# sphinx_gallery_thumbnail_number = 2
