@@ -1,0 +1,342 @@
+"""The assignment's 8-model grid, several seeds each, summarised as one results table.
+
+LSTM and GRU, each with 1 layer of 32, 64 or 128 units and 3 stacked layers of 32, with the
+assignment's settings (TF1-faithful cells, the GRU resetting before its recurrent matmul).
+The budget decides how much is trained: ``full`` is the real thing (10 epochs, 3 seeds, all
+55,000 training sequences); ``smoke`` is a quick check (1 epoch, 1 seed, the first 2,000
+training sequences) whose numbers mean nothing and are labelled so wherever they appear.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from . import settings
+from .data import MNIST, load_mnist
+from .models import ModelConfig
+from .train import Result, train
+
+SHAPES = ((1, 32), (1, 64), (1, 128), (3, 32))
+"""(layers, units) of the assignment's grid, per cell."""
+
+CELLS = ("lstm", "gru")
+
+REPORT_A: dict[str, tuple[float, float | None]] = {
+    "lstm-1x32": (877.76, 0.9720),
+    "lstm-1x64": (702.02, 0.9790),
+    "lstm-1x128": (510.28, 0.9838),
+    "lstm-3x32": (605.50, 0.9812),
+    "gru-1x32": (822.58, None),
+    "gru-1x64": (573.51, None),
+    "gru-1x128": (412.55, 0.9864),
+    "gru-3x32": (539.20, None),
+}
+"""Report A's (test loss summed over 10,000 images, test accuracy); None where it gives none."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much the build trains. ``limit`` is the number of training sequences (None: all)."""
+
+    name: str
+    epochs: int
+    seeds: int
+    limit: int | None
+
+    def describe(self) -> str:
+        data = "all 55,000" if self.limit is None else f"the first {self.limit:,}"
+        seeds = "1 seed" if self.seeds == 1 else f"{self.seeds} seeds"
+        if self.name.startswith("smoke"):
+            note = " — a quick check, not the report's results"
+        else:
+            note = "" if self.name == "full" else " — custom settings"
+        return (
+            f"budget '{self.name}': {self.epochs} epochs, {seeds}, {data} training sequences{note}"
+        )
+
+
+BUDGETS = {
+    "full": Budget("full", epochs=10, seeds=3, limit=None),
+    "smoke": Budget("smoke", epochs=1, seeds=1, limit=2000),
+}
+
+
+def current_budget() -> Budget:
+    """The budget named by ``$RNNREPORT_BUDGET`` (``full`` when unset)."""
+    return BUDGETS[settings.budget()]
+
+
+def grid_configs(budget: Budget) -> list[ModelConfig]:
+    """Every (cell, shape, seed) of the grid under ``budget``."""
+    return [
+        ModelConfig(
+            cell=cell, layers=L, units=H, seed=seed, epochs=budget.epochs, limit=budget.limit
+        )
+        for cell in CELLS
+        for L, H in SHAPES
+        for seed in range(budget.seeds)
+    ]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model of the grid, aggregated over seeds (``*_std``: sample std, 0 for one seed)."""
+
+    model: str
+    cell: str
+    layers: int
+    units: int
+    params: int
+    seeds: int
+    epochs: int
+    test_loss_sum: float
+    test_loss_sum_std: float
+    test_loss: float
+    test_accuracy: float
+    test_accuracy_std: float
+    train_seconds: float
+    report_a_loss_sum: float | None
+    report_a_accuracy: float | None
+
+    @classmethod
+    def aggregate(cls, results: Sequence[Result]) -> Row:
+        first = results[0].config
+        losses = [r.test_loss_sum for r in results]
+        accuracies = [r.test_accuracy for r in results]
+        a_loss, a_acc = REPORT_A.get(first.name, (None, None))
+        return cls(
+            model=first.name,
+            cell=first.cell,
+            layers=first.layers,
+            units=first.units,
+            params=results[0].params,
+            seeds=len(results),
+            epochs=first.epochs,
+            test_loss_sum=statistics.fmean(losses),
+            test_loss_sum_std=_std(losses),
+            test_loss=statistics.fmean(r.test_loss for r in results),
+            test_accuracy=statistics.fmean(accuracies),
+            test_accuracy_std=_std(accuracies),
+            train_seconds=statistics.fmean(r.train_seconds for r in results),
+            report_a_loss_sum=a_loss,
+            report_a_accuracy=a_acc,
+        )
+
+
+def _std(values: Sequence[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``a`` against ``b`` on test accuracy: the difference of means and whether it is real.
+
+    A difference counts as larger than the spread when the two ranges mean ± std do not
+    overlap, i.e. ``|Δ| > std_a + std_b``. With one seed there is no spread, and nothing
+    is called real.
+    """
+
+    a: str
+    b: str
+    difference: float
+    spread: float
+    seeds: int
+
+    @property
+    def exceeds_spread(self) -> bool:
+        return self.seeds > 1 and abs(self.difference) > self.spread
+
+
+@dataclass(frozen=True)
+class Table:
+    """The grid's results: one :class:`Row` per model, and every run behind them."""
+
+    budget: Budget
+    rows: tuple[Row, ...]
+    results: tuple[Result, ...]
+
+    def row(self, model: str) -> Row:
+        for row in self.rows:
+            if row.model == model:
+                return row
+        raise KeyError(f"no model {model!r} in the table: have {[r.model for r in self.rows]}")
+
+    def compare(self, a: str, b: str) -> Comparison:
+        ra, rb = self.row(a), self.row(b)
+        return Comparison(
+            a,
+            b,
+            ra.test_accuracy - rb.test_accuracy,
+            ra.test_accuracy_std + rb.test_accuracy_std,
+            min(ra.seeds, rb.seeds),
+        )
+
+    def curves(self) -> dict[str, dict[str, list[list[float]]]]:
+        """Per model: ``valid_accuracy`` and ``train_loss`` over epochs, one list per seed."""
+        curves: dict[str, dict[str, list[list[float]]]] = {}
+        for r in self.results:
+            model = curves.setdefault(r.name, {"valid_accuracy": [], "train_loss": []})
+            model["valid_accuracy"].append([e.valid_accuracy for e in r.history])
+            model["train_loss"].append([e.train_loss for e in r.history])
+        return curves
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat dict per model, with report A's numbers and our difference to them."""
+        out = []
+        for row in self.rows:
+            d = asdict(row)
+            d["loss_minus_report_a"] = _minus(row.test_loss_sum, row.report_a_loss_sum)
+            d["accuracy_minus_report_a"] = _minus(row.test_accuracy, row.report_a_accuracy)
+            out.append(d)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "budget": asdict(self.budget),
+            "budget_text": self.budget.describe(),
+            "models": self.records(),
+            "runs": [r.to_dict() for r in self.results],
+        }
+
+    def write(self, directory: Path | str) -> tuple[Path, Path]:
+        """Write ``results.csv`` and ``results.json`` into ``directory``; returns both paths."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        records = self.records()
+        csv_path, json_path = directory / "results.csv", directory / "results.json"
+        with csv_path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+        json_path.write_text(json.dumps(self.to_json(), indent=1))
+        return csv_path, json_path
+
+    def _repr_html_(self) -> str:
+        return html_table(self)
+
+    def __repr__(self) -> str:
+        lines = [self.budget.describe()]
+        for r in self.rows:
+            lines.append(
+                f"{r.model:<11} {r.params:>7,} params  test loss {r.test_loss_sum:8.2f} "
+                f"± {r.test_loss_sum_std:6.2f}  accuracy {r.test_accuracy:.4f} "
+                f"± {r.test_accuracy_std:.4f}"
+            )
+        return "\n".join(lines)
+
+
+def _minus(ours: float, theirs: float | None) -> float | None:
+    return None if theirs is None else ours - theirs
+
+
+def html_table(table: Table) -> str:
+    """The results as an HTML table: ours (mean ± std over seeds) beside report A's."""
+
+    def num(value: float | None, fmt: str) -> str:
+        return "—" if value is None or math.isnan(value) else format(value, fmt)
+
+    head = (
+        "<tr><th>model</th><th>parameters</th><th>seeds</th>"
+        "<th>test loss (sum)</th><th>report A</th><th>difference</th>"
+        "<th>test accuracy</th><th>report A</th><th>difference</th>"
+        "<th>train time (s)</th></tr>"
+    )
+    body = []
+    for d in table.records():
+        body.append(
+            "<tr>"
+            f"<td>{d['model']}</td><td>{d['params']:,}</td><td>{d['seeds']}</td>"
+            f"<td>{d['test_loss_sum']:.2f} ± {d['test_loss_sum_std']:.2f}</td>"
+            f"<td>{num(d['report_a_loss_sum'], '.2f')}</td>"
+            f"<td>{num(d['loss_minus_report_a'], '+.2f')}</td>"
+            f"<td>{d['test_accuracy']:.4f} ± {d['test_accuracy_std']:.4f}</td>"
+            f"<td>{num(d['report_a_accuracy'], '.4f')}</td>"
+            f"<td>{num(d['accuracy_minus_report_a'], '+.4f')}</td>"
+            f"<td>{d['train_seconds']:.0f}</td>"
+            "</tr>"
+        )
+    caption = f"Test results on the 10,000 MNIST test images, {table.budget.describe()}."
+    return (
+        f'<table class="table rnnreport-results"><caption>{caption}</caption>'
+        f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def run_grid(
+    budget: Budget | None = None,
+    *,
+    seeds: int | None = None,
+    epochs: int | None = None,
+    data: MNIST | None = None,
+    progress: str = "lines",
+) -> Table:
+    """Train (or take from the cache) every model of the grid and aggregate over seeds."""
+    budget = budget or current_budget()
+    custom = replace(budget, seeds=seeds or budget.seeds, epochs=epochs or budget.epochs)
+    if custom != budget:  # say so wherever the numbers appear
+        budget = replace(custom, name=f"{budget.name}, custom")
+    data = data or load_mnist()
+    results = [train(c, data=data, progress=progress) for c in grid_configs(budget)]
+    by_model: dict[str, list[Result]] = {}
+    for result in results:
+        by_model.setdefault(result.config.name, []).append(result)
+    rows = tuple(Row.aggregate(rs) for rs in by_model.values())
+    return Table(budget, rows, tuple(results))
+
+
+def findings(table: Table) -> str:
+    """A few Markdown sentences on ``table``, every number taken from it."""
+    rows = table.rows
+    best = max(rows, key=lambda r: r.test_accuracy)
+    worst = min(rows, key=lambda r: r.test_accuracy)
+    cleared = sum(r.test_accuracy > 0.95 for r in rows)
+    lines = [
+        f"*Numbers from this build — {table.budget.describe()}.*",
+        "",
+        f"- Test accuracy ranges from {worst.test_accuracy:.2%} ({worst.model}) to "
+        f"{best.test_accuracy:.2%} ({best.model}); {cleared} of {len(rows)} models clear the "
+        "assignment's bar of 95%.",
+    ]
+    real, within = [], []
+    for L, H in SHAPES:
+        c = table.compare(f"gru-{L}x{H}", f"lstm-{L}x{H}")
+        text = f"{L}×{H}: {c.difference * 100:+.2f} points"
+        (real if c.exceeds_spread else within).append(text)
+    seeds = min(r.seeds for r in rows)
+    if seeds < 2:
+        lines.append(
+            "- GRU minus LSTM test accuracy, by shape: "
+            + "; ".join(within)
+            + ". With one seed per model there is no spread to judge these differences by."
+        )
+    else:
+        if real:
+            lines.append(
+                "- GRU minus LSTM differences larger than the spread across "
+                f"{seeds} seeds: " + "; ".join(real) + "."
+            )
+        if within:
+            lines.append(
+                "- GRU minus LSTM differences within the spread: " + "; ".join(within) + "."
+            )
+    for cell in CELLS:
+        c = table.compare(f"{cell}-1x128", f"{cell}-1x32")
+        verdict = "larger than" if c.exceeds_spread else "not larger than"
+        lines.append(
+            f"- {cell.upper()}: 128 units instead of 32 changes test accuracy by "
+            f"{c.difference * 100:+.2f} points, {verdict} the spread across seeds."
+        )
+    lower = sum(
+        r.report_a_loss_sum is not None and r.test_loss_sum < r.report_a_loss_sum for r in rows
+    )
+    lines.append(
+        f"- Our mean summed test loss is below report A's for {lower} of {len(rows)} models."
+    )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,74 @@
+"""Matplotlib figures drawn from the arrays they are given; nothing here trains or loads.
+
+Each function returns its ``Figure`` so that scripts can save it or let sphinx-gallery
+capture it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+CELL_COLORS = {"lstm": "tab:blue", "gru": "tab:orange"}
+SHAPE_STYLES = ("-", "--", ":", "-.")
+
+
+def _cell(name: str) -> str:
+    return name.split("-")[0]
+
+
+def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]]) -> Figure:
+    """Validation accuracy and training loss per epoch, one line per model.
+
+    ``curves[model]["valid_accuracy"]`` and ``["train_loss"]`` are lists over seeds of lists
+    over epochs; the line is the mean over seeds and the band its min-max range.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    styles: dict[str, str] = {}
+    for model, series in curves.items():
+        shape = model.split("-", 1)[1]
+        style = styles.setdefault(shape, SHAPE_STYLES[len(styles) % len(SHAPE_STYLES)])
+        for ax, key in zip(axes, ("valid_accuracy", "train_loss"), strict=True):
+            values = np.asarray(series[key], dtype=float)  # (seeds, epochs)
+            epochs = np.arange(1, values.shape[1] + 1)
+            color = CELL_COLORS.get(_cell(model), "gray")
+            ax.plot(epochs, values.mean(0), style, color=color, label=model, marker=".")
+            if len(values) > 1:
+                ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.15)
+    axes[0].set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy")
+    axes[1].set(xlabel="epoch", ylabel="training loss per image", title="Training loss")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0].legend(fontsize=8, ncols=2)
+    return fig
+
+
+def accuracy_by_model(
+    models: Sequence[str],
+    mean: Sequence[float],
+    std: Sequence[float],
+    reference: Sequence[float | None] | None = None,
+    reference_label: str = "report A",
+    title: str = "Test accuracy",
+) -> Figure:
+    """Test accuracy per model: ours (mean, error bar = std over seeds) and a reference."""
+    fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
+    x = np.arange(len(models))
+    colors = [CELL_COLORS.get(_cell(m), "gray") for m in models]
+    ax.bar(x, mean, yerr=std, color=colors, alpha=0.8, capsize=4, label="this report")
+    if reference is not None:
+        ref_x = [i for i, v in enumerate(reference) if v is not None]
+        ref_y = [v for v in reference if v is not None]
+        ax.plot(ref_x, ref_y, "kD", label=reference_label)
+    low = min([*mean, *(v for v in (reference or []) if v is not None)])
+    ax.set_ylim(max(0.0, low - 0.01), 1.0)
+    ax.set_xticks(x, models, rotation=30, ha="right")
+    ax.set(ylabel="test accuracy", title=title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower right")
+    return fig
