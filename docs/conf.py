@@ -118,7 +118,6 @@ autodoc_default_options = {
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
 autodoc_class_signature = "separated"
-autodoc_preserve_defaults = True
 # An undocumented override (say ``forward``) would show torch's docstring, which is about
 # nn.Module, not about our model.
 autodoc_inherit_docstrings = False
@@ -128,8 +127,9 @@ autodoc_inherit_docstrings = False
 nitpick_ignore_regex = [
     (r"py:(class|obj|data|exc|func|meth)", r"(torch|numpy|np|nn|F)(\..+)?"),
     (r"py:(class|obj)", r"Tensor"),
+    (r"py:(class|obj|data|exc|func|meth)", r"(sympy|matplotlib)(\..+)?"),
     # The standard library, for the same reason.
-    (r"py:(class|obj)", r"(pathlib\.Path|collections\.abc\.\w+|typing\.\w+)"),
+    (r"py:(class|obj)", r"(pathlib\.Path|os\.PathLike|collections\.abc\.\w+|typing\.\w+)"),
     # Private helpers named in docstrings: deliberately not part of the reference.
     (r"py:(class|obj|func|meth)", r"(rnnreport(\.\w+)*\.)?_\w+"),
 ]
