@@ -67,8 +67,17 @@ class ModelConfig:
     @property
     def key(self) -> str:
         """Stable hash of every field: 12 hex digits, the same on every machine."""
-        text = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return config_key(self)
+
+    def build(self) -> Classifier:
+        """A fresh classifier for this config (seed the RNG first: see :func:`build_model`)."""
+        return Classifier(self)
+
+
+def config_key(config: object) -> str:
+    """Stable hash of a config dataclass's class name and fields (12 hex digits)."""
+    text = json.dumps([type(config).__name__, asdict(config)], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 class Classifier(nn.Module):
@@ -105,11 +114,14 @@ class Classifier(nn.Module):
         return self.head(y if every_step else y[-1])
 
 
-def build_model(config: ModelConfig) -> Classifier:
-    """The classifier for ``config``, its initial weights drawn from ``config.seed`` alone."""
+def build_model(config: ModelConfig) -> nn.Module:
+    """``config.build()`` with its initial weights drawn from ``config.seed`` alone.
+
+    Works for any config with ``seed`` and ``build()`` (the whole-image baselines too).
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        return Classifier(config)
+        return config.build()
 
 
 def count_parameters(model: nn.Module) -> int:

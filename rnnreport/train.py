@@ -16,28 +16,52 @@ interrupted *training* keeps its last finished epoch and resumes from it.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch.nn import functional as F
 
 from . import cells, layers, models, settings
 from .data import MNIST, Split, load_mnist
-from .models import Classifier, ModelConfig, build_model, count_parameters
+from .models import ModelConfig, build_model, count_parameters
 
 TRAINING_VERSION = 1
 """Bump when the training procedure changes in a way that changes results."""
 
 EVAL_BATCH = 2000
 PROGRESS = ("auto", "bar", "lines", "off")
+
+
+class TrainConfig(Protocol):
+    """What the trainer needs of a config: :class:`~rnnreport.models.ModelConfig` for the
+    recurrent classifiers, :class:`~rnnreport.baselines.BaselineConfig` for whole-image ones.
+
+    A frozen dataclass whose ``build()`` returns a module mapping images (B, 28, 28) to
+    logits (B, 10), with ``name`` and ``key`` (a stable hash of its fields).
+    """
+
+    seed: int
+    epochs: int
+    batch_size: int
+    lr: float
+    limit: int | None
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+    def build(self) -> torch.nn.Module: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +79,7 @@ class Epoch:
 class Result:
     """A trained model's metrics. ``test_loss_sum`` is summed over the 10,000 test images."""
 
-    config: ModelConfig
+    config: TrainConfig
     params: int
     history: tuple[Epoch, ...]
     test_loss_sum: float
@@ -74,10 +98,10 @@ class Result:
         c = self.config
         return {
             "name": c.name,
-            "cell": c.cell,
-            "units": c.units,
-            "layers": c.layers,
-            "reset": c.reset,
+            "cell": getattr(c, "cell", None),
+            "units": getattr(c, "units", None),
+            "layers": getattr(c, "layers", None),
+            "reset": getattr(c, "reset", None),
             "seed": c.seed,
             "epochs": c.epochs,
             "params": self.params,
@@ -88,13 +112,14 @@ class Result:
             "device": self.device,
             "cached": self.cached,
             "config": asdict(c),
+            "config_class": f"{type(c).__module__}:{type(c).__qualname__}",
             "history": [asdict(e) for e in self.history],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], cached: bool = False) -> Result:
         return cls(
-            config=ModelConfig(**d["config"]),
+            config=_config_class(d.get("config_class", ""))(**d["config"]),
             params=d["params"],
             history=tuple(Epoch(**e) for e in d["history"]),
             test_loss_sum=d["test_loss_sum"],
@@ -106,22 +131,38 @@ class Result:
         )
 
 
+def _config_class(name: str) -> type:
+    """The config class a stored result names (only rnnreport's own dataclasses)."""
+    module, _, qualname = name.partition(":")
+    if not name or not module.startswith("rnnreport."):
+        raise ValueError(f"not a rnnreport config class: {name!r}")
+    cls = getattr(importlib.import_module(module), qualname)
+    if not (isinstance(cls, type) and is_dataclass(cls)):
+        raise ValueError(f"not a config dataclass: {name!r}")
+    return cls
+
+
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def code_digest() -> str:
-    """sha256 over the source of the modules that define the model, and the training version."""
+def code_digest(config: TrainConfig) -> str:
+    """sha256 over the source of the modules that define ``config``'s model, and the
+    training version: the recurrent models are defined by cells, layers and models."""
+    defining = {sys.modules[type(config).__module__]}
+    if isinstance(config, ModelConfig):
+        defining |= {cells, layers, models}
     h = hashlib.sha256(f"training v{TRAINING_VERSION}".encode())
-    for module in (cells, layers, models):
+    for module in sorted(defining, key=lambda m: m.__name__):
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()
 
 
-def cache_path(config: ModelConfig, data: MNIST) -> Path:
+def cache_path(config: TrainConfig, data: MNIST) -> Path:
     """The cache file for ``config`` trained on ``data`` with the current model code."""
-    key = hashlib.sha256(f"{config.key}|{data.digest}|{code_digest()}".encode()).hexdigest()
+    key = f"{config.key}|{data.digest}|{code_digest(config)}"
+    key = hashlib.sha256(key.encode()).hexdigest()
     return settings.cache_dir() / "runs" / f"{config.name}-s{config.seed}-{key[:16]}.pt"
 
 
@@ -134,7 +175,7 @@ def _tensors(split: Split, device: torch.device) -> tuple[torch.Tensor, torch.Te
 
 @torch.no_grad()
 def evaluate(
-    model: Classifier, split: Split, device: torch.device | None = None
+    model: torch.nn.Module, split: Split, device: torch.device | None = None
 ) -> tuple[float, float]:
     """``(loss summed over the split, accuracy)`` of ``model`` on ``split``."""
     device = device or next(model.parameters()).device
@@ -177,7 +218,7 @@ def _atomic_save(obj: Any, path: Path) -> None:
         raise
 
 
-def _load_entry(path: Path, config: ModelConfig) -> tuple[Classifier, Result] | None:
+def _load_entry(path: Path, config: TrainConfig) -> tuple[torch.nn.Module, Result] | None:
     """The cached model and result at ``path``, or None if absent, unreadable or not verified."""
     if not path.exists():
         return None
@@ -197,7 +238,9 @@ def _load_entry(path: Path, config: ModelConfig) -> tuple[Classifier, Result] | 
     return model, result
 
 
-def load_cached(config: ModelConfig, data: MNIST | None = None) -> tuple[Classifier, Result] | None:
+def load_cached(
+    config: TrainConfig, data: MNIST | None = None
+) -> tuple[torch.nn.Module, Result] | None:
     """The cached trained model for ``config``, or None when it has not been trained yet."""
     data = data or load_mnist()
     return _load_entry(cache_path(config, data), config)
@@ -241,7 +284,7 @@ class _Progress:
 
 
 def train(
-    config: ModelConfig,
+    config: TrainConfig,
     *,
     data: MNIST | None = None,
     device: torch.device | str | None = None,
@@ -256,14 +299,14 @@ def train(
 
 
 def trained_model(
-    config: ModelConfig,
+    config: TrainConfig,
     *,
     data: MNIST | None = None,
     device: torch.device | str | None = None,
     progress: str = "auto",
     use_cache: bool = True,
     on_epoch: Callable[[Epoch], None] | None = None,
-) -> tuple[Classifier, Result]:
+) -> tuple[torch.nn.Module, Result]:
     """The trained model (on the CPU, in eval mode) and its metrics; trains if not cached.
 
     ``progress``: ``auto`` (a bar when stderr is a terminal, else quiet), ``bar``, ``lines``
@@ -298,13 +341,13 @@ def trained_model(
 
 
 def _fit(
-    config: ModelConfig,
+    config: TrainConfig,
     data: MNIST,
     device: torch.device,
     progress: str,
     path: Path | None,
     on_epoch: Callable[[Epoch], None] | None,
-) -> tuple[Classifier, Result]:
+) -> tuple[torch.nn.Module, Result]:
     partial = path.with_suffix(".partial") if path is not None else None
     model, optimizer, order = _fresh(config, device)
     history: list[Epoch] = []
@@ -358,8 +401,8 @@ def _fit(
 
 
 def _fresh(
-    config: ModelConfig, device: torch.device
-) -> tuple[Classifier, torch.optim.Adam, torch.Generator]:
+    config: TrainConfig, device: torch.device
+) -> tuple[torch.nn.Module, torch.optim.Adam, torch.Generator]:
     """Initial model, optimizer and batch-order generator, all from ``config.seed``."""
     model = build_model(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
