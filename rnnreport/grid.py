@@ -20,8 +20,8 @@ from typing import Any
 
 from . import settings
 from .data import MNIST, load_mnist
-from .models import ModelConfig
-from .train import Result, train
+from .models import Classifier, ModelConfig
+from .train import Result, train, trained_model
 
 SHAPES = ((1, 32), (1, 64), (1, 128), (3, 32))
 """(layers, units) of the assignment's grid, per cell."""
@@ -83,6 +83,18 @@ def grid_configs(budget: Budget) -> list[ModelConfig]:
         for L, H in SHAPES
         for seed in range(budget.seeds)
     ]
+
+
+def grid_model(
+    name: str, seed: int = 0, budget: Budget | None = None, progress: str = "lines"
+) -> tuple[Classifier, Result]:
+    """The trained grid model ``name`` (e.g. ``gru-1x32``), from the cache or trained now."""
+    budget = budget or current_budget()
+    for config in grid_configs(replace(budget, seeds=seed + 1)):
+        if config.name == name and config.seed == seed:
+            return trained_model(config, progress=progress)
+    names = sorted({c.name for c in grid_configs(budget)})
+    raise ValueError(f"{name!r} is not a model of the grid: use one of {', '.join(names)}")
 
 
 @dataclass(frozen=True)
