@@ -53,13 +53,12 @@ class Budget:
     def describe(self) -> str:
         data = "all 55,000" if self.limit is None else f"the first {self.limit:,}"
         seeds = "1 seed" if self.seeds == 1 else f"{self.seeds} seeds"
+        epochs = "1 epoch" if self.epochs == 1 else f"{self.epochs} epochs"
         if self.name.startswith("smoke"):
             note = " — a quick check, not the report's results"
         else:
             note = "" if self.name == "full" else " — custom settings"
-        return (
-            f"budget '{self.name}': {self.epochs} epochs, {seeds}, {data} training sequences{note}"
-        )
+        return f"budget '{self.name}': {epochs}, {seeds}, {data} training sequences{note}"
 
 
 BUDGETS = {
@@ -338,11 +337,13 @@ def findings(table: Table) -> str:
             lines.append(
                 "- GRU minus LSTM differences within the spread: " + "; ".join(within) + "."
             )
+    single = sorted(H for L, H in SHAPES if L == 1)
+    small, large = single[0], single[-1]
     for cell in CELLS:
-        c = table.compare(f"{cell}-1x128", f"{cell}-1x32")
+        c = table.compare(f"{cell}-1x{large}", f"{cell}-1x{small}")
         verdict = "larger than" if c.exceeds_spread else "not larger than"
         lines.append(
-            f"- {cell.upper()}: 128 units instead of 32 changes test accuracy by "
+            f"- {cell.upper()}: {large} units instead of {small} changes test accuracy by "
             f"{c.difference * 100:+.2f} points, {verdict} the spread across seeds."
         )
     lower = sum(

@@ -1,0 +1,99 @@
+"""The grid API on a tiny budget: the table's shape, aggregation over seeds, cache reuse."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+
+import pytest
+
+from rnnreport import grid
+from rnnreport.grid import Budget, Table, findings, grid_configs, grid_model, run_grid
+
+pytestmark = pytest.mark.slow
+
+TINY = Budget("tiny", epochs=1, seeds=2, limit=256)
+SHAPES = ((1, 4), (1, 6), (2, 4))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_grid(tmp_path_factory):
+    """Small shapes and a cache of this module's own."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RNNREPORT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        mp.setattr(grid, "SHAPES", SHAPES)
+        yield
+
+
+@pytest.fixture(scope="module")
+def table(tiny_grid) -> Table:
+    return run_grid(TINY, progress="off")
+
+
+def test_configs_follow_the_budget() -> None:
+    configs = grid_configs(TINY)
+    assert len(configs) == 2 * len(SHAPES) * TINY.seeds
+    assert {(c.epochs, c.limit) for c in configs} == {(1, 256)}
+    assert {c.reset for c in configs} == {"before"} and {c.init for c in configs} == {"tf1"}
+    full = grid_configs(grid.BUDGETS["full"])
+    assert {(c.epochs, c.limit, c.seed) for c in full} == {(10, None, s) for s in range(3)}
+
+
+def test_table_has_one_row_per_model_in_grid_order(table: Table) -> None:
+    expected = [f"{cell}-{L}x{H}" for cell in grid.CELLS for L, H in SHAPES]
+    assert [row.model for row in table.rows] == expected
+    assert len(table.results) == len(expected) * TINY.seeds
+    assert all(row.seeds == TINY.seeds and row.epochs == 1 for row in table.rows)
+
+
+def test_rows_aggregate_their_seeds(table: Table) -> None:
+    for row in table.rows:
+        runs = [r for r in table.results if r.name == row.model]
+        assert sorted(r.config.seed for r in runs) == [0, 1]
+        accuracies = [r.test_accuracy for r in runs]
+        assert row.test_accuracy == pytest.approx(statistics.fmean(accuracies))
+        assert row.test_accuracy_std == pytest.approx(statistics.stdev(accuracies))
+        losses = [r.test_loss_sum for r in runs]
+        assert row.test_loss_sum == pytest.approx(statistics.fmean(losses))
+        assert row.params == runs[0].params
+
+
+def test_comparison_needs_more_than_one_seed(table: Table) -> None:
+    c = table.compare("gru-1x4", "lstm-1x4")
+    a, b = table.row("gru-1x4"), table.row("lstm-1x4")
+    assert c.difference == pytest.approx(a.test_accuracy - b.test_accuracy)
+    assert c.exceeds_spread == (abs(c.difference) > a.test_accuracy_std + b.test_accuracy_std)
+    one_seed = grid.Comparison("a", "b", difference=0.5, spread=0.0, seeds=1)
+    assert not one_seed.exceeds_spread
+    with pytest.raises(KeyError, match="gru-9x9"):
+        table.row("gru-9x9")
+
+
+def test_second_run_comes_from_the_cache(table: Table) -> None:
+    again = run_grid(TINY, progress="off")
+    assert all(r.cached for r in again.results)
+    assert again.rows == table.rows
+    model, result = grid_model("gru-2x4", seed=1, budget=TINY)
+    assert result.cached and result.config.layers == 2 and model.rnn.num_layers == 2
+
+
+def test_written_files_and_findings(table: Table, tmp_path) -> None:
+    csv_path, json_path = table.write(tmp_path)
+    with csv_path.open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["model"] for r in rows] == [row.model for row in table.rows]
+    data = json.loads(json_path.read_text())
+    assert data["budget"]["name"] == "tiny" and len(data["runs"]) == len(table.results)
+    text = findings(table)
+    assert "budget 'tiny'" in text
+    best = max(table.rows, key=lambda r: r.test_accuracy)
+    assert f"{best.test_accuracy:.2%} ({best.model})" in text
+    assert "<table" in table._repr_html_() and "gru-2x4" in table._repr_html_()
+
+
+def test_overriding_seeds_or_epochs_is_labelled() -> None:
+    budget = Budget("tiny", epochs=1, seeds=1, limit=64)
+    table = run_grid(budget, epochs=2, progress="off")
+    assert table.budget.name == "tiny, custom" and table.budget.epochs == 2
+    assert "custom settings" in table.budget.describe()
