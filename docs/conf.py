@@ -41,13 +41,13 @@ RESULTS_TABLE = "results_table.csv"
 # results.csv column -> landing-page header. Columns not named here keep their own name
 # (underscores as spaces); TABLE_HIDDEN ones are left out (the model name already says them).
 TABLE_HEADERS = {
-    "params": "parameters",
+    "params": "params",
     "test_loss_sum": "test loss (sum)",
     "test_accuracy": "test accuracy",
-    "report_a_loss_sum": "report A loss",
-    "report_a_accuracy": "report A accuracy",
-    "loss_minus_report_a": "loss − report A",
-    "accuracy_minus_report_a": "accuracy − report A",
+    "report_a_loss_sum": "A's loss",
+    "report_a_accuracy": "A's accuracy",
+    "loss_minus_report_a": "loss − A's",
+    "accuracy_minus_report_a": "accuracy − A's",
 }
 TABLE_HIDDEN = {"cell", "layers", "units", "epochs", "test_loss", "train_seconds"}
 
@@ -243,11 +243,16 @@ def _format_number(text: str, signed: bool) -> str:
     if value.is_integer() and "." not in text:
         return f"{int(value):,}"
     places = 2 if abs(value) >= 10 else 4
-    return format(value, f"{'+' if signed else ''},.{places}f")
+    # A typographic minus, as in the prose, instead of a hyphen.
+    return format(value, f"{'+' if signed else ''},.{places}f").replace("-", "−")
 
 
 def _write_results_table(app: Sphinx) -> None:
-    """Write the landing page's table from results.csv: rounded, ``x ± x_std`` merged."""
+    """Write the landing page's table from results.csv: rounded, ``x ± x_std`` merged.
+
+    With one seed there is no spread to show (the std is 0 by definition), so ``± 0`` is
+    left out rather than printed as if it were measured.
+    """
     source = GENERATED / "results.csv"
     with source.open(newline="") as f:
         rows = list(csv.DictReader(f))
@@ -265,7 +270,7 @@ def _write_results_table(app: Sphinx) -> None:
             signed = "minus" in column or "difference" in column
             cell = _format_number(row[column], signed)
             spread = row.get(f"{column}_std")
-            if spread is not None and cell != "—":
+            if spread is not None and cell != "—" and row.get("seeds", "").strip() != "1":
                 cell += f" ± {_format_number(spread, False)}"
             cells.append(cell)
         body.append(cells)
