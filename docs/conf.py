@@ -9,10 +9,11 @@ What happens, in order:
 1. This file points ``RNNREPORT_OUTPUT`` at ``docs/_generated``, so the gallery scripts write
    the results table, ``findings.md`` and the key figure there (``rnnreport.settings.output_dir``).
 2. sphinx-gallery runs every ``gallery/plot_*.py`` in this one interpreter, one after the
-   other, and turns each into a page under ``auto_examples/`` with downloadable ``.py`` and
-   ``.ipynb`` files.
-3. ``_check_generated`` makes sure the scripts left the landing page's inputs behind; the
-   landing page (``index.md``) includes them, so every number on it comes from this build.
+   other (all of them, every build), and turns each into a page under ``auto_examples/``
+   with downloadable ``.py`` and ``.ipynb`` files.
+3. ``_check_generated`` makes sure the scripts left the landing page's inputs behind and
+   writes ``results_table.csv``, a rounded copy of ``results.csv`` for the landing page
+   (``index.md``), which includes them: every number on it comes from this build.
 4. ``sphinx-mathjax-offline`` copies MathJax into ``_static``: math renders with no network.
 
 Nothing here trains or computes results; the package is reached only through the gallery
@@ -25,6 +26,7 @@ import csv
 import math
 import os
 import re
+import shutil
 from importlib.metadata import version as _installed_version
 from pathlib import Path
 
@@ -154,6 +156,11 @@ sphinx_gallery_conf = {
     "doc_module": ("rnnreport",),
     "backreferences_dir": "api/generated/backreferences",
     "exclude_implicit_doc": {r"rnnreport\.settings\..*"},
+    # Rerun every example on every build. sphinx-gallery skips an example whose own source is
+    # unchanged, but its numbers also depend on the library, the budget and the cache: a
+    # skipped script would leave last build's results (say, smoke ones in a full build) on
+    # the site. Reruns are cheap once the training cache is warm.
+    "run_stale_examples": True,
     "first_notebook_cell": None,
     "thumbnail_size": (400, 280),
     "default_thumb_file": None,
@@ -162,10 +169,6 @@ sphinx_gallery_conf = {
     "only_warn_on_example_error": False,
 }
 
-# If a landing-page input is missing (say docs/_generated was deleted while auto_examples/ was
-# kept), sphinx-gallery would skip the unchanged scripts that write it. Run them all again.
-if any(not (GENERATED / name).is_file() for name in REQUIRED_OUTPUTS):
-    sphinx_gallery_conf["run_stale_examples"] = True
 
 # -- HTML --------------------------------------------------------------------------------------
 
@@ -198,6 +201,22 @@ html_sidebars = {
 html_context = {"default_mode": "light"}
 
 
+def _gallery_runs(app: Sphinx) -> bool:
+    """False when the build was asked not to run the examples (``-D plot_gallery=0``)."""
+    return str(app.config.sphinx_gallery_conf.get("plot_gallery")).lower() not in ("false", "0")
+
+
+def _clear_generated(app: Sphinx) -> None:
+    """Empty docs/_generated before the examples run, so nothing from an older build survives."""
+    if not _gallery_runs(app):
+        return  # keep the last build's outputs: the examples will not write new ones
+    for path in GENERATED.iterdir():
+        if path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+
+
 def _check_generated(app: Sphinx) -> None:
     """Fail the build, with the reason, if the gallery left the landing page's inputs out."""
     missing = [name for name in REQUIRED_OUTPUTS if not (GENERATED / name).is_file()]
@@ -206,17 +225,21 @@ def _check_generated(app: Sphinx) -> None:
         return
     gallery = DOCS.parent / "gallery"
     scripts = sorted(p.name for p in gallery.glob("plot_*.py"))
-    plotting = app.config.sphinx_gallery_conf.get("plot_gallery")
-    hint = (
-        "the gallery was not executed (plot_gallery is off): build without `-D plot_gallery=0`"
-        if str(plotting).lower() in ("false", "0")
-        else "the results-grid script (gallery/plot_03_*.py) writes them; check that it exists "
-        f"and ran (scripts found: {', '.join(scripts) or 'none'})"
-    )
+    conf = app.config.sphinx_gallery_conf
+    failing = sorted(Path(p).name for p in conf.get("failing_examples", {}))
+    if not _gallery_runs(app):
+        hint = "the gallery was not run (plot_gallery is off): build without `-D plot_gallery=0`"
+    elif failing:
+        hint = f"{', '.join(failing)} raised an error (its traceback is above): fix it first"
+    else:
+        hint = (
+            "the results-grid script (gallery/plot_03_*.py) writes them; check that it exists "
+            f"and ran (scripts found: {', '.join(scripts) or 'none'})"
+        )
     raise ExtensionError(
         f"the landing page needs {', '.join(missing)} in {GENERATED}, but "
         f"{'it is' if len(missing) == 1 else 'they are'} missing: {hint}. "
-        "To rerun every example from scratch, delete docs/auto_examples and docs/_generated."
+        "To start from scratch, delete docs/auto_examples and docs/_generated."
     )
 
 
@@ -302,7 +325,8 @@ def _offline_execution_times(app: Sphinx, docname: str, source: list[str]) -> No
 
 
 def setup(app: Sphinx) -> None:
-    # sphinx-gallery generates the example pages on builder-inited (priority 500); check after.
+    # sphinx-gallery runs the examples on builder-inited (priority 500): clear before, check after.
+    app.connect("builder-inited", _clear_generated, priority=400)
     app.connect("builder-inited", _check_generated, priority=900)
     app.connect("builder-inited", _check_mathjax, priority=900)
     app.connect("source-read", _offline_execution_times)
