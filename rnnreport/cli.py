@@ -148,6 +148,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         warmup=args.warmup,
         repeats=args.repeats,
+        threads=args.threads,
         on_row=None if args.json else progress,
     )
     path = result.write(args.out or output_dir() / "bench.json")
@@ -191,6 +192,7 @@ def build_parser() -> _Parser:
     p.add_argument("--repeats", type=_positive, default=10, help="timed steps (default 10)")
     p.add_argument("--warmup", type=_natural, default=3, help="untimed steps first (default 3)")
     p.add_argument("--batch-size", type=_positive, default=256)
+    p.add_argument("--threads", type=_positive, help="torch CPU threads (default: torch's)")
     p.add_argument("--out", metavar="PATH", help="JSON file (default: output dir/bench.json)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=cmd_bench)

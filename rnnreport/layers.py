@@ -1,8 +1,24 @@
-r"""Unroll a cell over T time steps and stack L layers of it.
+r"""Unroll a cell over T time steps and stack L layers of it, fast enough to train.
 
 :class:`RNN` is the recurrent part of the assignment's classifier. It projects all T
 inputs of a layer at once (``x U + b`` for every step in one matmul), then runs the cell's
 ``step`` over time; layer ``l + 1`` reads the outputs of layer ``l``.
+
+Two ways through time, one set of equations. Both call the cell's own ``step`` at every
+step, so the forward arithmetic is exactly :mod:`rnnreport.cells`:
+
+* the *reference* path lets autograd record every operation of every step; it runs
+  whenever an observer is registered (probes see the gates), or with ``rnn.fast = False``;
+* the *fast* path (the default in training) runs the same loop without recording, keeps
+  the gates, and back-propagates through time with hand-written derivatives
+  (``_LSTMThroughTime``, ``_GRUThroughTime``, their equations in their docstrings).
+  Autograd would record a dozen operations per step and replay each backwards; the
+  hand-written backward needs a few operations per step, computes every factor that
+  depends only on the saved gates for all T steps at once, and gets the weight gradients
+  of all T steps from one matmul over ``T·B`` rows at the end.
+
+``tests/test_fast_path.py`` checks that both paths give the same outputs, final states and
+gradients. Without gradients (``torch.no_grad()``, evaluation) the loop just runs.
 
 Looking inside: :meth:`RNN.add_observer` registers a callback that receives every
 layer's gate activations and outputs, stacked over time. Probes use it
@@ -17,11 +33,14 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import FunctionCtx, once_differentiable
 
 from .cells import CELLS, GRUCell, LSTMCell
 
 Observer = Callable[[int, dict[str, Tensor]], None]
 """``observer(layer_index, traces)`` with ``traces[name]`` shaped (T, B, H)."""
+
+Cell = LSTMCell | GRUCell
 
 
 class _Handle:
@@ -35,6 +54,228 @@ class _Handle:
             self._observers.remove(self._observer)
 
 
+def _unroll(
+    cell: Cell, a_x: Tensor, state: Any, keep_gates: bool = True
+) -> tuple[Tensor, Any, dict[str, Tensor]]:
+    """Run ``cell.step`` over time: ``a_x`` (T, B, nH) -> (h (T, B, H), final state, gates).
+
+    ``gates[name]`` is stacked over time, (T, B, H); empty unless ``keep_gates``. Autograd
+    records what this runs unless the caller turned it off.
+    """
+    hs, gates = [], []
+    for a_t in a_x:  # (B, nH) per step
+        state, g = cell.step(a_t, state)
+        hs.append(state[0] if isinstance(cell, LSTMCell) else state)
+        gates.append(g)
+    names = gates[0] if keep_gates else ()
+    return torch.stack(hs), state, {n: torch.stack([g[n] for g in gates]) for n in names}
+
+
+def _previous(first: Tensor, sequence: Tensor) -> Tensor:
+    """``[first, sequence[0], …, sequence[T-2]]``: the value each step started from (T, B, H)."""
+    return torch.cat([first.unsqueeze(0), sequence[:-1]])
+
+
+class _LSTMThroughTime(torch.autograd.Function):
+    r"""One LSTM layer over T steps: the cell's forward, a hand-written backward.
+
+    Inputs: ``a_x`` (T, B, 4H) = x U + b, ``W`` (H, 4H), ``h_0``, ``c_0`` (B, H).
+    Outputs: ``h`` (T, B, H) and ``c_T`` (B, H).
+
+    With :math:`\delta h_t` the gradient reaching :math:`h_t` (from the output and from
+    step t+1) and :math:`\delta c_t` the gradient reaching :math:`c_t`, the step's
+    derivatives, one line each, with :math:`a_t = x_t U + b + h_{t-1} W` the pre-activation:
+
+    .. math::
+        \begin{aligned}
+        \delta h_t &= \partial L / \partial y_t + \delta a_{t+1} W^\top \\
+        \delta c_t &= \delta c_{t+1} \odot f_{t+1} + \delta h_t \odot o_t \odot (1 - \tanh^2 c_t) \\
+        \delta a^i_t &= \delta c_t \odot j_t \odot i_t (1 - i_t) \\
+        \delta a^j_t &= \delta c_t \odot i_t \odot (1 - j_t^2) \\
+        \delta a^f_t &= \delta c_t \odot c_{t-1} \odot f_t (1 - f_t) \\
+        \delta a^o_t &= \delta h_t \odot \tanh c_t \odot o_t (1 - o_t) \\
+        \partial L / \partial W &= \textstyle\sum_t h_{t-1}^\top \delta a_t
+        \end{aligned}
+
+    The factors that multiply :math:`\delta c_t` and :math:`\delta h_t` depend only on the
+    saved gates, so they are computed for all T steps at once before the loop.
+    ``forget_bias`` is a constant: it shifts :math:`a^f` and has no gradient.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: FunctionCtx, cell: LSTMCell, a_x: Tensor, W: Tensor, h_0: Tensor, c_0: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        h, (_, c_T), g = _unroll(cell, a_x, (h_0, c_0))
+        ctx.save_for_backward(W, h_0, c_0, h, g["i"], g["f"], g["j"], g["o"], g["c"])
+        return h, c_T
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, dy: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
+        W, h_0, c_0, h, i, f, j, o, c = ctx.saved_tensors
+        T, B, H = h.shape
+        # tanh c_t again, as 2σ(2c) - 1: torch's CPU tanh is several times slower than its
+        # sigmoid, and an absolute error of 1e-7 in a gradient factor is harmless
+        tanh_c = torch.sigmoid(2 * c).mul_(2).sub_(1)
+        k_c = (1 - tanh_c * tanh_c).mul_(o)  # δh -> δc
+        k_o = (1 - o).mul_(o).mul_(tanh_c)  # δh -> δa^o
+        k_ijf = torch.stack(  # δc -> δa^i, δa^j, δa^f: (T, B, 3, H)
+            [(1 - i).mul_(i).mul_(j), (1 - j * j).mul_(i), (1 - f).mul_(f).mul_(_previous(c_0, c))],
+            dim=2,
+        )
+        da = h.new_empty(T, B, 4, H)  # δa_t, blocks in the cell's order [i | j | f | o]
+        need = ctx.needs_input_grad
+        W_T = W.T
+        dh, dc = dy[T - 1], dc_T  # δh_t and δc_t, from t = T - 1 down
+        for t in range(T - 1, -1, -1):
+            dc = torch.addcmul(dc, dh, k_c[t])
+            torch.mul(k_ijf[t], dc.unsqueeze(1), out=da[t, :, :3])
+            torch.mul(k_o[t], dh, out=da[t, :, 3])
+            dc = dc * f[t]  # the part of δc_{t-1} that flows through c_t
+            if t > 0:
+                dh = torch.addmm(dy[t - 1], da[t].view(B, 4 * H), W_T)
+        dh_0 = da[0].view(B, 4 * H) @ W_T if need[3] else None
+        da = da.view(T, B, 4 * H)
+        dW = _previous(h_0, h).reshape(T * B, H).T @ da.reshape(T * B, 4 * H) if need[2] else None
+        return None, da, dW, dh_0, dc if need[4] else None
+
+
+class _GRUThroughTime(torch.autograd.Function):
+    r"""One GRU layer over T steps: the cell's forward, a hand-written backward.
+
+    Inputs: ``a_x`` (T, B, 3H) = x U + b, ``W`` (H, 3H), ``b_hn`` (H,) or None, ``h_0``
+    (B, H). Output: ``h`` (T, B, H).
+
+    With :math:`\delta h_t` the gradient reaching :math:`h_t` and
+    :math:`\delta\tilde a_t = \delta h_t \odot (1 - z_t) \odot (1 - \tilde h_t^2)` the one
+    reaching the candidate's pre-activation, the step's derivatives, one line each:
+
+    .. math::
+        \begin{aligned}
+        \delta a^z_t &= \delta h_t \odot (h_{t-1} - \tilde h_t) \odot z_t (1 - z_t) \\
+        \text{before: } \delta s_t &= \delta\tilde a_t W_h^\top, \quad
+            \delta a^r_t = \delta s_t \odot h_{t-1} \odot r_t (1 - r_t) \\
+        \text{after: } \delta n_t &= \delta\tilde a_t \odot r_t, \quad
+            \delta a^r_t = \delta\tilde a_t \odot n_t \odot r_t (1 - r_t) \\
+        \text{before: } \delta h_{t-1} &= \delta h_t \odot z_t + \delta s_t \odot r_t
+            + [\delta a^z_t, \delta a^r_t] W_{zr}^\top + \partial L / \partial y_{t-1} \\
+        \text{after: } \delta h_{t-1} &= \delta h_t \odot z_t
+            + [\delta a^z_t, \delta a^r_t, \delta n_t] W^\top + \partial L / \partial y_{t-1}
+        \end{aligned}
+
+    where :math:`s_t = r_t \odot h_{t-1}` (reset before) and
+    :math:`n_t = h_{t-1} W_h + b_{hn}` (reset after, recomputed for all steps in one
+    matmul). Weight gradients sum over steps in one matmul each:
+    :math:`\partial L/\partial W_{zr} = \sum_t h_{t-1}^\top [\delta a^z_t, \delta a^r_t]`;
+    :math:`\partial L/\partial W_h = \sum_t s_t^\top \delta\tilde a_t` (before) or
+    :math:`\sum_t h_{t-1}^\top \delta n_t` (after), and
+    :math:`\partial L/\partial b_{hn} = \sum_t \delta n_t`.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: FunctionCtx,
+        cell: GRUCell,
+        a_x: Tensor,
+        W: Tensor,
+        b_hn: Tensor | None,
+        h_0: Tensor,
+    ) -> Tensor:
+        h, _, g = _unroll(cell, a_x, h_0)
+        ctx.reset = cell.reset
+        ctx.save_for_backward(W, b_hn, h_0, h, g["z"], g["r"], g["h_tilde"])
+        return h
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, dy: Tensor) -> tuple[Tensor | None, ...]:
+        W, b_hn, h_0, h, z, r, h_tilde = ctx.saved_tensors
+        T, B, H = h.shape
+        h_prev = _previous(h_0, h)  # (T, B, H)
+        k_h = (1 - h_tilde * h_tilde).mul_(1 - z)  # δh -> δã
+        k_z = (h_prev - h_tilde).mul_(z).mul_(1 - z)  # δh -> δa^z
+        need = ctx.needs_input_grad
+        if ctx.reset == "after":
+            da_x, dW, db_hn, dh_0 = _gru_after_backward(
+                dy, W, b_hn, h_prev, z, r, k_h, k_z, need[4]
+            )
+        else:
+            da_x, dW, dh_0 = _gru_before_backward(dy, W, h_prev, z, r, k_h, k_z, need[4])
+            db_hn = None
+        return (
+            None,
+            da_x,
+            dW if need[2] else None,
+            db_hn if need[3] else None,
+            dh_0 if need[4] else None,
+        )
+
+
+def _gru_after_backward(
+    dy: Tensor,
+    W: Tensor,
+    b_hn: Tensor,
+    h_prev: Tensor,
+    z: Tensor,
+    r: Tensor,
+    k_h: Tensor,
+    k_z: Tensor,
+    need_h_0: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Reset after: every δ of step t is δh_t times a factor known before the loop."""
+    T, B, H = h_prev.shape
+    n = h_prev @ W[:, 2 * H :] + b_hn  # (T, B, H): n_t for all steps in one matmul
+    k_r = (1 - r).mul_(r).mul_(n).mul_(k_h)
+    k = torch.stack([k_z, k_r, k_h * r], dim=2)  # δh -> [δa^z, δa^r, δn]
+    dg = h_prev.new_empty(T, B, 3, H)  # [δa^z | δa^r | δn] per step
+    dh = torch.empty_like(h_prev)  # δh_t for every step
+    dh[T - 1] = dy[T - 1]
+    W_T = W.T
+    for t in range(T - 1, -1, -1):
+        torch.mul(k[t], dh[t].unsqueeze(1), out=dg[t])
+        if t > 0:
+            torch.addmm(
+                torch.addcmul(dy[t - 1], dh[t], z[t]), dg[t].view(B, 3 * H), W_T, out=dh[t - 1]
+            )
+    dh_0 = torch.addmm(dh[0] * z[0], dg[0].view(B, 3 * H), W_T) if need_h_0 else None
+    dg = dg.view(T, B, 3 * H)
+    dW = h_prev.reshape(T * B, H).T @ dg.reshape(T * B, 3 * H)
+    db_hn = dg[..., 2 * H :].sum((0, 1))
+    da_x = torch.cat([dg[..., : 2 * H], dh * k_h], dim=-1)  # the candidate's δ is δã, not δn
+    return da_x, dW, db_hn, dh_0
+
+
+def _gru_before_backward(
+    dy: Tensor,
+    W: Tensor,
+    h_prev: Tensor,
+    z: Tensor,
+    r: Tensor,
+    k_h: Tensor,
+    k_z: Tensor,
+    need_h_0: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Reset before: δa^r_t needs δs_t = δã_t W_h^T first, so two matmuls per step."""
+    T, B, H = h_prev.shape
+    k_r = (1 - r).mul_(r).mul_(h_prev)  # δs -> δa^r
+    da = h_prev.new_empty(T, B, 3 * H)  # [δa^z | δa^r | δã] per step
+    W_zr_T, W_h_T = W[:, : 2 * H].T, W[:, 2 * H :].T
+    dh, no_output = dy[T - 1], torch.zeros_like(h_prev[0])
+    for t in range(T - 1, -1, -1):
+        da_h = torch.mul(k_h[t], dh, out=da[t, :, 2 * H :])
+        ds = da_h @ W_h_T
+        torch.mul(k_z[t], dh, out=da[t, :, :H])
+        torch.mul(k_r[t], ds, out=da[t, :, H : 2 * H])
+        if t > 0 or need_h_0:  # δh_{t-1}; h_0's only when asked for
+            direct = torch.addcmul(dy[t - 1] if t > 0 else no_output, dh, z[t])
+            dh = torch.addmm(direct.addcmul_(ds, r[t]), da[t, :, : 2 * H], W_zr_T)
+    rows = da.reshape(T * B, 3 * H)
+    dW_zr = h_prev.reshape(T * B, H).T @ rows[:, : 2 * H]
+    dW_h = (r * h_prev).reshape(T * B, H).T @ rows[:, 2 * H :]  # s_t = r_t ⊙ h_{t-1}
+    return da, torch.cat([dW_zr, dW_h], dim=1), dh
+
+
 class RNN(nn.Module):
     """L stacked LSTM or GRU cells unrolled over time.
 
@@ -42,6 +283,10 @@ class RNN(nn.Module):
     ``h_t`` at every step, and ``states`` one final state per layer (``(h, c)`` for the
     LSTM, ``h`` for the GRU). Keyword arguments go to each cell (``init``, ``reset``,
     ``forget_bias``).
+
+    ``fast`` (default True) back-propagates with the hand-written derivatives when no
+    observer is registered; set it to False to let autograd record every step instead
+    (the reference the fast path is tested against).
     """
 
     def __init__(
@@ -57,6 +302,7 @@ class RNN(nn.Module):
         self.cell_name, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         sizes = [input_size] + [hidden_size] * (num_layers - 1)
         self.cells = nn.ModuleList(CELLS[cell](d, hidden_size, **cell_kwargs) for d in sizes)
+        self.fast = True
         self._observers: list[Observer] = []
 
     def add_observer(self, observer: Observer) -> _Handle:
@@ -65,26 +311,42 @@ class RNN(nn.Module):
         return _Handle(self._observers, observer)
 
     def forward(self, x: Tensor, states: list[Any] | None = None) -> tuple[Tensor, list[Any]]:
-        if x.dim() != 3:
-            raise ValueError(f"RNN expects input shaped (T, B, D), got {tuple(x.shape)}")
+        if x.dim() != 3 or x.shape[0] == 0:
+            raise ValueError(
+                f"RNN expects input shaped (T, B, D) with T >= 1, got {tuple(x.shape)}"
+            )
+        if states is not None and len(states) != self.num_layers:
+            raise ValueError(
+                f"expected one initial state per layer ({self.num_layers}), got {len(states)}"
+            )
         T, B, _ = x.shape
         finals = []
         for l, cell in enumerate(self.cells):
             state = states[l] if states is not None else cell.initial_state(B, x)
             a_x = cell.project_input(x)  # (T, B, nH): all steps in one matmul
-            hs, gates = [], []
-            for t in range(T):
-                state, g = cell.step(a_x[t], state)
-                hs.append(state[0] if isinstance(cell, LSTMCell) else state)
-                gates.append(g)
-            x = torch.stack(hs)  # (T, B, H): the next layer's input
-            finals.append(state)
-            if self._observers:
-                traces = {name: torch.stack([g[name] for g in gates]) for name in gates[0]}
-                traces["h"] = x
+            if self._observers or not self.fast or not _needs_grad(cell, a_x, state):
+                # (T, B, H): the next layer's input
+                x, state, gates = _unroll(cell, a_x, state, keep_gates=bool(self._observers))
                 for observer in self._observers:
-                    observer(l, traces)
+                    observer(l, {**gates, "h": x})
+            elif isinstance(cell, LSTMCell):
+                x, c_T = _LSTMThroughTime.apply(cell, a_x, cell.W, *state)
+                state = (x[-1], c_T)
+            else:
+                x = _GRUThroughTime.apply(cell, a_x, cell.W, cell.b_hn, state)
+                state = x[-1]
+            finals.append(state)
         return x, finals
+
+
+def _needs_grad(cell: Cell, a_x: Tensor, state: Any) -> bool:
+    """Whether autograd will want gradients from this layer."""
+    if not torch.is_grad_enabled():
+        return False
+    tensors = [a_x, cell.W, *(state if isinstance(state, tuple) else (state,))]
+    if isinstance(cell, GRUCell) and cell.b_hn is not None:
+        tensors.append(cell.b_hn)
+    return any(t.requires_grad for t in tensors)
 
 
 def copy_from_torch(rnn: RNN, reference: nn.LSTM | nn.GRU) -> RNN:

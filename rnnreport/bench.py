@@ -1,0 +1,322 @@
+r"""How fast the library's cells train, next to torch.nn's fused LSTM and GRU.
+
+For each config of the grid, :func:`benchmark` times one whole training step of the
+assignment's classifier (forward, backward, Adam step on a batch of 256 sequences) twice:
+with our :class:`~rnnreport.layers.RNN`, and with the same classifier whose recurrent part
+is ``torch.nn.LSTM`` / ``torch.nn.GRU``. The two are timed in the same run, interleaved
+step by step, after a few warm-up steps; each figure is the median over the repeats, so a
+burst of load from another process moves both and the *ratio* stays meaningful.
+
+torch.nn.GRU resets after its recurrent matmul; the grid's GRU (TF1's) resets before. So
+every GRU config is measured twice: as the grid trains it, and as ``…-after``, the same
+function as torch's, for a like-for-like ratio.
+
+Throughput is also set against the floating-point work. :func:`training_flops` counts the
+multiply-adds of every matmul of one training step (2 FLOPs each):
+
+.. math::
+    F_\text{fwd} = 2TB\,(28H + \textstyle\sum_l 2\,nH \cdot H) + 2B\,(64H + 640),
+    \qquad
+    F_\text{step} = 3F_\text{fwd} - 2TB \cdot 28H - L \cdot 2B\,H\,n_0H
+
+with :math:`n = 4` (LSTM) or 3 (GRU) gate blocks: the backward pass does each matmul twice
+(the gradient for its weight and for its input) except the input gradients nobody needs
+(the pixels' and the zero initial state's; :math:`n_0 = n`, but 2 for the reset-before GRU,
+whose :math:`r \odot h_0` still needs its gradient to reach :math:`r`). Elementwise work is
+not counted. :func:`matmul_peak` measures what a large float32 matmul reaches on this
+machine in the same run; ``F_step / seconds`` over that peak says how close a step comes
+to the arithmetic limit, and the grid estimate scales the per-step times up to the full
+grid's 10 epochs of 55,000 sequences (training steps only, no evaluation).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .data import N_TRAIN_OFFICIAL, N_VALID
+from .grid import CELLS, SHAPES
+from .models import CLASSES, HEAD_UNITS, PIXELS, STEPS, Classifier, ModelConfig, build_model
+
+TRAIN_SEQUENCES = N_TRAIN_OFFICIAL - N_VALID
+"""Sequences in one epoch of the grid's training (55,000)."""
+
+
+def default_device() -> torch.device:
+    """CUDA when a GPU is present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def bench_configs() -> list[ModelConfig]:
+    """The grid's 8 configs as trained, then the GRUs again resetting after (torch's math)."""
+    grid = [ModelConfig(cell=c, layers=L, units=H) for c in CELLS for L, H in SHAPES]
+    after = [ModelConfig(cell="gru", layers=L, units=H, reset="after") for L, H in SHAPES]
+    return grid + after
+
+
+def training_flops(config: ModelConfig, batch_size: int | None = None) -> int:
+    """Matmul FLOPs of one training step (forward + backward) of ``config``'s classifier."""
+    B, T, H, L = batch_size or config.batch_size, STEPS, config.units, config.layers
+    n = 4 if config.cell == "lstm" else 3  # gate blocks per matmul
+    n_0 = 2 if config.cell == "gru" and config.reset == "before" else n
+    embed = 2 * T * B * PIXELS * H
+    recurrent = L * 2 * (2 * T * B * H * n * H)  # x U and h W, every step, every layer
+    head = 2 * B * (H * HEAD_UNITS + HEAD_UNITS * CLASSES)  # on the last step only
+    skipped = embed + L * 2 * B * H * n_0 * H  # input gradients nobody asks for
+    return 3 * (embed + recurrent + head) - skipped
+
+
+def matmul_peak(
+    device: torch.device | str | None = None, size: int = 1024, repeats: int = 5
+) -> float:
+    """Best GFLOP/s of a float32 ``(size, size) @ (size, size)`` matmul on ``device``."""
+    device = torch.device(device or default_device())
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(size, size, generator=g).to(device) for _ in range(2))
+    a @ b  # the first call pays for allocation and library start-up
+    seconds = min(_time(lambda: a @ b, device) for _ in range(repeats))
+    return 2 * size**3 / seconds / 1e9
+
+
+@dataclass(frozen=True)
+class Row:
+    """One config: median seconds per training step, ours and torch.nn's."""
+
+    name: str  # the config's name, e.g. "gru-1x32" or "gru-1x32-after"
+    reference: str  # "torch.nn.LSTM" or "torch.nn.GRU"
+    same_math: bool  # whether our model computes the reference's function
+    flops: int  # matmul FLOPs of one training step (training_flops)
+    ours_s: float
+    torch_s: float
+
+    @property
+    def ratio(self) -> float:
+        """Our time over torch.nn's: below 1 means ours is faster."""
+        return self.ours_s / self.torch_s
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark run: the rows, the measured matmul peak, and what it ran on."""
+
+    rows: tuple[Row, ...]
+    peak_gflops: float
+    device: str
+    threads: int
+    batch_size: int
+    warmup: int
+    repeats: int
+    torch_version: str = field(default=torch.__version__)
+
+    def seq_per_s(self, seconds: float) -> float:
+        return self.batch_size / seconds
+
+    def gflops(self, row: Row, seconds: float) -> float:
+        return row.flops / seconds / 1e9
+
+    def grid_minutes(self) -> dict[str, float] | None:
+        """Minutes to train the grid once (10 epochs): ours, torch's, and at the peak FLOP/s.
+
+        None unless all 8 of the grid's configs were measured.
+        """
+        names = {c.name for c in bench_configs() if c.reset == "before"}
+        grid = [r for r in self.rows if r.name in names]
+        if {r.name for r in grid} != names:
+            return None
+        steps = 10 * TRAIN_SEQUENCES / self.batch_size  # 10 epochs of training steps
+        return {
+            "ours": steps * sum(r.ours_s for r in grid) / 60,
+            "torch": steps * sum(r.torch_s for r in grid) / 60,
+            "flop_limit": steps * sum(r.flops for r in grid) / (self.peak_gflops * 1e9) / 60,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the run's settings, each row with its derived figures, the grid estimate."""
+        rows = []
+        for r in self.rows:
+            rows.append(
+                {
+                    **asdict(r),
+                    "ratio": r.ratio,
+                    "ours_seq_per_s": self.seq_per_s(r.ours_s),
+                    "torch_seq_per_s": self.seq_per_s(r.torch_s),
+                    "ours_gflops": self.gflops(r, r.ours_s),
+                    "torch_gflops": self.gflops(r, r.torch_s),
+                    "ours_of_peak": self.gflops(r, r.ours_s) / self.peak_gflops,
+                }
+            )
+        settings = {k: v for k, v in asdict(self).items() if k != "rows"}
+        return {**settings, "rows": rows, "grid_minutes": self.grid_minutes()}
+
+    def table(self) -> str:
+        """The rows as a plain-text table, then the grid estimate."""
+        head = (
+            f"{'config':<16} {'ours ms':>8} {'torch ms':>9} {'ratio':>6} {'ours seq/s':>11} "
+            f"{'torch seq/s':>12} {'ours GFLOP/s':>13} {'of peak':>8}"
+        )
+        lines = [
+            f"training step (forward, backward, Adam) of the classifier, batch {self.batch_size},"
+            f" on {self.device} with {self.threads} thread(s), torch {self.torch_version};"
+            f" median of {self.repeats} after {self.warmup} warm-up steps",
+            f"float32 matmul peak measured in this run: {self.peak_gflops:.1f} GFLOP/s",
+            "",
+            head,
+            "-" * len(head),
+        ]
+        for r in self.rows:
+            mark = "" if r.same_math else " *"
+            ours_gflops = self.gflops(r, r.ours_s)
+            lines.append(
+                f"{r.name + mark:<16} {r.ours_s * 1e3:8.1f} {r.torch_s * 1e3:9.1f} {r.ratio:6.2f} "
+                f"{self.seq_per_s(r.ours_s):11.0f} {self.seq_per_s(r.torch_s):12.0f} "
+                f"{ours_gflops:13.1f} {ours_gflops / self.peak_gflops:8.0%}"
+            )
+        lines += [
+            "",
+            "* resets before its matmul (the grid's GRU); torch.nn.GRU resets after: a different"
+            " function, shown for the build's speed",
+        ]
+        if (m := self.grid_minutes()) is not None:
+            lines.append(
+                f"grid, 10 epochs of {TRAIN_SEQUENCES:,} sequences, training steps only: ours"
+                f" {m['ours']:.1f} min, torch.nn {m['torch']:.1f} min, FLOP limit"
+                f" {m['flop_limit']:.1f} min (ours at {m['ours'] / m['flop_limit']:.2f}x the limit)"
+            )
+        return "\n".join(lines)
+
+    def write(self, path: Path | str) -> Path:
+        """Write :meth:`to_dict` as JSON to ``path`` (folders created); returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return path
+
+
+class _TorchRNN(nn.Module):
+    """torch.nn.LSTM / torch.nn.GRU behind :class:`~rnnreport.layers.RNN`'s call signature."""
+
+    def __init__(self, cell: str, hidden_size: int, num_layers: int) -> None:
+        super().__init__()
+        module = nn.LSTM if cell == "lstm" else nn.GRU
+        self.module = module(hidden_size, hidden_size, num_layers)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Any]:
+        return self.module(x)
+
+
+def torch_classifier(config: ModelConfig) -> Classifier:
+    """``config``'s classifier with torch.nn.LSTM / torch.nn.GRU as its recurrent part."""
+    model = build_model(config)
+    model.rnn = _TorchRNN(config.cell, config.units, config.layers)  # type: ignore[assignment]
+    return model
+
+
+def benchmark(
+    configs: Sequence[ModelConfig] | None = None,
+    *,
+    batch_size: int = 256,
+    warmup: int = 3,
+    repeats: int = 10,
+    device: torch.device | str | None = None,
+    threads: int | None = None,
+    on_row: Callable[[Row], None] | None = None,
+) -> Benchmark:
+    """Time a training step of each config, ours against torch.nn's, in this one run.
+
+    ``threads`` sets torch's CPU threads for the run (default: leave them as they are), to
+    see what one process of several running side by side gets.
+    """
+    if warmup < 0 or repeats < 1 or batch_size < 1 or (threads is not None and threads < 1):
+        raise ValueError(
+            f"need warmup >= 0, repeats >= 1, batch_size >= 1 and threads >= 1, got {warmup}, "
+            f"{repeats}, {batch_size}, {threads}"
+        )
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _benchmark(configs, batch_size, warmup, repeats, device, on_row)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _benchmark(
+    configs: Sequence[ModelConfig] | None,
+    batch_size: int,
+    warmup: int,
+    repeats: int,
+    device: torch.device | str | None,
+    on_row: Callable[[Row], None] | None,
+) -> Benchmark:
+    device = torch.device(device or default_device())
+    configs = list(configs) if configs is not None else bench_configs()
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(batch_size, STEPS, PIXELS, generator=g) > 0.5).float().to(device)
+    y = torch.randint(0, CLASSES, (batch_size,), generator=g).to(device)
+    peak = matmul_peak(device)
+    rows = []
+    for config in configs:
+        ours, theirs = build_model(config).to(device), torch_classifier(config).to(device)
+        steps = [_training_step(model, x, y) for model in (ours, theirs)]
+        times: list[list[float]] = [[], []]
+        for r in range(warmup + repeats):
+            order = (0, 1) if r % 2 == 0 else (1, 0)  # neither always runs on a warmer cache
+            for k in order:
+                seconds = _time(steps[k], device)
+                if r >= warmup:
+                    times[k].append(seconds)
+        row = Row(
+            name=config.name,
+            reference="torch.nn.LSTM" if config.cell == "lstm" else "torch.nn.GRU",
+            same_math=config.cell == "lstm" or config.reset == "after",
+            flops=training_flops(config, batch_size),
+            ours_s=statistics.median(times[0]),
+            torch_s=statistics.median(times[1]),
+        )
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+    peak = max(peak, matmul_peak(device))  # again at the end: take the less disturbed one
+    return Benchmark(
+        rows=tuple(rows),
+        peak_gflops=peak,
+        device=str(device),
+        threads=torch.get_num_threads(),
+        batch_size=batch_size,
+        warmup=warmup,
+        repeats=repeats,
+    )
+
+
+def _training_step(model: nn.Module, x: Tensor, y: Tensor) -> Callable[[], None]:
+    """One Adam step on ``(x, y)`` with the training's loss (cross-entropy summed)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+
+    def step() -> None:
+        loss = F.cross_entropy(model(x), y, reduction="sum")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def _time(fn: Callable[[], Any], device: torch.device) -> float:
+    """Wall-clock seconds of one call, waiting for the GPU where there is one."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start

@@ -1,0 +1,131 @@
+"""The benchmark counts FLOPs right and reports what it measured (no wall-clock asserts)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch.nn import functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from rnnreport.bench import (
+    TRAIN_SEQUENCES,
+    Benchmark,
+    Row,
+    bench_configs,
+    benchmark,
+    torch_classifier,
+    training_flops,
+)
+from rnnreport.cli import main
+from rnnreport.models import ModelConfig, build_model
+
+CONFIGS = [
+    ModelConfig(cell="lstm", units=6, layers=2),
+    ModelConfig(cell="gru", units=5, layers=1, reset="before"),
+    ModelConfig(cell="gru", units=4, layers=3, reset="after"),
+]
+
+
+def _counted_flops(model: torch.nn.Module, batch: int) -> int:
+    x = torch.rand(batch, 28, 28)
+    y = torch.randint(0, 10, (batch,))
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(x), y, reduction="sum").backward()
+    return counter.get_total_flops()
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
+def test_training_flops_match_torch_flop_counter(config: ModelConfig) -> None:
+    """torch's own counter, on the reference path where autograd runs every matmul."""
+    model = build_model(config)
+    model.rnn.fast = False
+    assert training_flops(config, batch_size=7) == _counted_flops(model, 7)
+
+
+def test_grid_configs_and_gru_after_are_benchmarked() -> None:
+    names = [c.name for c in bench_configs()]
+    assert len(names) == 12 and len(set(names)) == 12
+    assert {"lstm-1x128", "gru-3x32", "gru-1x32-after"} <= set(names)
+
+
+def test_torch_classifier_differs_only_in_its_recurrent_part() -> None:
+    config = ModelConfig(cell="lstm", units=8)
+    ours, theirs = build_model(config), torch_classifier(config)
+    assert isinstance(theirs.rnn.module, torch.nn.LSTM)
+    assert theirs.rnn.module.hidden_size == 8
+    assert torch.equal(ours.fc2.weight, theirs.fc2.weight)
+    assert theirs(torch.rand(3, 28, 28)).shape == (3, 10)
+
+
+def test_benchmark_reports_consistent_figures(tmp_path) -> None:
+    configs = [ModelConfig(cell="gru", units=4), ModelConfig(cell="lstm", units=4)]
+    seen = []
+    result = benchmark(configs, batch_size=8, warmup=1, repeats=2, on_row=seen.append)
+    assert [r.name for r in result.rows] == ["gru-1x4", "lstm-1x4"] == [r.name for r in seen]
+    gru, lstm = result.rows
+    assert not gru.same_math and lstm.same_math
+    assert gru.reference == "torch.nn.GRU" and lstm.reference == "torch.nn.LSTM"
+    assert result.peak_gflops > 0 and result.device == "cpu"
+    data = json.loads(result.write(tmp_path / "b.json").read_text())
+    for row, d in zip(result.rows, data["rows"], strict=True):
+        assert row.ours_s > 0 and row.torch_s > 0
+        assert d["ratio"] == pytest.approx(row.ours_s / row.torch_s)
+        assert d["ours_seq_per_s"] == pytest.approx(8 / row.ours_s)
+        assert d["torch_gflops"] == pytest.approx(
+            training_flops(configs[0 if row is gru else 1], 8) / row.torch_s / 1e9
+        )
+    table = result.table()
+    assert "gru-1x4 *" in table and "lstm-1x4" in table and f"{lstm.ratio:.2f}" in table
+
+
+def test_benchmark_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="repeats >= 1"):
+        benchmark([ModelConfig()], repeats=0)
+
+
+def test_cli_bench_writes_json(tmp_path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    args = ["bench", "--only", "gru-1x32-after", "--repeats", "1", "--warmup", "0"]
+    assert main([*args, "--batch-size", "4", "--out", str(out), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(out.read_text())
+    assert [r["name"] for r in printed["rows"]] == ["gru-1x32-after"]
+    assert printed["rows"][0]["same_math"] is True
+
+
+def test_cli_bench_rejects_unknown_config(capsys) -> None:
+    assert main(["bench", "--only", "gru-2x32"]) == 2
+    assert "no config named gru-2x32" in capsys.readouterr().err
+
+
+def _fake(rows: list[Row]) -> Benchmark:
+    return Benchmark(
+        rows=tuple(rows),
+        peak_gflops=50.0,
+        device="cpu",
+        threads=1,
+        batch_size=256,
+        warmup=0,
+        repeats=1,
+    )
+
+
+def test_grid_estimate_scales_step_times_to_ten_epochs() -> None:
+    rows = [
+        Row(c.name, "torch.nn.X", True, training_flops(c), 0.01 * (k + 1), 0.02)
+        for k, c in enumerate(bench_configs())
+    ]
+    minutes = _fake(rows).grid_minutes()
+    steps = 10 * TRAIN_SEQUENCES / 256
+    grid = [r for r in rows if not r.name.endswith("-after")]
+    assert len(grid) == 8
+    assert minutes["ours"] == pytest.approx(steps * sum(r.ours_s for r in grid) / 60)
+    assert minutes["torch"] == pytest.approx(steps * 8 * 0.02 / 60)
+    flops = sum(r.flops for r in grid)
+    assert minutes["flop_limit"] == pytest.approx(steps * flops / 50e9 / 60)
+    assert "FLOP limit" in _fake(rows).table()
+    # with part of the grid missing there is no estimate, rather than a wrong one
+    assert _fake(rows[1:]).grid_minutes() is None
+    assert "FLOP limit" not in _fake(rows[1:]).table()

@@ -1,0 +1,141 @@
+"""The fast path (hand-written backward through time) equals the reference path (autograd
+through every step of the cells) in outputs, final states and every gradient."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnreport.layers import RNN, _GRUThroughTime, _LSTMThroughTime
+
+TOL = 1e-5
+T, B, D, H = 6, 4, 5, 3
+
+VARIANTS = {
+    "lstm-tf1": ("lstm", {"init": "tf1"}),  # forget_bias = 1 inside the sigmoid
+    "lstm-torch": ("lstm", {"init": "torch"}),
+    "gru-before": ("gru", {"reset": "before"}),
+    "gru-after": ("gru", {"reset": "after", "init": "torch"}),
+}
+
+
+def _flat(state) -> list[torch.Tensor]:
+    return list(state) if isinstance(state, tuple) else [state]
+
+
+def _make(variant: str, layers: int) -> RNN:
+    cell, kwargs = VARIANTS[variant]
+    torch.manual_seed(layers)
+    rnn = RNN(cell, D, H, layers, **kwargs)
+    with torch.no_grad():  # move every parameter off its initial value (zero biases, b_hn)
+        for p in rnn.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    return rnn
+
+
+def _initial_states(cell: str, layers: int) -> list:
+    g = torch.Generator().manual_seed(11)
+
+    def state() -> torch.Tensor:
+        return (0.5 * torch.randn(B, H, generator=g)).requires_grad_()
+
+    return [(state(), state()) if cell == "lstm" else state() for _ in range(layers)]
+
+
+def _run(rnn: RNN, fast: bool, with_states: bool) -> list[torch.Tensor]:
+    """Outputs, finals and every gradient of a loss that uses all of them."""
+    rnn.fast = fast
+    rnn.zero_grad(set_to_none=True)
+    x = torch.randn(T, B, D, generator=torch.Generator().manual_seed(5)).requires_grad_()
+    states = _initial_states(rnn.cell_name, rnn.num_layers) if with_states else None
+    y, finals = rnn(x, states)
+    weights = torch.randn(T, B, H, generator=torch.Generator().manual_seed(6))
+    loss = (y * weights).sum()
+    for k, tensor in enumerate(t for state in finals for t in _flat(state)):
+        loss = loss + (k + 1) * (tensor * tensor).sum()  # the final states get gradients too
+    loss.backward()
+    inputs = [x] + ([t for s in states for t in _flat(s)] if states is not None else [])
+    finals_flat = [t.detach() for s in finals for t in _flat(s)]
+    return [
+        y.detach(),
+        *finals_flat,
+        *(t.grad for t in inputs),
+        *(p.grad for p in rnn.parameters()),
+    ]
+
+
+@pytest.mark.parametrize("with_states", [False, True])
+@pytest.mark.parametrize("layers", [1, 3])
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_fast_path_equals_reference(variant: str, layers: int, with_states: bool) -> None:
+    rnn = _make(variant, layers)
+    fast = _run(rnn, fast=True, with_states=with_states)
+    reference = _run(rnn, fast=False, with_states=with_states)
+    assert len(fast) == len(reference)
+    for a, b in zip(fast, reference, strict=True):
+        assert a is not None and b is not None
+        assert a.shape == b.shape
+        assert (a - b).abs().max().item() <= TOL
+    # and the gradients are not all zero, so the comparison compared something
+    assert all(g.abs().max() > 0 for g in reference[-len(list(rnn.parameters())) :])
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_training_uses_the_fast_path_and_observers_the_reference(variant: str) -> None:
+    rnn = _make(variant, 2)
+    x = torch.randn(T, B, D, requires_grad=True)
+    y, _ = rnn(x)
+    assert "ThroughTime" in type(y.grad_fn).__name__
+
+    seen: dict[int, dict[str, torch.Tensor]] = {}
+    handle = rnn.add_observer(lambda l, traces: seen.__setitem__(l, traces))
+    y_observed, _ = rnn(x)
+    handle.remove()
+    assert "ThroughTime" not in type(y_observed.grad_fn).__name__
+    assert sorted(seen) == [0, 1]
+    names = {"lstm": {"i", "f", "j", "o", "c", "h"}, "gru": {"z", "r", "h_tilde", "h"}}
+    assert set(seen[1]) == names[rnn.cell_name]
+    assert all(t.shape == (T, B, H) for t in seen[1].values())
+    assert torch.equal(seen[1]["h"], y_observed)
+    assert (y - y_observed).abs().max().item() <= TOL
+
+
+def test_no_grad_gives_the_same_outputs() -> None:
+    rnn = _make("lstm-tf1", 2)
+    x = torch.randn(T, B, D)
+    with torch.no_grad():
+        y, finals = rnn(x)
+    assert y.grad_fn is None
+    y_fast, finals_fast = rnn(x.clone().requires_grad_())
+    assert (y - y_fast).abs().max().item() <= TOL
+    assert (finals[-1][1] - finals_fast[-1][1]).abs().max().item() <= TOL
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_hand_written_backward_passes_gradcheck(variant: str) -> None:
+    """Finite differences in float64, on the autograd.Function itself."""
+    rnn = _make(variant, 1).double()
+    cell = rnn.cells[0]
+    g = torch.Generator().manual_seed(3)
+    n = cell.W.shape[1]
+    a_x = torch.randn(4, 2, n, generator=g, dtype=torch.float64, requires_grad=True)
+    h_0 = torch.randn(2, H, generator=g, dtype=torch.float64, requires_grad=True)
+    if rnn.cell_name == "lstm":
+        c_0 = torch.randn(2, H, generator=g, dtype=torch.float64, requires_grad=True)
+        inputs = (a_x, cell.W, h_0, c_0)
+        assert torch.autograd.gradcheck(lambda *a: _LSTMThroughTime.apply(cell, *a), inputs)
+    else:
+        b_hn = cell.b_hn
+        if b_hn is None:
+            inputs = (a_x, cell.W, h_0)
+            fn = lambda a, W, h: _GRUThroughTime.apply(cell, a, W, None, h)  # noqa: E731
+        else:
+            inputs = (a_x, cell.W, b_hn, h_0)
+            fn = lambda *a: _GRUThroughTime.apply(cell, *a)  # noqa: E731
+        assert torch.autograd.gradcheck(fn, inputs)
+
+
+def test_wrong_number_of_states_says_so() -> None:
+    rnn = RNN("gru", D, H, 2)
+    with pytest.raises(ValueError, match=r"one initial state per layer \(2\), got 1"):
+        rnn(torch.randn(T, B, D), [torch.zeros(B, H)])
