@@ -123,6 +123,9 @@ autodoc_class_signature = "separated"
 # An undocumented override (say ``forward``) would show torch's docstring, which is about
 # nn.Module, not about our model.
 autodoc_inherit_docstrings = False
+# Each class and function already has its own section heading in the module template; object
+# entries in the page's table of contents would list every name twice.
+toc_object_entries = False
 
 # `-n` (nitpicky) wants every type in a signature to resolve. Ours do; the ones below live in
 # other projects, which we cannot link to without intersphinx (and so without a network).
