@@ -713,8 +713,11 @@ def lstm_from_gru(gru: GRUCell, output_bias: float = 50.0) -> LSTMCell:
     return lstm
 
 
-COUNTEREXAMPLE = {"u_z": 0.0, "w_z": 0.0, "b_z": 0.0, "u_r": 6.0, "w_r": 0.0, "b_r": -3.0}
-COUNTEREXAMPLE |= {"u_h": 1.0, "w_h": 2.0, "b_h": -0.5}
+COUNTEREXAMPLE = {
+    "u_z": 0.0, "w_z": 0.0, "b_z": 0.0,  # update gate
+    "u_r": 6.0, "w_r": 0.0, "b_r": -3.0,  # reset gate
+    "u_h": 1.0, "w_h": 2.0, "b_h": -0.5,  # candidate
+}  # fmt: skip
 """A one-unit GRU: z = 1/2 always; r = sigma(6x - 3), near 1 on a 1 pixel and near 0 on a 0
 pixel; candidate tanh(x + 2 r h - 1/2)."""
 
