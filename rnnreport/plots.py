@@ -72,3 +72,65 @@ def accuracy_by_model(
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="lower right")
     return fig
+
+
+FAMILY_MARKERS = {"whole image": "s", "row by row": "o"}
+
+
+def accuracy_vs_parameters(
+    models: Sequence[str],
+    params: Sequence[int],
+    mean: Sequence[float],
+    std: Sequence[float],
+    families: Sequence[str],
+    reference: Sequence[float | None] | None = None,
+    reference_label: str = "report A",
+    title: str = "Test accuracy against model size",
+) -> Figure:
+    """Test accuracy (mean, error bar = std over seeds) against the number of parameters.
+
+    One point per model, its marker chosen by ``families`` (``"whole image"``: square,
+    ``"row by row"``: circle, else a triangle), its colour by the cell for the recurrent
+    models (gray otherwise); ``reference`` values are hollow diamonds at the same size.
+    """
+    lengths = {len(models), len(params), len(mean), len(std), len(families)}
+    if reference is not None:
+        lengths.add(len(reference))
+    if len(lengths) != 1:
+        raise ValueError(f"every sequence needs one value per model, got lengths {lengths}")
+    fig, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
+    # Neighbours in size get their labels on alternate sides, so that close points stay legible.
+    above = {k: rank % 2 == 0 for rank, k in enumerate(np.argsort(params, kind="stable"))}
+    seen: set[str] = set()
+    for k, model in enumerate(models):
+        family = families[k]
+        label = family if family not in seen else None
+        seen.add(family)
+        ax.errorbar(
+            params[k],
+            mean[k],
+            yerr=std[k],
+            fmt=FAMILY_MARKERS.get(family, "^"),
+            color=CELL_COLORS.get(_cell(model), "dimgray"),
+            markersize=7,
+            capsize=3,
+            label=label,
+        )
+        ax.annotate(
+            model,
+            (params[k], mean[k]),
+            xytext=(4, 4 if above[k] else -4),
+            textcoords="offset points",
+            va="bottom" if above[k] else "top",
+            fontsize=7,
+        )
+    if reference is not None:
+        ref = [(params[k], v) for k, v in enumerate(reference) if v is not None]
+        if ref:
+            xs, ys = zip(*ref, strict=True)
+            ax.plot(xs, ys, "D", mfc="none", mec="black", label=reference_label)
+    ax.set_xscale("log")
+    ax.set(xlabel="trainable parameters (log scale)", ylabel="test accuracy", title=title)
+    ax.grid(alpha=0.3, which="both")
+    fig.legend(loc="outside lower center", ncols=3, fontsize=8)  # points may lie anywhere
+    return fig

@@ -1,0 +1,562 @@
+r"""The whole-image baselines of Q3.1: the course's Homework 1 models on the same data.
+
+Question 3.1 of the assignment asks how the recurrent classifiers compare with the models of
+the course's first homework, which see all 784 pixels at once. The homework (public in
+``RylanSchaeffer/ucl-adv-dl-rl``, ``assignments/dl/DL_assignment_1``) fixed four models,
+and this module builds them at the homework's sizes:
+
+==========  =================================================================  ===========
+kind        architecture (images (B, 28, 28) -> logits (B, 10))                 parameters
+==========  =================================================================  ===========
+softmax     flatten 784 -> FC 10                                                7,850
+mlp1        flatten 784 -> FC 32, ReLU -> FC 10                                 25,450
+mlp2        flatten 784 -> FC 32, ReLU -> FC 32, ReLU -> FC 10                  26,506
+cnn         conv 3x3x8, ReLU, max-pool 2x2 -> conv 3x3x8, ReLU, max-pool 2x2    13,570
+            -> flatten 392 -> FC 32, ReLU -> FC 10
+==========  =================================================================  ===========
+
+The convolutions pad by one pixel ("SAME" in TensorFlow's words, as the homework asked), so
+the maps are 28x28 -> 14x14 -> 7x7. Kernels start Glorot-uniform and biases at zero: the
+homework asked for Xavier initialisation, and that is also what ``tf.layers`` did, so the
+baselines start the way the recurrent grid's TF1 layers do.
+
+What is *not* the homework's: the training. The homework used plain SGD with batches of 100;
+here every baseline is trained exactly like the recurrent grid (Adam with lr 1e-3, batches
+of 256, cross-entropy summed over the batch, through :func:`rnnreport.train.train`), on the
+same binarized images and the same split, under the same budget switch. The comparison then
+differs only in the model.
+
+The trainer's cache key covers this module's source (see
+:func:`rnnreport.train.code_digest`): an edit anywhere in this file retrains the baselines.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from itertools import pairwise
+from typing import Any
+
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from . import grid, tables
+from .data import MNIST, load_mnist
+from .grid import Budget, Comparison, current_budget
+from .models import config_key
+from .train import Result, train
+
+KINDS = ("softmax", "mlp1", "mlp2", "cnn")
+"""The four whole-image models of the course's Homework 1, in its order."""
+
+PIXELS, CLASSES = 28, 10
+HIDDEN = 32  # the homework's hidden width, for both feed-forward nets and the CNN's FC layer
+CHANNELS = 8  # the homework's CNN: 8 filters in each convolution
+KERNEL = 3  # 3x3 filters, stride 1, padded to keep the size ("SAME")
+
+REPORT_A: dict[str, float] = {"softmax": 0.92, "mlp1": 0.965, "mlp2": 0.965, "cnn": 0.985}
+"""Report A's Homework 1 test accuracies, recalled from memory (≈ values, one run each).
+
+It gives one number for "feed-forward", so both feed-forward nets carry it.
+"""
+
+
+def _glorot(layer: nn.Linear | nn.Conv2d) -> None:
+    """Glorot-uniform kernel, zero bias: the homework's Xavier initialisation, as TF1 did it.
+
+    For a convolution the fans are ``in_channels * k * k`` and ``out_channels * k * k``,
+    which is what both torch's ``xavier_uniform_`` and TF1's ``glorot_uniform`` use.
+    """
+    nn.init.xavier_uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+
+
+def _check_images(x: Tensor) -> None:
+    if x.dim() != 3 or tuple(x.shape[1:]) != (PIXELS, PIXELS):
+        raise ValueError(
+            f"expected images shaped (B, {PIXELS}, {PIXELS}), got {tuple(x.shape)}: pass a "
+            "batch of whole images, e.g. torch.from_numpy(data.test.x[:8]).float()"
+        )
+
+
+class FeedForward(nn.Module):
+    r"""Softmax regression (no hidden layer) or an MLP with ReLU hidden layers.
+
+    .. math::
+        h_0 = \operatorname{vec}(x) \in \{0, 1\}^{784}, \qquad
+        h_\ell = \operatorname{ReLU}(W_\ell h_{\ell-1} + b_\ell), \qquad
+        z = W_{\text{out}} h_L + b_{\text{out}}
+
+    with :math:`L` = ``len(hidden)`` hidden layers (0 for softmax regression, whose logits
+    are affine in the pixels). ``forward`` maps images (B, 28, 28) to logits (B, 10).
+    """
+
+    def __init__(self, hidden: Sequence[int] = ()) -> None:
+        super().__init__()
+        sizes = [PIXELS * PIXELS, *hidden]
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(sizes))
+        self.out = nn.Linear(sizes[-1], CLASSES)
+        for layer in (*self.hidden, self.out):
+            _glorot(layer)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_images(x)
+        h = x.float().flatten(1)  # (B, 784): the whole image at once
+        for layer in self.hidden:
+            h = F.relu(layer(h))  # (B, 32)
+        return self.out(h)  # (B, 10)
+
+
+class SmallCNN(nn.Module):
+    r"""The homework's CNN: two 3x3 convolutions of 8 filters, each with ReLU and 2x2
+    max-pooling, then FC 32 with ReLU and FC 10.
+
+    .. math::
+        a_1 = \operatorname{pool}(\operatorname{ReLU}(K_1 * x + b_1)) \in \mathbb{R}^{8 \times 14
+        \times 14}, \quad
+        a_2 = \operatorname{pool}(\operatorname{ReLU}(K_2 * a_1 + b_2)) \in \mathbb{R}^{8 \times 7
+        \times 7},
+
+    .. math::
+        z = W_4 \operatorname{ReLU}(W_3 \operatorname{vec}(a_2) + b_3) + b_4
+
+    Each filter is applied at every position (weights shared over the image), so a shifted
+    stroke gives a shifted response: the translation equivariance the fully connected
+    baselines lack. ``forward`` maps images (B, 28, 28) to logits (B, 10).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        pad = KERNEL // 2  # keeps 28x28 before the first pooling ("SAME")
+        self.conv1 = nn.Conv2d(1, CHANNELS, KERNEL, padding=pad)
+        self.conv2 = nn.Conv2d(CHANNELS, CHANNELS, KERNEL, padding=pad)
+        self.fc = nn.Linear(CHANNELS * (PIXELS // 4) ** 2, HIDDEN)
+        self.out = nn.Linear(HIDDEN, CLASSES)
+        for layer in (self.conv1, self.conv2, self.fc, self.out):
+            _glorot(layer)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_images(x)
+        a = x.float().unsqueeze(1)  # (B, 1, 28, 28): one input channel
+        a = F.max_pool2d(F.relu(self.conv1(a)), 2)  # (B, 8, 14, 14)
+        a = F.max_pool2d(F.relu(self.conv2(a)), 2)  # (B, 8, 7, 7)
+        return self.out(F.relu(self.fc(a.flatten(1))))  # (B, 10)
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """Everything that determines a trained baseline (a :class:`~rnnreport.train.TrainConfig`).
+
+    Equal configs give equal weights and metrics on the same machine.
+    """
+
+    kind: str = "softmax"  # one of KINDS
+    seed: int = 0  # seeds the initial weights and the order of the batches
+    epochs: int = 10  # passes over the training set
+    batch_size: int = 256  # images per Adam step
+    lr: float = 1e-3  # Adam's learning rate (other Adam settings at their defaults)
+    limit: int | None = None  # train on the first N training images only (quick checks)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.kind not in KINDS:
+            problems.append(f"kind must be one of {KINDS}, not {self.kind!r}")
+        for name in ("epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not self.lr > 0:
+            problems.append(f"lr must be positive, not {self.lr}")
+        if self.limit is not None and self.limit < 1:
+            problems.append(f"limit must be at least 1 (or None for all), not {self.limit}")
+        if problems:
+            raise ValueError("invalid BaselineConfig: " + "; ".join(problems))
+
+    @property
+    def name(self) -> str:
+        """Short stable name: ``softmax``, ``mlp-1x32``, ``mlp-2x32`` or ``cnn-2x8``."""
+        return {
+            "softmax": "softmax",
+            "mlp1": f"mlp-1x{HIDDEN}",
+            "mlp2": f"mlp-2x{HIDDEN}",
+            "cnn": f"cnn-2x{CHANNELS}",
+        }[self.kind]
+
+    @property
+    def key(self) -> str:
+        """Stable hash of every field: 12 hex digits, the same on every machine."""
+        return config_key(self)
+
+    def build(self) -> nn.Module:
+        """A fresh model (seed the RNG first: see :func:`rnnreport.models.build_model`)."""
+        if self.kind == "cnn":
+            return SmallCNN()
+        return FeedForward({"softmax": (), "mlp1": (HIDDEN,), "mlp2": (HIDDEN, HIDDEN)}[self.kind])
+
+
+def baseline_configs(budget: Budget) -> list[BaselineConfig]:
+    """Every (kind, seed) under ``budget``: its epochs, seeds and training subset."""
+    return [
+        BaselineConfig(kind=kind, seed=seed, epochs=budget.epochs, limit=budget.limit)
+        for kind in KINDS
+        for seed in range(budget.seeds)
+    ]
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value), as the grid's table uses."""
+    if not values:
+        raise ValueError("mean_std got no values: aggregate at least one run")
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class BaselineRow:
+    """One baseline aggregated over seeds (``*_std``: sample std, 0 for one seed)."""
+
+    model: str
+    kind: str
+    params: int
+    seeds: int
+    epochs: int
+    test_loss_sum: float
+    test_loss_sum_std: float
+    test_accuracy: float
+    test_accuracy_std: float
+    train_seconds: float
+    report_a_accuracy: float | None
+
+    @classmethod
+    def aggregate(cls, results: Sequence[Result]) -> BaselineRow:
+        """Mean ± std over ``results``, runs of one baseline that differ only in the seed."""
+        if not results:
+            raise ValueError("BaselineRow.aggregate got no results")
+        first = results[0].config
+        others = {(r.config.kind, r.config.epochs, r.config.limit) for r in results}
+        if len(others) != 1 or len({r.config.seed for r in results}) != len(results):
+            raise ValueError(
+                f"aggregate runs of one baseline with distinct seeds, got "
+                f"{[(r.name, r.config.seed) for r in results]}"
+            )
+        loss, loss_std = mean_std([r.test_loss_sum for r in results])
+        accuracy, accuracy_std = mean_std([r.test_accuracy for r in results])
+        return cls(
+            model=first.name,
+            kind=first.kind,
+            params=results[0].params,
+            seeds=len(results),
+            epochs=first.epochs,
+            test_loss_sum=loss,
+            test_loss_sum_std=loss_std,
+            test_accuracy=accuracy,
+            test_accuracy_std=accuracy_std,
+            train_seconds=statistics.fmean(r.train_seconds for r in results),
+            report_a_accuracy=REPORT_A.get(first.kind),
+        )
+
+
+@dataclass(frozen=True)
+class BaselineTable:
+    """The baselines' results: one :class:`BaselineRow` per model, and every run behind them."""
+
+    budget: Budget
+    rows: tuple[BaselineRow, ...]
+    results: tuple[Result, ...]
+
+    def row(self, model: str) -> BaselineRow:
+        """The row of ``model`` (a name like ``cnn-2x8``, or a kind like ``cnn``)."""
+        for row in self.rows:
+            if model in (row.model, row.kind):
+                return row
+        raise KeyError(f"no baseline {model!r} in the table: have {[r.model for r in self.rows]}")
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat dict per baseline, with report A's recalled accuracy."""
+        return [asdict(row) for row in self.rows]
+
+    def _repr_html_(self) -> str:
+        rows = [
+            {
+                "model": r.model,
+                "parameters": f"{r.params:,}",
+                "seeds": r.seeds,
+                "test loss (sum)": f"{r.test_loss_sum:.2f} ± {r.test_loss_sum_std:.2f}",
+                "test accuracy": f"{r.test_accuracy:.4f} ± {r.test_accuracy_std:.4f}",
+                "report A (recalled)": _num(r.report_a_accuracy, ".3f"),
+                "train time (s)": f"{r.train_seconds:.0f}",
+            }
+            for r in self.rows
+        ]
+        caption = f"Whole-image baselines on the 10,000 test images, {self.budget.describe()}."
+        return tables.html_table(rows, caption=caption)._repr_html_()
+
+    def __repr__(self) -> str:
+        lines = [self.budget.describe()]
+        for r in self.rows:
+            lines.append(
+                f"{r.model:<9} {r.params:>7,} params  test loss {r.test_loss_sum:8.2f} "
+                f"± {r.test_loss_sum_std:6.2f}  accuracy {r.test_accuracy:.4f} "
+                f"± {r.test_accuracy_std:.4f}"
+            )
+        return "\n".join(lines)
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "—" if value is None or math.isnan(value) else format(value, fmt)
+
+
+def run_baselines(
+    budget: Budget | None = None, *, data: MNIST | None = None, progress: str = "lines"
+) -> BaselineTable:
+    """Train (or take from the cache) every baseline under ``budget`` and aggregate over seeds.
+
+    ``budget`` defaults to :func:`rnnreport.grid.current_budget`, so the baselines get the
+    same epochs, seeds and training subset as the recurrent grid of the same build.
+    """
+    budget = budget or current_budget()
+    data = data or load_mnist()
+    results = [train(c, data=data, progress=progress) for c in baseline_configs(budget)]
+    by_model: dict[str, list[Result]] = {}
+    for result in results:
+        by_model.setdefault(result.name, []).append(result)
+    rows = tuple(BaselineRow.aggregate(rs) for rs in by_model.values())
+    return BaselineTable(budget, rows, tuple(results))
+
+
+# -- beside the recurrent grid -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One model of either family, as the side-by-side table and figure need it."""
+
+    model: str
+    family: str  # "whole image" or "row by row"
+    params: int
+    seeds: int
+    test_accuracy: float
+    test_accuracy_std: float
+    report_a_accuracy: float | None
+
+
+def side_by_side(baselines: BaselineTable, recurrent: grid.Table) -> list[Entry]:
+    """The baselines and the recurrent grid in one list, baselines first."""
+    whole = [
+        Entry(
+            r.model,
+            "whole image",
+            r.params,
+            r.seeds,
+            r.test_accuracy,
+            r.test_accuracy_std,
+            r.report_a_accuracy,
+        )
+        for r in baselines.rows
+    ]
+    rows = [
+        Entry(
+            r.model,
+            "row by row",
+            r.params,
+            r.seeds,
+            r.test_accuracy,
+            r.test_accuracy_std,
+            r.report_a_accuracy,
+        )
+        for r in recurrent.rows
+    ]
+    return whole + rows
+
+
+def side_by_side_table(entries: Sequence[Entry], budget: Budget) -> tables.Table:
+    """An HTML table of :func:`side_by_side`'s entries."""
+    rows = [
+        {
+            "model": e.model,
+            "sees the image": e.family,
+            "parameters": f"{e.params:,}",
+            "test accuracy": f"{e.test_accuracy:.4f} ± {e.test_accuracy_std:.4f}",
+            "report A": _num(e.report_a_accuracy, ".4f"),
+        }
+        for e in entries
+    ]
+    caption = (
+        f"Whole-image baselines and the recurrent grid, {budget.describe()}. Report A's "
+        "baseline numbers are recalled from Homework 1; its recurrent numbers are its own runs."
+    )
+    return tables.html_table(rows, caption=caption)
+
+
+def _compare(a: Entry, b: Entry) -> Comparison:
+    return Comparison(
+        a.model,
+        b.model,
+        a.test_accuracy - b.test_accuracy,
+        a.test_accuracy_std + b.test_accuracy_std,
+        min(a.seeds, b.seeds),
+    )
+
+
+def _points(c: Comparison) -> str:
+    """``+1.23 points (larger than the spread across 3 seeds)`` and the like."""
+    text = f"{c.difference * 100:+.2f} points"
+    if c.seeds < 2:
+        return text + " (one seed each: no spread to judge it by)"
+    verdict = "larger than" if c.exceeds_spread else "within"
+    return f"{text} ({verdict} the spread across {c.seeds} seeds)"
+
+
+@dataclass(frozen=True)
+class Notes:
+    """Generated sentences: Markdown bullets as text, an HTML list on the site."""
+
+    heading: str
+    items: tuple[str, ...]
+
+    def markdown(self) -> str:
+        return f"*{self.heading}*\n\n" + "".join(f"- {item}\n" for item in self.items)
+
+    def __repr__(self) -> str:
+        return self.markdown()
+
+    def _repr_html_(self) -> str:
+        items = "".join(f"<li>{html.escape(item)}</li>" for item in self.items)
+        return (
+            f'<div class="rnnreport-notes"><p><em>{html.escape(self.heading)}</em></p>'
+            f"<ul>{items}</ul></div>"
+        )
+
+
+def findings(baselines: BaselineTable, recurrent: grid.Table) -> Notes:
+    """Sentences comparing the two families, every number taken from the two tables."""
+    _same_budget(baselines, recurrent)
+    entries = side_by_side(baselines, recurrent)
+    by_name = {e.model: e for e in entries}
+    whole = [e for e in entries if e.family == "whole image"]
+    rows = [e for e in entries if e.family == "row by row"]
+    best_whole = max(whole, key=lambda e: e.test_accuracy)
+    best_rnn = max(rows, key=lambda e: e.test_accuracy)
+    smallest_rnn = min(rows, key=lambda e: e.params)
+    softmax, cnn = by_name[baselines.row("softmax").model], by_name[baselines.row("cnn").model]
+    ranking = ", ".join(
+        f"{e.model} {e.test_accuracy:.2%}"
+        for e in sorted(whole, key=lambda e: e.test_accuracy, reverse=True)
+    )
+    items = [
+        f"Whole-image baselines, best first: {ranking}.",
+        f"The best whole-image model ({best_whole.model}) minus the best recurrent model "
+        f"({best_rnn.model}): {_points(_compare(best_whole, best_rnn))}.",
+        f"{cnn.model} ({cnn.params:,} parameters) minus {smallest_rnn.model} "
+        f"({smallest_rnn.params:,} parameters), the smallest recurrent model: "
+        f"{_points(_compare(cnn, smallest_rnn))}.",
+        f"Softmax regression minus {smallest_rnn.model}: "
+        f"{_points(_compare(softmax, smallest_rnn))}.",
+    ]
+    beaten = [e.model for e in rows if e.test_accuracy > best_whole.test_accuracy]
+    if beaten:
+        verb = "beats" if len(beaten) == 1 else "beat"
+        items.append(
+            f"{len(beaten)} of {len(rows)} recurrent models {verb} every whole-image baseline "
+            f"on mean test accuracy: {', '.join(beaten)}."
+        )
+    else:
+        items.append(
+            f"None of the {len(rows)} recurrent models beats the best whole-image baseline "
+            f"({best_whole.model}) on mean test accuracy."
+        )
+    largest = max(entries, key=lambda e: e.params)
+    verdict = "is also" if largest is max(entries, key=lambda e: e.test_accuracy) else "is not"
+    items.append(
+        f"The largest model, {largest.model} ({largest.params:,} parameters), {verdict} the "
+        "most accurate of all."
+    )
+    recalled = "; ".join(
+        f"{r.model} {(r.test_accuracy - r.report_a_accuracy) * 100:+.2f} points"
+        for r in baselines.rows
+        if r.report_a_accuracy is not None
+    )
+    items.append(
+        "Our baselines minus the Homework 1 accuracies report A recalls from memory "
+        f"(≈ values, from SGD on grey-level images): {recalled}."
+    )
+    return Notes(f"Numbers from this build — {baselines.budget.describe()}.", tuple(items))
+
+
+def explanation(baselines: BaselineTable, recurrent: grid.Table) -> Notes:
+    """Why the families differ, each claim chosen by what this build's numbers show."""
+    _same_budget(baselines, recurrent)
+    entries = {e.model: e for e in side_by_side(baselines, recurrent)}
+    softmax = entries[baselines.row("softmax").model]
+    cnn = entries[baselines.row("cnn").model]
+    mlp = max(
+        (entries[baselines.row(k).model] for k in ("mlp1", "mlp2")),
+        key=lambda e: e.test_accuracy,
+    )
+    best_rnn = max(
+        (e for e in entries.values() if e.family == "row by row"), key=lambda e: e.test_accuracy
+    )
+    leader = max(entries.values(), key=lambda e: e.test_accuracy)
+    sizes = sorted({r.units for r in recurrent.rows})
+    units = str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}"
+    items = []
+    if all(softmax.test_accuracy < e.test_accuracy for e in entries.values() if e is not softmax):
+        items.append(
+            f"Softmax regression is linear, and it comes last ({softmax.test_accuracy:.2%}): "
+            "its logits are affine in the 784 pixels, one template per class, and one "
+            "template cannot cover every way a digit is written."
+        )
+    else:
+        items.append(
+            f"Softmax regression is linear (its logits are affine in the pixels), yet here "
+            f"it reaches {softmax.test_accuracy:.2%} and is not last: the models that could "
+            "do better have not been trained enough to show it."
+        )
+    if leader is cnn:
+        items.append(
+            f"The CNN leads ({cnn.test_accuracy:.2%}) with {cnn.params:,} parameters, fewer "
+            f"than {mlp.model}'s {mlp.params:,}: its small filters are shared over the whole "
+            "image, so a stroke is detected wherever it lies (translation equivariance), and "
+            "pooling tolerates small shifts. That prior suits digits; a fully connected net "
+            "has to learn every position separately."
+        )
+    else:
+        items.append(
+            f"The CNN does not lead here ({cnn.test_accuracy:.2%}; {leader.model} has "
+            f"{leader.test_accuracy:.2%}): its shared local filters are a good prior for "
+            "digits, but a prior pays only once the filters have been trained."
+        )
+    items.append(
+        f"The recurrent models read one row at a time (best here: {best_rnn.model}, "
+        f"{best_rnn.test_accuracy:.2%}). What they need from the top of a digit must survive "
+        f"in a state of {units} numbers per layer until the last row, where the classifier "
+        "reads it, while a whole-image model sees every pixel when it decides. The recurrence "
+        "shares its weights along the rows only: nothing in it says that a stroke shifted "
+        "sideways is the same stroke."
+    )
+    items.append(
+        "Binarization throws away the grey levels along the edges of the strokes, which "
+        "carry some of their shape. Both families here see the same binary images, but the "
+        "Homework 1 numbers report A recalls were measured on grey-level ones, so part of "
+        "any gap to them is the data, not the model."
+    )
+    items.append(
+        f"Training budget: every model here gets {_epochs(baselines.budget.epochs)} of Adam "
+        "on the same images, while the homework trained its models with SGD for its own "
+        "numbers of epochs; neither family's numbers are the best it could reach."
+    )
+    return Notes("Why the two families differ, read against this build's numbers.", tuple(items))
+
+
+def _same_budget(baselines: BaselineTable, recurrent: grid.Table) -> None:
+    if baselines.budget != recurrent.budget:
+        raise ValueError(
+            f"the baselines ({baselines.budget.describe()}) and the grid "
+            f"({recurrent.budget.describe()}) were trained under different budgets: run both "
+            "with the same one"
+        )
+
+
+def _epochs(n: int) -> str:
+    return "1 epoch" if n == 1 else f"{n} epochs"

@@ -1,0 +1,263 @@
+"""Whole-image baselines: configs, architectures, training through the cache, aggregation."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import replace
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+from rnnreport import baselines, grid, plots
+from rnnreport.baselines import BaselineConfig, BaselineRow, BaselineTable
+from rnnreport.data import load_mnist
+from rnnreport.grid import Budget
+from rnnreport.models import ModelConfig, build_model, count_parameters
+from rnnreport.train import Result, cache_path, trained_model
+
+TINY_BUDGET = Budget("tiny", epochs=1, seeds=2, limit=256)
+
+
+def _dense(n_in: int, n_out: int) -> int:
+    return n_in * n_out + n_out
+
+
+def _conv(c_in: int, c_out: int, k: int) -> int:
+    return c_in * c_out * k * k + c_out
+
+
+def expected_parameters(kind: str) -> int:
+    """Parameter count from the architecture in the module docstring."""
+    pixels, hidden, channels, k = 28 * 28, baselines.HIDDEN, baselines.CHANNELS, baselines.KERNEL
+    if kind == "softmax":
+        return _dense(pixels, 10)
+    if kind == "mlp1":
+        return _dense(pixels, hidden) + _dense(hidden, 10)
+    if kind == "mlp2":
+        return _dense(pixels, hidden) + _dense(hidden, hidden) + _dense(hidden, 10)
+    flat = channels * 7 * 7  # two 2x2 poolings: 28 -> 14 -> 7
+    return (
+        _conv(1, channels, k)
+        + _conv(channels, channels, k)
+        + _dense(flat, hidden)
+        + _dense(hidden, 10)
+    )
+
+
+# -- configs -------------------------------------------------------------------------------
+
+
+def test_names_keys_and_validation() -> None:
+    names = [BaselineConfig(kind=k).name for k in baselines.KINDS]
+    assert names == ["softmax", "mlp-1x32", "mlp-2x32", "cnn-2x8"]
+    keys = {BaselineConfig(kind=k).key for k in baselines.KINDS}
+    assert len(keys) == len(baselines.KINDS)
+    config = BaselineConfig(kind="cnn", seed=3, epochs=2, limit=100)
+    assert config.key == BaselineConfig(kind="cnn", seed=3, epochs=2, limit=100).key
+    assert config.key != replace(config, seed=4).key
+    assert config.key != replace(config, lr=2e-3).key
+    assert len(config.key) == 12 and all(c in "0123456789abcdef" for c in config.key)
+    with pytest.raises(ValueError, match="kind must be one of .* not 'rnn'"):
+        BaselineConfig(kind="rnn")
+    with pytest.raises(ValueError, match="epochs must be at least 1, not 0"):
+        BaselineConfig(epochs=0)
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        BaselineConfig(limit=0)
+
+
+def test_configs_follow_the_budget() -> None:
+    configs = baselines.baseline_configs(TINY_BUDGET)
+    assert [(c.kind, c.seed) for c in configs] == [
+        (k, s) for k in baselines.KINDS for s in range(TINY_BUDGET.seeds)
+    ]
+    assert {(c.epochs, c.limit, c.batch_size, c.lr) for c in configs} == {(1, 256, 256, 1e-3)}
+    full = baselines.baseline_configs(grid.BUDGETS["full"])
+    assert {(c.epochs, c.limit) for c in full} == {(10, None)}
+    assert len(full) == 4 * grid.BUDGETS["full"].seeds
+
+
+# -- architectures -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", baselines.KINDS)
+def test_shapes_and_parameter_counts(kind: str) -> None:
+    model = build_model(BaselineConfig(kind=kind))
+    images = torch.randint(0, 2, (5, 28, 28), dtype=torch.uint8)
+    logits = model(images.float())
+    assert logits.shape == (5, 10) and logits.dtype == torch.float32
+    assert count_parameters(model) == expected_parameters(kind)
+    with pytest.raises(ValueError, match=r"expected images shaped \(B, 28, 28\), got \(5, 784\)"):
+        model(images.flatten(1).float())
+
+
+@pytest.mark.parametrize("kind", baselines.KINDS)
+def test_glorot_init_from_the_seed(kind: str) -> None:
+    model = build_model(BaselineConfig(kind=kind, seed=1))
+    again = build_model(BaselineConfig(kind=kind, seed=1))
+    other = build_model(BaselineConfig(kind=kind, seed=2))
+    for name, p in model.named_parameters():
+        assert torch.equal(p, again.state_dict()[name]), name
+        if name.endswith("bias"):
+            assert not p.any(), f"{name} should start at zero"
+        else:
+            assert not torch.equal(p, other.state_dict()[name]), name
+            receptive = p[0, 0].numel() if p.dim() == 4 else 1
+            fan_in, fan_out = p.shape[1] * receptive, p.shape[0] * receptive
+            bound = math.sqrt(6 / (fan_in + fan_out))
+            assert p.abs().max() <= bound
+            assert p.abs().max() > 0.9 * bound  # uniform over the whole range, not smaller
+
+
+def test_cnn_first_layer_is_translation_equivariant() -> None:
+    cnn = build_model(BaselineConfig(kind="cnn"))
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 8:14, 9:12] = 1.0  # a stroke away from the border
+    shifted = torch.roll(x, shifts=(3, 5), dims=(2, 3))
+    a, b = cnn.conv1(x), cnn.conv1(shifted)
+    assert torch.allclose(torch.roll(a, shifts=(3, 5), dims=(2, 3)), b, atol=1e-6)
+    mlp = build_model(BaselineConfig(kind="mlp1"))
+    ha, hb = mlp.hidden[0](x.flatten(1)), mlp.hidden[0](shifted.flatten(1))
+    assert not torch.allclose(ha, hb, atol=1e-3)  # a dense layer has no such structure
+
+
+# -- aggregation ---------------------------------------------------------------------------
+
+
+def _fake(config, accuracy: float, loss_sum: float, params: int = 100) -> Result:
+    return Result(
+        config=config,
+        params=params,
+        history=(),
+        test_loss_sum=loss_sum,
+        test_loss=loss_sum / 10_000,
+        test_accuracy=accuracy,
+        train_seconds=1.0,
+    )
+
+
+def test_aggregate_over_seeds() -> None:
+    accuracies, losses = [0.95, 0.97, 0.96], [900.0, 700.0, 850.0]
+    results = [
+        _fake(BaselineConfig(kind="mlp2", seed=s), a, loss)
+        for s, (a, loss) in enumerate(zip(accuracies, losses, strict=True))
+    ]
+    row = BaselineRow.aggregate(results)
+    assert (row.model, row.kind, row.seeds) == ("mlp-2x32", "mlp2", 3)
+    assert row.test_accuracy == pytest.approx(statistics.fmean(accuracies))
+    assert row.test_accuracy_std == pytest.approx(statistics.stdev(accuracies))
+    assert row.test_loss_sum_std == pytest.approx(statistics.stdev(losses))
+    assert row.report_a_accuracy == baselines.REPORT_A["mlp2"]
+    one = BaselineRow.aggregate(results[:1])
+    assert one.test_accuracy_std == 0.0 and one.test_accuracy == accuracies[0]
+    with pytest.raises(ValueError, match="distinct seeds"):
+        BaselineRow.aggregate([results[0], _fake(BaselineConfig(kind="cnn", seed=1), 0.9, 1.0)])
+    with pytest.raises(ValueError, match="distinct seeds"):
+        BaselineRow.aggregate([results[0], results[0]])
+
+
+def _tables(accuracy: dict[str, float], budget: Budget = TINY_BUDGET):
+    """A baseline table and a grid table with one seed each and the given accuracies."""
+    base = BaselineTable(
+        budget,
+        tuple(
+            BaselineRow.aggregate([_fake(BaselineConfig(kind=k), accuracy[k], 1.0, params=p)])
+            for k, p in zip(baselines.KINDS, (7850, 25450, 26506, 13570), strict=True)
+        ),
+        (),
+    )
+    rows = []
+    for cell in grid.CELLS:
+        for layers, units in grid.SHAPES:
+            config = ModelConfig(cell=cell, layers=layers, units=units)
+            result = _fake(config, accuracy.get(config.name, 0.94), 500.0, params=units * 100)
+            rows.append(grid.Row.aggregate([result]))
+    return base, grid.Table(budget, tuple(rows), ())
+
+
+def test_findings_follow_the_numbers() -> None:
+    cnn_first = {"softmax": 0.92, "mlp1": 0.96, "mlp2": 0.965, "cnn": 0.99}
+    base, rnn = _tables(cnn_first)
+    notes = baselines.findings(base, rnn)
+    text = notes.markdown()
+    assert "best first: cnn-2x8 99.00%, mlp-2x32 96.50%, mlp-1x32 96.00%, softmax 92.00%" in text
+    assert "None of the 8 recurrent models beats" in text
+    assert f"softmax {(0.92 - baselines.REPORT_A['softmax']) * 100:+.2f} points" in text
+    assert "<li>" in notes._repr_html_() and TINY_BUDGET.describe() in text
+    why = baselines.explanation(base, rnn).markdown()
+    assert "The CNN leads (99.00%)" in why and "it comes last (92.00%)" in why
+
+    base, rnn = _tables({**cnn_first, "cnn": 0.95, "gru-1x128": 0.995})
+    text = baselines.findings(base, rnn).markdown()
+    assert "1 of 8 recurrent models beats every whole-image baseline" in text
+    assert "gru-1x128" in text
+    why = baselines.explanation(base, rnn).markdown()
+    assert "The CNN does not lead here (95.00%; gru-1x128 has 99.50%)" in why
+
+    other, _ = _tables(cnn_first, budget=replace(TINY_BUDGET, epochs=2))
+    with pytest.raises(ValueError, match="different budgets"):
+        baselines.findings(other, rnn)
+
+
+def test_side_by_side_table_and_figure() -> None:
+    base, rnn = _tables({"softmax": 0.9, "mlp1": 0.95, "mlp2": 0.96, "cnn": 0.98})
+    entries = baselines.side_by_side(base, rnn)
+    assert [e.family for e in entries] == ["whole image"] * 4 + ["row by row"] * 8
+    html = baselines.side_by_side_table(entries, base.budget)._repr_html_()
+    assert html.count("<tr>") == 1 + 12 and "cnn-2x8" in html and "gru-3x32" in html
+    fig = plots.accuracy_vs_parameters(
+        [e.model for e in entries],
+        [e.params for e in entries],
+        [e.test_accuracy for e in entries],
+        [e.test_accuracy_std for e in entries],
+        [e.family for e in entries],
+        reference=[e.report_a_accuracy for e in entries],
+    )
+    ax = fig.axes[0]
+    assert len(ax.containers) == 12 and len(ax.texts) == 12
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one value per model"):
+        plots.accuracy_vs_parameters(["a"], [1, 2], [0.5], [0.0], ["whole image"])
+
+
+# -- training through the cache ------------------------------------------------------------
+
+
+@pytest.fixture()
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNREPORT_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.mark.slow
+def test_tiny_training_caches_and_reloads(private_cache) -> None:
+    data = load_mnist()
+    config = BaselineConfig(kind="cnn", epochs=1, limit=256)
+    model, first = trained_model(config, data=data, progress="off")
+    assert not first.cached and cache_path(config, data).exists()
+    assert first.params == expected_parameters("cnn") and len(first.history) == 1
+    assert first.to_dict()["config_class"] == "rnnreport.baselines:BaselineConfig"
+    again_model, again = trained_model(config, data=data, progress="off")
+    assert again.cached and again == first and again.config == config
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, again_model.state_dict()[name]), name
+    assert not again_model.training
+
+
+@pytest.mark.slow
+def test_run_baselines_aggregates_seeds(private_cache) -> None:
+    data = load_mnist()
+    table = baselines.run_baselines(TINY_BUDGET, data=data, progress="off")
+    assert [r.model for r in table.rows] == ["softmax", "mlp-1x32", "mlp-2x32", "cnn-2x8"]
+    assert len(table.results) == 4 * TINY_BUDGET.seeds
+    for row in table.rows:
+        runs = [r for r in table.results if r.name == row.model]
+        assert sorted(r.config.seed for r in runs) == [0, 1]
+        accuracies = [r.test_accuracy for r in runs]
+        assert row.seeds == 2 and row.test_accuracy == pytest.approx(statistics.fmean(accuracies))
+        assert row.test_accuracy_std == pytest.approx(statistics.stdev(accuracies))
+        assert accuracies[0] != accuracies[1]  # the seed changes the initial weights
+    assert "cnn-2x8" in table._repr_html_() and TINY_BUDGET.describe() in repr(table)
+    again = baselines.run_baselines(TINY_BUDGET, data=data, progress="off")
+    assert all(r.cached for r in again.results) and again.rows == table.rows
