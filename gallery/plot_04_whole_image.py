@@ -17,7 +17,7 @@ the two families differ only in how they look at an image.
 # :mod:`rnnreport.baselines` builds them at the homework's sizes: hidden layers of 32
 # units, and two 3×3 convolutions of 8 filters with 2×2 max-pooling before a layer of 32.
 # Their parameter counts follow from the architecture alone.
-from rnnreport import baselines, grid, plots, settings
+from rnnreport import baselines, comparison, grid, plots, settings
 from rnnreport.models import build_model, count_parameters
 
 for kind in baselines.KINDS:
@@ -27,9 +27,9 @@ for kind in baselines.KINDS:
 # %%
 # Train them
 # ----------
-# :func:`rnnreport.baselines.run_baselines` trains what the cache does not hold yet, under
+# :func:`rnnreport.comparison.run_baselines` trains what the cache does not hold yet, under
 # the same budget (``RNNREPORT_BUDGET``) as the grid: the line below says which one.
-table = baselines.run_baselines()
+table = comparison.run_baselines()
 print(table.budget.describe())
 
 # %%
@@ -44,15 +44,15 @@ table
 # column holds the accuracies it recalls from Homework 1; the recurrent models' column
 # holds its own runs, where it gives them.
 recurrent = grid.run_grid()
-entries = baselines.side_by_side(table, recurrent)
-baselines.side_by_side_table(entries, table.budget)
+entries = comparison.side_by_side(table, recurrent)
+comparison.side_by_side_table(entries, table.budget)
 
 # %%
 # What the numbers say
 # --------------------
 # Generated from the two tables. A difference counts as real only when it is larger than
 # the two models' spreads across seeds combined, as on the results page.
-baselines.findings(table, recurrent)
+comparison.findings(table, recurrent)
 
 # %%
 # Test accuracy by model
@@ -89,7 +89,7 @@ figure = plots.accuracy_vs_parameters(
 # The models differ in what they assume about images (their inductive bias) more than in
 # their size. Each point below states its mechanism and checks it against this build's
 # numbers.
-baselines.explanation(table, recurrent)
+comparison.explanation(table, recurrent)
 
 # %%
 # The figure for the site

@@ -119,8 +119,8 @@ class Row:
     @classmethod
     def aggregate(cls, results: Sequence[Result]) -> Row:
         first = results[0].config
-        losses = [r.test_loss_sum for r in results]
-        accuracies = [r.test_accuracy for r in results]
+        loss, loss_std = mean_std([r.test_loss_sum for r in results])
+        accuracy, accuracy_std = mean_std([r.test_accuracy for r in results])
         a_loss, a_acc = REPORT_A.get(first.name, (None, None))
         return cls(
             model=first.name,
@@ -130,19 +130,22 @@ class Row:
             params=results[0].params,
             seeds=len(results),
             epochs=first.epochs,
-            test_loss_sum=statistics.fmean(losses),
-            test_loss_sum_std=_std(losses),
+            test_loss_sum=loss,
+            test_loss_sum_std=loss_std,
             test_loss=statistics.fmean(r.test_loss for r in results),
-            test_accuracy=statistics.fmean(accuracies),
-            test_accuracy_std=_std(accuracies),
+            test_accuracy=accuracy,
+            test_accuracy_std=accuracy_std,
             train_seconds=statistics.fmean(r.train_seconds for r in results),
             report_a_loss_sum=a_loss,
             report_a_accuracy=a_acc,
         )
 
 
-def _std(values: Sequence[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else 0.0
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value) of one model's seeds."""
+    if not values:
+        raise ValueError("mean_std got no values: aggregate at least one run")
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from rnnreport import baselines, grid, plots
-from rnnreport.baselines import BaselineConfig, BaselineRow, BaselineTable
+from rnnreport import baselines, comparison, grid, plots
+from rnnreport.baselines import BaselineConfig
+from rnnreport.comparison import BaselineRow, BaselineTable
 from rnnreport.data import load_mnist
 from rnnreport.grid import Budget
 from rnnreport.models import ModelConfig, build_model, count_parameters
@@ -68,12 +69,12 @@ def test_names_keys_and_validation() -> None:
 
 
 def test_configs_follow_the_budget() -> None:
-    configs = baselines.baseline_configs(TINY_BUDGET)
+    configs = comparison.baseline_configs(TINY_BUDGET)
     assert [(c.kind, c.seed) for c in configs] == [
         (k, s) for k in baselines.KINDS for s in range(TINY_BUDGET.seeds)
     ]
     assert {(c.epochs, c.limit, c.batch_size, c.lr) for c in configs} == {(1, 256, 256, 1e-3)}
-    full = baselines.baseline_configs(grid.BUDGETS["full"])
+    full = comparison.baseline_configs(grid.BUDGETS["full"])
     assert {(c.epochs, c.limit) for c in full} == {(10, None)}
     assert len(full) == 4 * grid.BUDGETS["full"].seeds
 
@@ -179,32 +180,32 @@ def _tables(accuracy: dict[str, float], budget: Budget = TINY_BUDGET):
 def test_findings_follow_the_numbers() -> None:
     cnn_first = {"softmax": 0.92, "mlp1": 0.96, "mlp2": 0.965, "cnn": 0.99}
     base, rnn = _tables(cnn_first)
-    notes = baselines.findings(base, rnn)
+    notes = comparison.findings(base, rnn)
     text = notes.markdown()
     assert "best first: cnn-2x8 99.00%, mlp-2x32 96.50%, mlp-1x32 96.00%, softmax 92.00%" in text
     assert "None of the 8 recurrent models beats" in text
     assert f"softmax {(0.92 - baselines.REPORT_A['softmax']) * 100:+.2f} points" in text
     assert "<li>" in notes._repr_html_() and TINY_BUDGET.describe() in text
-    why = baselines.explanation(base, rnn).markdown()
+    why = comparison.explanation(base, rnn).markdown()
     assert "The CNN leads (99.00%)" in why and "it comes last (92.00%)" in why
 
     base, rnn = _tables({**cnn_first, "cnn": 0.95, "gru-1x128": 0.995})
-    text = baselines.findings(base, rnn).markdown()
+    text = comparison.findings(base, rnn).markdown()
     assert "1 of 8 recurrent models beats every whole-image baseline" in text
     assert "gru-1x128" in text
-    why = baselines.explanation(base, rnn).markdown()
+    why = comparison.explanation(base, rnn).markdown()
     assert "The CNN does not lead here (95.00%; gru-1x128 has 99.50%)" in why
 
     other, _ = _tables(cnn_first, budget=replace(TINY_BUDGET, epochs=2))
     with pytest.raises(ValueError, match="different budgets"):
-        baselines.findings(other, rnn)
+        comparison.findings(other, rnn)
 
 
 def test_side_by_side_table_and_figure() -> None:
     base, rnn = _tables({"softmax": 0.9, "mlp1": 0.95, "mlp2": 0.96, "cnn": 0.98})
-    entries = baselines.side_by_side(base, rnn)
+    entries = comparison.side_by_side(base, rnn)
     assert [e.family for e in entries] == ["whole image"] * 4 + ["row by row"] * 8
-    html = baselines.side_by_side_table(entries, base.budget)._repr_html_()
+    html = comparison.side_by_side_table(entries, base.budget)._repr_html_()
     assert html.count("<tr>") == 1 + 12 and "cnn-2x8" in html and "gru-3x32" in html
     fig = plots.accuracy_vs_parameters(
         [e.model for e in entries],
@@ -248,7 +249,7 @@ def test_tiny_training_caches_and_reloads(private_cache) -> None:
 @pytest.mark.slow
 def test_run_baselines_aggregates_seeds(private_cache) -> None:
     data = load_mnist()
-    table = baselines.run_baselines(TINY_BUDGET, data=data, progress="off")
+    table = comparison.run_baselines(TINY_BUDGET, data=data, progress="off")
     assert [r.model for r in table.rows] == ["softmax", "mlp-1x32", "mlp-2x32", "cnn-2x8"]
     assert len(table.results) == 4 * TINY_BUDGET.seeds
     for row in table.rows:
@@ -259,5 +260,5 @@ def test_run_baselines_aggregates_seeds(private_cache) -> None:
         assert row.test_accuracy_std == pytest.approx(statistics.stdev(accuracies))
         assert accuracies[0] != accuracies[1]  # the seed changes the initial weights
     assert "cnn-2x8" in table._repr_html_() and TINY_BUDGET.describe() in repr(table)
-    again = baselines.run_baselines(TINY_BUDGET, data=data, progress="off")
+    again = comparison.run_baselines(TINY_BUDGET, data=data, progress="off")
     assert all(r.cached for r in again.results) and again.rows == table.rows
