@@ -1,0 +1,111 @@
+r"""
+Bonus: the LSTM's gates over time
+=================================
+
+The assignment's bonus question asks for the LSTM's gates over time: the input gate
+:math:`i_t`, the forget gate :math:`f_t` and the output gate :math:`o_t`. Report B drew
+them as images for one digit. Here they are drawn for a few digits beside the cell state
+:math:`c_t`, and their mean values are measured over the test set in three phases of each
+image: before its first inked row, on the ink, and after its last inked row.
+"""
+
+# %%
+# The model
+# ---------
+# The grid's LSTM-32 (TensorFlow 1's cell, forget bias 1), from the cache or trained now.
+import numpy as np
+import torch
+
+from rnnreport import grid, plots, probes
+from rnnreport.data import load_mnist
+from rnnreport.tables import html_table
+
+budget = grid.current_budget()
+print(f"Numbers from this build — {budget.describe()}.")
+model, result = grid.grid_model("lstm-1x32")
+test = load_mnist().test
+print(f"{result.name}: test accuracy {result.test_accuracy:.4f}")
+
+# %%
+# Gates and cell state beside the image
+# -------------------------------------
+# :func:`rnnreport.probes.record` captures every gate of every layer while the model runs,
+# under names such as ``layer0.f``, each shaped (T, B, H). Step :math:`t` is level with
+# row :math:`t` of the image; the 32 units go across. The gates lie in (0, 1); the cell
+# state is unbounded, and its colour scale is symmetric around 0.
+digits = [1, 3, 8]
+picked = [int(np.flatnonzero(test.y == d)[0]) for d in digits]
+with probes.record(model) as trace:
+    model(torch.as_tensor(test.x[picked]))
+print(trace)
+
+# %%
+panels = {
+    "input gate $i_t$": "layer0.i",
+    "forget gate $f_t$": "layer0.f",
+    "output gate $o_t$": "layer0.o",
+    "cell state $c_t$": "layer0.c",
+}
+fig = plots.rows_beside_images(
+    test.x[picked],
+    {title: trace[name].numpy().transpose(1, 0, 2) for title, name in panels.items()},
+    labels=[f"digit {test.y[i]}" for i in picked],
+    ranges={title: (0.0, 1.0) for title in list(panels)[:3]},
+    cmaps={title: "magma" for title in list(panels)[:3]},
+)
+
+# %%
+# Gates by phase, over the whole test set
+# ---------------------------------------
+# :func:`rnnreport.probes.mean_by_phase` averages each gate over the units and over the
+# (step, image) pairs of each phase, for all 10,000 test images, in batches.
+names = ["layer0.i", "layer0.f", "layer0.o", "layer0.c", "layer0.h"]
+means = probes.mean_by_phase(model, test.x, names)
+where = probes.phases(test.x)
+share = [np.mean(where == k) for k in range(len(probes.PHASES))]
+html_table(
+    [
+        {"": name.split(".")[1]} | {p: f"{means[name][k]:.3f}" for k, p in enumerate(probes.PHASES)}
+        for name in names
+    ]
+    + [{"": "share of steps"} | {p: f"{share[k]:.1%}" for k, p in enumerate(probes.PHASES)}],
+    caption=f"LSTM-32: mean gate values by phase, 10,000 test images ({budget.name} budget)",
+)
+
+# %%
+# What the table says, in numbers from this build:
+i, f, o = (means[f"layer0.{g}"] for g in "ifo")
+before, on, after = range(3)
+print(
+    f"Before the first ink, the forget gate averages {f[before]:.3f} and the input gate "
+    f"{i[before]:.3f}; on the ink they average {f[on]:.3f} and {i[on]:.3f}, and after the "
+    f"last ink {f[after]:.3f} and {i[after]:.3f}. The input gate is "
+    f"{'higher' if i[on] > i[after] else 'lower'} on the ink than after it, and the forget "
+    f"gate {'higher' if f[after] > f[on] else 'lower'} after the ink than on it: "
+    + (
+        "the cell writes while the digit arrives and holds what it wrote once the rows go blank."
+        if i[on] > i[after] and f[after] > f[on]
+        else "the simple picture of writing on the ink and holding after it does not hold "
+        "for this model."
+    )
+)
+
+# %%
+# Over time, averaged
+# -------------------
+# The same gates averaged over units and test images at each step. Averages hide units
+# that open while others close (see the maps above); the saturation plots of the next
+# example look at units one by one.
+import matplotlib.pyplot as plt
+
+traced = probes.trace_dataset(model, test.x, names=names[:3])  # each (28, 10000, 32)
+steps = np.arange(1, 29)
+fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
+for name, label in zip(names[:3], ("input gate i", "forget gate f", "output gate o"), strict=True):
+    _ = ax.plot(steps, traced[name].mean(axis=(1, 2)), ".-", label=label)
+_ = ax.set(xlabel="step t", ylabel="mean over units and images", ylim=(0, 1))
+_ = ax.set_title(f"LSTM-32 gates over time, 10,000 test images ({budget.name} budget)")
+_ = ax.legend(fontsize=8)
+ax.grid(alpha=0.3)
+
+# sphinx_gallery_thumbnail_number = 1
