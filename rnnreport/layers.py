@@ -71,6 +71,25 @@ def _unroll(
     return torch.stack(hs), state, {n: torch.stack([g[n] for g in gates]) for n in names}
 
 
+def _d_sigmoid(grad: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
+    """``grad ⊙ y ⊙ (1 - y)``: a gradient carried back through ``y = σ(a)``.
+
+    ATen's own kernel for it (the one autograd calls): one pass over memory and at most one
+    new tensor, where the same algebra written out makes three. Memory traffic, not
+    arithmetic, is what these element-wise steps cost.
+    """
+    if out is None:
+        return torch.ops.aten.sigmoid_backward(grad, y)
+    return torch.ops.aten.sigmoid_backward.grad_input(grad, y, grad_input=out)
+
+
+def _d_tanh(grad: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
+    """``grad ⊙ (1 - y²)``: a gradient carried back through ``y = tanh(a)``, in one pass."""
+    if out is None:
+        return torch.ops.aten.tanh_backward(grad, y)
+    return torch.ops.aten.tanh_backward.grad_input(grad, y, grad_input=out)
+
+
 def _previous(first: Tensor, sequence: Tensor) -> Tensor:
     """``[first, sequence[0], …, sequence[T-2]]``: the value each step started from (T, B, H)."""
     return torch.cat([first.unsqueeze(0), sequence[:-1]])
@@ -117,13 +136,14 @@ class _LSTMThroughTime(torch.autograd.Function):
         T, B, H = h.shape
         # tanh c_t again, as 2σ(2c) - 1: torch's CPU tanh is several times slower than its
         # sigmoid, and an absolute error of 1e-7 in a gradient factor is harmless
-        tanh_c = torch.sigmoid(2 * c).mul_(2).sub_(1)
-        k_c = (1 - tanh_c * tanh_c).mul_(o)  # δh -> δc
-        k_o = (1 - o).mul_(o).mul_(tanh_c)  # δh -> δa^o
-        k_ijf = torch.stack(  # δc -> δa^i, δa^j, δa^f: (T, B, 3, H)
-            [(1 - i).mul_(i).mul_(j), (1 - j * j).mul_(i), (1 - f).mul_(f).mul_(_previous(c_0, c))],
-            dim=2,
-        )
+        tanh_c = torch.mul(c, 2).sigmoid_().mul_(2).sub_(1)
+        k_c = _d_tanh(o, tanh_c)  # δh -> δc: o ⊙ (1 - tanh² c)
+        k_o = _d_sigmoid(tanh_c, o)  # δh -> δa^o: tanh c ⊙ o (1 - o)
+        k_ijf = h.new_empty(T, B, 3, H)  # δc -> δa^i, δa^j, δa^f
+        _d_sigmoid(j, i, out=k_ijf[:, :, 0])
+        _d_tanh(i, j, out=k_ijf[:, :, 1])
+        _d_sigmoid(c[:-1], f[1:], out=k_ijf[1:, :, 2])  # c_{t-1} ⊙ f (1 - f)
+        _d_sigmoid(c_0, f[0], out=k_ijf[0, :, 2])
         da = h.new_empty(T, B, 4, H)  # δa_t, blocks in the cell's order [i | j | f | o]
         need = ctx.needs_input_grad
         W_T = W.T
@@ -193,8 +213,8 @@ class _GRUThroughTime(torch.autograd.Function):
         W, b_hn, h_0, h, z, r, h_tilde = ctx.saved_tensors
         T, B, H = h.shape
         h_prev = _previous(h_0, h)  # (T, B, H)
-        k_h = (1 - h_tilde * h_tilde).mul_(1 - z)  # δh -> δã
-        k_z = (h_prev - h_tilde).mul_(z).mul_(1 - z)  # δh -> δa^z
+        k_h = _d_tanh(1 - z, h_tilde)  # δh -> δã: (1 - z) ⊙ (1 - h̃²)
+        k_z = _d_sigmoid(h_prev - h_tilde, z)  # δh -> δa^z: (h_{t-1} - h̃) ⊙ z (1 - z)
         need = ctx.needs_input_grad
         if ctx.reset == "after":
             da_x, dW, db_hn, dh_0 = _gru_after_backward(
@@ -225,9 +245,11 @@ def _gru_after_backward(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Reset after: every δ of step t is δh_t times a factor known before the loop."""
     T, B, H = h_prev.shape
-    n = h_prev @ W[:, 2 * H :] + b_hn  # (T, B, H): n_t for all steps in one matmul
-    k_r = (1 - r).mul_(r).mul_(n).mul_(k_h)
-    k = torch.stack([k_z, k_r, k_h * r], dim=2)  # δh -> [δa^z, δa^r, δn]
+    n = torch.matmul(h_prev, W[:, 2 * H :]).add_(b_hn)  # (T, B, H): n_t, all steps at once
+    k = h_prev.new_empty(T, B, 3, H)  # δh -> [δa^z, δa^r, δn]
+    k[:, :, 0] = k_z
+    _d_sigmoid(n.mul_(k_h), r, out=k[:, :, 1])  # δã ⊙ n_t ⊙ r (1 - r)
+    torch.mul(k_h, r, out=k[:, :, 2])
     dg = h_prev.new_empty(T, B, 3, H)  # [δa^z | δa^r | δn] per step
     dh = torch.empty_like(h_prev)  # δh_t for every step
     dh[T - 1] = dy[T - 1]
@@ -242,8 +264,8 @@ def _gru_after_backward(
     dg = dg.view(T, B, 3 * H)
     dW = h_prev.reshape(T * B, H).T @ dg.reshape(T * B, 3 * H)
     db_hn = dg[..., 2 * H :].sum((0, 1))
-    da_x = torch.cat([dg[..., : 2 * H], dh * k_h], dim=-1)  # the candidate's δ is δã, not δn
-    return da_x, dW, db_hn, dh_0
+    torch.mul(dh, k_h, out=dg[..., 2 * H :])  # δa_x: the candidate's δ is δã, not δn = δã ⊙ r
+    return dg, dW, db_hn, dh_0
 
 
 def _gru_before_backward(
@@ -258,7 +280,7 @@ def _gru_before_backward(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Reset before: δa^r_t needs δs_t = δã_t W_h^T first, so two matmuls per step."""
     T, B, H = h_prev.shape
-    k_r = (1 - r).mul_(r).mul_(h_prev)  # δs -> δa^r
+    k_r = _d_sigmoid(h_prev, r)  # δs -> δa^r: h_{t-1} ⊙ r (1 - r)
     da = h_prev.new_empty(T, B, 3 * H)  # [δa^z | δa^r | δã] per step
     W_zr_T, W_h_T = W[:, : 2 * H].T, W[:, 2 * H :].T
     dh, no_output = dy[T - 1], torch.zeros_like(h_prev[0])

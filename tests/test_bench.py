@@ -72,6 +72,7 @@ def test_benchmark_reports_consistent_figures(tmp_path) -> None:
     for row, d in zip(result.rows, data["rows"], strict=True):
         assert row.ours_s > 0 and row.torch_s > 0
         assert d["ratio"] == pytest.approx(row.ours_s / row.torch_s)
+        assert row.ours_best_s <= row.ours_s and row.torch_best_s <= row.torch_s
         assert d["ours_seq_per_s"] == pytest.approx(8 / row.ours_s)
         assert d["torch_gflops"] == pytest.approx(
             training_flops(configs[0 if row is gru else 1], 8) / row.torch_s / 1e9
@@ -114,7 +115,7 @@ def _fake(rows: list[Row]) -> Benchmark:
 
 def test_grid_estimate_scales_step_times_to_ten_epochs() -> None:
     rows = [
-        Row(c.name, "torch.nn.X", True, training_flops(c), 0.01 * (k + 1), 0.02)
+        Row(c.name, "torch.nn.X", True, training_flops(c), 0.01 * (k + 1), 0.02, 0.01, 0.01)
         for k, c in enumerate(bench_configs())
     ]
     minutes = _fake(rows).grid_minutes()
