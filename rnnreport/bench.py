@@ -5,7 +5,11 @@ assignment's classifier (forward, backward, Adam step on a batch of 256 sequence
 with our :class:`~rnnreport.layers.RNN`, and with the same classifier whose recurrent part
 is ``torch.nn.LSTM`` / ``torch.nn.GRU``. The two are timed in the same run, interleaved
 step by step, after a few warm-up steps; each figure is the median over the repeats, so a
-burst of load from another process moves both and the *ratio* stays meaningful.
+burst of load from another process moves both and the *ratio* stays meaningful. The
+fastest repeats give a second ratio, the one least disturbed by other processes.
+``threads=1`` (``--threads 1``) measures what each of several training processes running
+side by side gets; many small multi-threaded operations suffer most when other processes
+hold the cores.
 
 torch.nn.GRU resets after its recurrent matmul; the grid's GRU (TF1's) resets before. So
 every GRU config is measured twice: as the grid trains it, and as ``…-after``, the same
