@@ -18,6 +18,9 @@ the top.
   (2015).
 * :func:`row_saliency` is the size of the gradient of the true class's logit with respect
   to each input row.
+* :func:`state_statistics`, :func:`phases` and :func:`mean_by_phase` summarise a state or
+  a gate over time: how far apart the images' states are, and what a gate does before,
+  on and after the ink of each digit (:func:`first_ink_rows`, :func:`last_ink_rows`).
 
 Batches (``batch_size``, 1,000 by default) bound the memory: a full trace of the 10,000 test
 images through a 128-unit LSTM would take close to a gigabyte.
@@ -114,6 +117,9 @@ class Trace(Mapping[str, Tensor]):
             self._joined[name] = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         return self._joined[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._parts
+
     def __iter__(self) -> Iterator[str]:
         return (n for n in self.names if n in self._parts)
 
@@ -166,11 +172,17 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+def _check_images(x: np.ndarray | Tensor) -> None:
+    if len(x.shape) != 3 or len(x) == 0:
+        raise ValueError(
+            f"expected at least one image, shaped (N, rows, pixels): got {tuple(x.shape)}"
+        )
+
+
 def _images(x: np.ndarray | Tensor, device: torch.device) -> Tensor:
     """(N, 28, 28) as float32 on ``device``."""
+    _check_images(x)
     x = torch.as_tensor(x)
-    if x.dim() != 3:
-        raise ValueError(f"expected images shaped (N, rows, pixels), got {tuple(x.shape)}")
     return x.to(device=device, dtype=torch.float32)
 
 
@@ -185,6 +197,7 @@ def trace_dataset(
 
     Name only what you need: every name costs ``4·T·N·H`` bytes.
     """
+    _check_images(x)
     device = _device(model)
     with record(model, names) as trace:
         for start in range(0, len(x), batch_size):
@@ -251,6 +264,7 @@ def readout(
     Uses ``model(x, every_step=True)``, the trained head on each step's output, so the
     last step's prediction is the model's own.
     """
+    _check_images(x)
     labels = np.asarray(torch.as_tensor(y).cpu(), dtype=np.int64)
     if len(labels) != len(x):
         raise ValueError(f"{len(x)} images but {len(labels)} labels")
@@ -357,6 +371,7 @@ def gate_saturation(
     Counted over all steps of all images, in batches, without keeping the gates. One entry
     per (layer, gate), in the model's order.
     """
+    _check_images(x)
     names = [n for n in trace_names(model) if n.split(".")[1] in SIGMOID_GATES]
     device = _device(model)
     left: dict[str, Tensor] = {}
@@ -401,6 +416,7 @@ def row_saliency(
     row, a local measure of how much the decision still depends on it. Returns (N, 28);
     average over images for the test-set curve. Parameter gradients are left untouched.
     """
+    _check_images(x)
     labels = torch.as_tensor(y, dtype=torch.long)
     if len(labels) != len(x):
         raise ValueError(f"{len(x)} images but {len(labels)} labels")
@@ -476,6 +492,7 @@ def mean_by_phase(
     Returns ``{name: (len(PHASES),)}``; NaN for a phase no step falls in. Computed in
     batches, without keeping the trace.
     """
+    _check_images(x)
     device = _device(model)
     where = torch.as_tensor(phases(x))  # (T, N)
     sums = {n: torch.zeros(len(PHASES), dtype=torch.float64) for n in names}

@@ -115,6 +115,19 @@ def test_errors_say_what_to_do() -> None:
         model(_images())
     with pytest.raises(KeyError, match="was not recorded"):
         trace["layer0.z"]
+    assert "layer0.h" in trace and "layer0.z" not in trace
+    empty, y = np.zeros((0, 28, 28), dtype=np.uint8), np.zeros(0, dtype=np.int64)
+    for probe in (
+        lambda: probes.readout(model, empty, y),
+        lambda: probes.gate_saturation(model, empty),
+        lambda: probes.row_saliency(model, empty, y),
+        lambda: probes.trace_dataset(model, empty),
+        lambda: probes.mean_by_phase(model, empty, ["layer0.z"]),
+    ):
+        with pytest.raises(ValueError, match="at least one image"):
+            probe()
+    with pytest.raises(ValueError, match="labels"):
+        probes.readout(model, _images(3), np.arange(2))
     with pytest.raises(TypeError, match="Classifier"), probes.record(nn.Linear(2, 2)):
         pass
 
