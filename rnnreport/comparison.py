@@ -20,7 +20,7 @@ from . import grid, tables
 from .baselines import KINDS, REPORT_A, BaselineConfig
 from .data import MNIST, load_mnist
 from .grid import Budget, Comparison, current_budget, mean_std
-from .train import Result, train
+from .train import Result, train_many
 
 
 def baseline_configs(budget: Budget) -> list[BaselineConfig]:
@@ -137,7 +137,7 @@ def run_baselines(
     """
     budget = budget or current_budget()
     data = data or load_mnist()
-    results = [train(c, data=data, progress=progress) for c in baseline_configs(budget)]
+    results = train_many(baseline_configs(budget), data=data, progress=progress)
     by_model: dict[str, list[Result]] = {}
     for result in results:
         by_model.setdefault(result.name, []).append(result)

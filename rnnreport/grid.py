@@ -21,7 +21,7 @@ from typing import Any
 from . import settings
 from .data import MNIST, load_mnist
 from .models import Classifier, ModelConfig
-from .train import Result, train, trained_model
+from .train import Result, train_many, trained_model
 
 SHAPES = ((1, 32), (1, 64), (1, 128), (3, 32))
 """(layers, units) of the assignment's grid, per cell."""
@@ -290,14 +290,18 @@ def run_grid(
     epochs: int | None = None,
     data: MNIST | None = None,
     progress: str = "lines",
+    workers: int | None = None,
 ) -> Table:
-    """Train (or take from the cache) every model of the grid and aggregate over seeds."""
+    """Train (or take from the cache) every model of the grid and aggregate over seeds.
+
+    Models the cache lacks are trained in ``workers`` processes (default: one per core).
+    """
     budget = budget or current_budget()
     custom = replace(budget, seeds=seeds or budget.seeds, epochs=epochs or budget.epochs)
     if custom != budget:  # say so wherever the numbers appear
         budget = replace(custom, name=f"{budget.name}, custom")
     data = data or load_mnist()
-    results = [train(c, data=data, progress=progress) for c in grid_configs(budget)]
+    results = train_many(grid_configs(budget), data=data, progress=progress, workers=workers)
     by_model: dict[str, list[Result]] = {}
     for result in results:
         by_model.setdefault(result.config.name, []).append(result)

