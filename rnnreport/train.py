@@ -361,7 +361,7 @@ def _fit(
     if config.limit is not None:
         train_x, train_y = train_x[: config.limit], train_y[: config.limit]
     n, B = len(train_y), config.batch_size
-    bar = _Progress(progress, config.name, total=config.epochs * -(-n // B))
+    bar = _Progress(progress, f"{config.name} seed {config.seed}", total=config.epochs * -(-n // B))
     try:
         for epoch in range(len(history) + 1, config.epochs + 1):
             start = time.perf_counter()
