@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -116,6 +117,8 @@ def cmd_grid(args: argparse.Namespace) -> int:
     from .grid import current_budget, run_grid
 
     budget = current_budget() if args.budget is None else GRID_BUDGETS[args.budget]
+    if args.data_dir:  # the worker processes that train the grid read the same files
+        os.environ["RNNREPORT_MNIST"] = args.data_dir
     table = run_grid(
         budget, seeds=args.seeds, epochs=args.epochs, data=_load_data(args), progress="lines"
     )

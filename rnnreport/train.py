@@ -22,7 +22,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +40,10 @@ TRAINING_VERSION = 1
 
 EVAL_BATCH = 2000
 PROGRESS = ("auto", "bar", "lines", "off")
+CPU_THREADS = 1
+"""Threads torch trains with on the CPU, whoever trains: a matmul split over another number
+of threads may round differently, and the same config must give the same weights. One
+thread per model is also the faster way to use the cores (see :func:`train_many`)."""
 
 
 class TrainConfig(Protocol):
@@ -150,9 +155,9 @@ def default_device() -> torch.device:
 def code_digest(config: TrainConfig) -> str:
     """sha256 over the source of the modules that define ``config``'s model, and the
     training version: the recurrent models are defined by cells, layers and models."""
-    defining = {sys.modules[type(config).__module__]}
+    defining = {sys.modules[type(config).__module__], models}  # models seeds every build
     if isinstance(config, ModelConfig):
-        defining |= {cells, layers, models}
+        defining |= {cells, layers}
     h = hashlib.sha256(f"training v{TRAINING_VERSION}".encode())
     for module in sorted(defining, key=lambda m: m.__name__):
         h.update(Path(module.__file__).read_bytes())
@@ -318,14 +323,15 @@ def trained_model(
     if use_cache and (hit := _load_entry(path, config)) is not None:
         hit[0].eval()
         return hit
-    model, result = _fit(
-        config,
-        data,
-        torch.device(device or default_device()),
-        progress,
-        path if use_cache else None,
-        on_epoch,
-    )
+    with _cpu_threads(CPU_THREADS):
+        model, result = _fit(
+            config,
+            data,
+            torch.device(device or default_device()),
+            progress,
+            path if use_cache else None,
+            on_epoch,
+        )
     if use_cache:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         _atomic_save(
@@ -400,6 +406,17 @@ def _fit(
     return model, result
 
 
+@contextmanager
+def _cpu_threads(n: int) -> Iterator[None]:
+    """Run torch's CPU work on ``n`` threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _fresh(
     config: TrainConfig, device: torch.device
 ) -> tuple[torch.nn.Module, torch.optim.Adam, torch.Generator]:
@@ -464,15 +481,17 @@ def train_many(
     fails or trains on other data leaves its config to be trained here instead.
     """
     data = data or load_mnist()
-    missing = [c for c in configs if not cache_path(c, data).exists()]
+    missing = list(dict.fromkeys(c for c in configs if not cache_path(c, data).exists()))
     workers = default_workers(len(missing)) if workers is None else workers
     if len(missing) > 1 and workers > 1:
         threads = max(1, (os.cpu_count() or 1) // workers)
-        _run_workers(missing, workers, threads, progress)
+        _run_workers(missing, workers, threads, progress, data.digest)
     return [train(c, data=data, progress=progress) for c in configs]
 
 
-def _run_workers(configs: list[TrainConfig], workers: int, threads: int, progress: str) -> None:
+def _run_workers(
+    configs: list[TrainConfig], workers: int, threads: int, progress: str, data_digest: str
+) -> None:
     import subprocess
 
     # biggest first, so that the last model to finish is a small one
@@ -484,7 +503,13 @@ def _run_workers(configs: list[TrainConfig], workers: int, threads: int, progres
         while queue or running:
             while queue and len(running) < workers:
                 config = queue.pop(0)
-                spec = json.dumps({"config_class": _class_name(config), "config": asdict(config)})
+                spec = json.dumps(
+                    {
+                        "config_class": _class_name(config),
+                        "config": asdict(config),
+                        "data_digest": data_digest,
+                    }
+                )
                 command = [sys.executable, "-m", "rnnreport.train", spec, str(threads), progress]
                 running.append((subprocess.Popen(command, env=env), config))
             time.sleep(0.2)
@@ -507,12 +532,28 @@ def _class_name(config: TrainConfig) -> str:
     return f"{type(config).__module__}:{type(config).__qualname__}"
 
 
-def _worker(spec: str, threads: str, progress: str) -> None:
-    """Entry point of one worker process: train one config into the cache."""
+def _worker(spec: str, threads: str, progress: str) -> int:
+    """Entry point of one worker process: train one config into the cache; the exit status."""
+    import signal
+
+    from .data import DataError
+
+    # terminated by the parent: unwind, so that temporary files are removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     torch.set_num_threads(int(threads))
     d = json.loads(spec)
-    train(_config_class(d["config_class"])(**d["config"]), progress=progress)
+    config = _config_class(d["config_class"])(**d["config"])
+    try:
+        data = load_mnist()
+    except DataError as error:
+        print(f"rnnreport worker: {error}", file=sys.stderr)
+        return 1
+    if d.get("data_digest", data.digest) != data.digest:
+        print(f"rnnreport worker: {data.source} is not the data asked for", file=sys.stderr)
+        return 3
+    train(config, data=data, progress=progress)
+    return 0
 
 
 if __name__ == "__main__":
-    _worker(*sys.argv[1:])
+    sys.exit(_worker(*sys.argv[1:]))

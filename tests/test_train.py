@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -26,8 +28,12 @@ def private_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def data():
-    return load_mnist()
+def data(tmp_path_factory):
+    """MNIST through a compact cache of this module's own, never the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RNNREPORT_CACHE", str(tmp_path_factory.mktemp("data-cache")))
+        mp.delenv("RNNREPORT_MNIST", raising=False)
+        return load_mnist()
 
 
 def _weights(model) -> dict[str, torch.Tensor]:
@@ -67,7 +73,17 @@ def test_cache_reuses_the_stored_result(data) -> None:
 
 def test_cache_key_covers_config_data_and_code(data, monkeypatch) -> None:
     path = cache_path(TINY, data)
+    assert cache_path(TINY, data) == path
     assert cache_path(ModelConfig(**{**TINY.__dict__, "units": 9}), data) != path
+    assert cache_path(TINY, replace(data, digest="0" * 64)) != path
+    read_bytes = Path.read_bytes
+
+    def edited(self: Path) -> bytes:  # as if cells.py had been edited
+        return read_bytes(self) + (b"# edited" if self.name == "cells.py" else b"")
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert cache_path(TINY, data) != path
+    monkeypatch.undo()
     monkeypatch.setattr(train_module, "TRAINING_VERSION", train_module.TRAINING_VERSION + 1)
     assert cache_path(TINY, data) != path
 
@@ -165,5 +181,5 @@ def test_train_many_trains_in_worker_processes(data, capsys) -> None:
     # the workers filled the cache; this process only read it back
     assert [r.cached for r in results] == [True, True]
     assert [r.config for r in results] == configs
-    here = train(configs[1], data=data, use_cache=False)
-    assert here.test_accuracy == pytest.approx(results[1].test_accuracy, abs=0.01)
+    # one thread everywhere: a worker's result is exactly what this process would get
+    assert train(configs[1], data=data, use_cache=False) == results[1]
