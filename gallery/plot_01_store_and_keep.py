@@ -5,7 +5,7 @@ Q1.1–Q1.2: can a gate store the input, or keep the state?
 The assignment asks whether an LSTM or a GRU can (1) store the current input in its state
 and (2) keep the previous state while ignoring the input. The two student reports answer
 (1) differently: report A says no, because the state passes through tanh; report B says
-yes, if the maps are invertible (see ``BRIEF.md``). Both are half right, and the
+yes, if the maps are invertible. Both are half right, and the
 difference is between storing the *value* :math:`x_t` and storing the *information* in it.
 
 Every result below is derived with SymPy (:mod:`rnnreport.derivations`) and then

@@ -4,7 +4,7 @@ Q1.3: is a GRU a special case of an LSTM?
 
 The assignment asks whether the GRU's gates can be written through the LSTM's
 (:math:`o_t, i_t, f_t`) for the same input. Both student reports say no; report A points
-at the LSTM's squashed output, report B at the GRU's reset gate (see ``BRIEF.md``). Both
+at the LSTM's squashed output, report B at the GRU's reset gate. Both
 reasons are real. Below, SymPy derives each, a one-unit counterexample shows them in
 numbers, and the converse direction (an LSTM that no GRU can imitate) follows Weiss,
 Goldberg and Yahav (2018): the LSTM can count, the GRU cannot.
