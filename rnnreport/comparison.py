@@ -19,7 +19,7 @@ from typing import Any
 from . import grid, tables
 from .baselines import KINDS, REPORT_A, BaselineConfig
 from .data import MNIST, load_mnist
-from .grid import Budget, Comparison, current_budget, mean_std
+from .grid import Budget, Comparison, by_model, current_budget, mean_std, one_model
 from .train import Result, train_many
 
 
@@ -51,15 +51,7 @@ class BaselineRow:
     @classmethod
     def aggregate(cls, results: Sequence[Result]) -> BaselineRow:
         """Mean ± std over ``results``, runs of one baseline that differ only in the seed."""
-        if not results:
-            raise ValueError("BaselineRow.aggregate got no results")
-        first = results[0].config
-        others = {(r.config.kind, r.config.epochs, r.config.limit) for r in results}
-        if len(others) != 1 or len({r.config.seed for r in results}) != len(results):
-            raise ValueError(
-                f"aggregate runs of one baseline with distinct seeds, got "
-                f"{[(r.name, r.config.seed) for r in results]}"
-            )
+        first = one_model(results)[0].config
         loss, loss_std = mean_std([r.test_loss_sum for r in results])
         accuracy, accuracy_std = mean_std([r.test_accuracy for r in results])
         return cls(
@@ -138,10 +130,7 @@ def run_baselines(
     budget = budget or current_budget()
     data = data or load_mnist()
     results = train_many(baseline_configs(budget), data=data, progress=progress)
-    by_model: dict[str, list[Result]] = {}
-    for result in results:
-        by_model.setdefault(result.name, []).append(result)
-    rows = tuple(BaselineRow.aggregate(rs) for rs in by_model.values())
+    rows = tuple(BaselineRow.aggregate(runs) for runs in by_model(results).values())
     return BaselineTable(budget, rows, tuple(results))
 
 

@@ -118,7 +118,8 @@ class Row:
 
     @classmethod
     def aggregate(cls, results: Sequence[Result]) -> Row:
-        first = results[0].config
+        """Mean ± std over ``results``, runs of one model that differ only in the seed."""
+        first = one_model(results)[0].config
         loss, loss_std = mean_std([r.test_loss_sum for r in results])
         accuracy, accuracy_std = mean_std([r.test_accuracy for r in results])
         a_loss, a_acc = REPORT_A.get(first.name, (None, None))
@@ -139,6 +140,30 @@ class Row:
             report_a_loss_sum=a_loss,
             report_a_accuracy=a_acc,
         )
+
+
+def by_model(results: Sequence[Result]) -> dict[str, list[Result]]:
+    """Runs grouped by model name, in order; each group must be distinct seeds of one config."""
+    groups: dict[str, list[Result]] = {}
+    for result in results:
+        groups.setdefault(result.name, []).append(result)
+    for name, runs in groups.items():
+        if len({replace(r.config, seed=0) for r in runs}) != 1 or len(
+            {r.config.seed for r in runs}
+        ) != len(runs):
+            raise ValueError(
+                f"runs of {name} must differ only in their seeds, got "
+                f"{[(r.config.seed, r.config.epochs, r.config.limit) for r in runs]}"
+            )
+    return groups
+
+
+def one_model(results: Sequence[Result]) -> Sequence[Result]:
+    """``results`` if they are distinct seeds of one config, else a ValueError saying why."""
+    groups = by_model(results)
+    if len(groups) != 1:
+        raise ValueError(f"aggregate one model at a time, got {sorted(groups) or 'no runs'}")
+    return results
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -302,10 +327,7 @@ def run_grid(
         budget = replace(custom, name=f"{budget.name}, custom")
     data = data or load_mnist()
     results = train_many(grid_configs(budget), data=data, progress=progress, workers=workers)
-    by_model: dict[str, list[Result]] = {}
-    for result in results:
-        by_model.setdefault(result.config.name, []).append(result)
-    rows = tuple(Row.aggregate(rs) for rs in by_model.values())
+    rows = tuple(Row.aggregate(runs) for runs in by_model(results).values())
     return Table(budget, rows, tuple(results))
 
 

@@ -152,10 +152,12 @@ def test_aggregate_over_seeds() -> None:
     assert row.report_a_accuracy == baselines.REPORT_A["mlp2"]
     one = BaselineRow.aggregate(results[:1])
     assert one.test_accuracy_std == 0.0 and one.test_accuracy == accuracies[0]
-    with pytest.raises(ValueError, match="distinct seeds"):
+    with pytest.raises(ValueError, match="one model at a time"):
         BaselineRow.aggregate([results[0], _fake(BaselineConfig(kind="cnn", seed=1), 0.9, 1.0)])
-    with pytest.raises(ValueError, match="distinct seeds"):
+    with pytest.raises(ValueError, match="differ only in their seeds"):
         BaselineRow.aggregate([results[0], results[0]])
+    with pytest.raises(ValueError, match="no runs"):
+        BaselineRow.aggregate([])
 
 
 def _tables(accuracy: dict[str, float], budget: Budget = TINY_BUDGET):
