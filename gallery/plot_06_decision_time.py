@@ -33,7 +33,8 @@ for name in names:
     readouts[name] = probes.readout(model, test.x, test.y)
 
 # %%
-# Report B's five numbers, for its GRU, from the last step backwards (``BRIEF.md``):
+# Report B's five numbers, the test accuracies of its GRU from the last step backwards, as
+# the report lists them:
 REPORT_B = [0.9596, 0.9547, 0.9194, 0.8326, 0.7230]
 fig = plots.accuracy_by_step(
     {n: (r.accuracy, r.mean_confidence) for n, r in readouts.items()},
