@@ -135,6 +135,7 @@ nitpick_ignore_regex = [
     (r"py:(class|obj|data|exc|func|meth)", r"(sympy|matplotlib)(\..+)?"),
     # The standard library, for the same reason.
     (r"py:(class|obj)", r"(pathlib\.Path|os\.PathLike|collections\.abc\.\w+|typing\.\w+)"),
+    (r"py:(class|obj)", r"argparse\.\w+"),
     # Private helpers named in docstrings: deliberately not part of the reference.
     (r"py:(class|obj|func|meth)", r"(rnnreport(\.\w+)*\.)?_\w+"),
 ]
