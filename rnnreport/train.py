@@ -200,8 +200,9 @@ def evaluate(
 # -- the cache -----------------------------------------------------------------------------
 
 
-def _checksum(state: dict[str, torch.Tensor]) -> str:
-    h = hashlib.sha256()
+def _checksum(state: dict[str, torch.Tensor], result: str) -> str:
+    """sha256 over the stored metrics (JSON text) and every weight tensor, by name."""
+    h = hashlib.sha256(result.encode())
     for name in sorted(state):
         h.update(name.encode())
         h.update(state[name].detach().cpu().contiguous().numpy().tobytes())
@@ -230,7 +231,8 @@ def _load_entry(path: Path, config: TrainConfig) -> tuple[torch.nn.Module, Resul
     try:
         entry = torch.load(path, map_location="cpu", weights_only=True)
         result = Result.from_dict(json.loads(entry["result"]), cached=True)
-        if result.config != config or _checksum(entry["weights"]) != entry["checksum"]:
+        checksum = _checksum(entry["weights"], entry["result"])
+        if result.config != config or checksum != entry["checksum"]:
             raise ValueError("config or checksum mismatch")
         model = build_model(config)
         model.load_state_dict(entry["weights"], strict=True)
@@ -334,14 +336,8 @@ def trained_model(
         )
     if use_cache:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        _atomic_save(
-            {
-                "result": json.dumps(result.to_dict()),
-                "weights": state,
-                "checksum": _checksum(state),
-            },
-            path,
-        )
+        text = json.dumps(result.to_dict())
+        _atomic_save({"result": text, "weights": state, "checksum": _checksum(state, text)}, path)
         path.with_suffix(".partial").unlink(missing_ok=True)
     return model.cpu().eval(), result
 
@@ -484,19 +480,17 @@ def train_many(
     missing = list(dict.fromkeys(c for c in configs if not cache_path(c, data).exists()))
     workers = default_workers(len(missing)) if workers is None else workers
     if len(missing) > 1 and workers > 1:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        _run_workers(missing, workers, threads, progress, data.digest)
+        _run_workers(missing, workers, progress, data.digest)
     return [train(c, data=data, progress=progress) for c in configs]
 
 
-def _run_workers(
-    configs: list[TrainConfig], workers: int, threads: int, progress: str, data_digest: str
-) -> None:
+def _run_workers(configs: list[TrainConfig], workers: int, progress: str, data_digest: str) -> None:
     import subprocess
 
     # biggest first, so that the last model to finish is a small one
     queue = sorted(configs, key=lambda c: -count_parameters(build_model(c)) * c.epochs)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    threads = str(CPU_THREADS)  # what training will use: no larger pool to start
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     running: list[tuple[subprocess.Popen, TrainConfig]] = []
     print(f"rnnreport: training {len(configs)} models in {workers} processes", file=sys.stderr)
     try:
@@ -510,7 +504,7 @@ def _run_workers(
                         "data_digest": data_digest,
                     }
                 )
-                command = [sys.executable, "-m", "rnnreport.train", spec, str(threads), progress]
+                command = [sys.executable, "-m", "rnnreport.train", spec, progress]
                 running.append((subprocess.Popen(command, env=env), config))
             time.sleep(0.2)
             for process, config in list(running):
@@ -532,7 +526,7 @@ def _class_name(config: TrainConfig) -> str:
     return f"{type(config).__module__}:{type(config).__qualname__}"
 
 
-def _worker(spec: str, threads: str, progress: str) -> int:
+def _worker(spec: str, progress: str) -> int:
     """Entry point of one worker process: train one config into the cache; the exit status."""
     import signal
 
@@ -540,7 +534,6 @@ def _worker(spec: str, threads: str, progress: str) -> int:
 
     # terminated by the parent: unwind, so that temporary files are removed
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    torch.set_num_threads(int(threads))
     d = json.loads(spec)
     config = _config_class(d["config_class"])(**d["config"])
     try:

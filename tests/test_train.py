@@ -88,7 +88,7 @@ def test_cache_key_covers_config_data_and_code(data, monkeypatch) -> None:
     assert cache_path(TINY, data) != path
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "tamper"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "tamper", "tamper-metrics"])
 def test_a_bad_cache_entry_is_retrained(data, damage, capsys) -> None:
     first = train(TINY, data=data)
     path = cache_path(TINY, data)
@@ -96,9 +96,13 @@ def test_a_bad_cache_entry_is_retrained(data, damage, capsys) -> None:
         path.write_bytes(path.read_bytes()[:200])
     elif damage == "garbage":
         path.write_bytes(b"not a checkpoint")
-    else:  # valid file, weights changed behind the checksum's back
+    elif damage == "tamper":  # valid file, weights changed behind the checksum's back
         entry = torch.load(path, weights_only=True)
         entry["weights"]["fc2.bias"] += 1.0
+        torch.save(entry, path)
+    else:  # valid file, a better test accuracy written in
+        entry = torch.load(path, weights_only=True)
+        entry["result"] = json.dumps({**json.loads(entry["result"]), "test_accuracy": 0.999})
         torch.save(entry, path)
     again = train(TINY, data=data)
     assert not again.cached and again == first
