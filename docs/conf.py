@@ -11,9 +11,8 @@ What happens, in order:
 2. sphinx-gallery runs every ``gallery/plot_*.py`` in this one interpreter, one after the
    other (all of them, every build), and turns each into a page under ``auto_examples/``
    with downloadable ``.py`` and ``.ipynb`` files.
-3. ``_check_generated`` makes sure the scripts left the landing page's inputs behind and
-   writes ``results_table.csv``, a rounded copy of ``results.csv`` for the landing page
-   (``index.md``), which includes them: every number on it comes from this build.
+3. ``_check_generated`` makes sure the scripts left the landing page's inputs behind
+   (``index.md`` includes them): every number on it comes from this build.
 4. ``sphinx-mathjax-offline`` copies MathJax into ``_static``: math renders with no network.
 
 Nothing here trains or computes results; the package is reached only through the gallery
@@ -22,8 +21,6 @@ scripts and autodoc.
 
 from __future__ import annotations
 
-import csv
-import math
 import os
 import re
 import shutil
@@ -36,22 +33,14 @@ from sphinx.errors import ConfigError, ExtensionError
 DOCS = Path(__file__).resolve().parent
 GENERATED = DOCS / "_generated"
 # The landing page's inputs: written by the results-grid script (gallery/plot_03_*.py).
-REQUIRED_OUTPUTS = ("findings.md", "results.csv", "results.json", "key_figure.png")
-# results.csv is for machines (every column, full precision); the landing page shows this
-# shorter, rounded copy of it, written by `_write_results_table` after the gallery has run.
-RESULTS_TABLE = "results_table.csv"
-# results.csv column -> landing-page header. Columns not named here keep their own name
-# (underscores as spaces); TABLE_HIDDEN ones are left out (the model name already says them).
-TABLE_HEADERS = {
-    "params": "params",
-    "test_loss_sum": "test loss (sum)",
-    "test_accuracy": "test accuracy",
-    "report_a_loss_sum": "A's loss",
-    "report_a_accuracy": "A's accuracy",
-    "loss_minus_report_a": "loss − A's",
-    "accuracy_minus_report_a": "accuracy − A's",
-}
-TABLE_HIDDEN = {"cell", "layers", "units", "epochs", "test_loss", "train_seconds"}
+# results.csv is for machines (every column, full precision); the page shows results_table.csv.
+REQUIRED_OUTPUTS = (
+    "findings.md",
+    "results.csv",
+    "results.json",
+    "results_table.csv",
+    "key_figure.png",
+)
 
 # Before sphinx-gallery imports anything: where the scripts write, and a backend with no window.
 os.environ["RNNREPORT_OUTPUT"] = str(GENERATED)
@@ -225,7 +214,6 @@ def _check_generated(app: Sphinx) -> None:
     """Fail the build, with the reason, if the gallery left the landing page's inputs out."""
     missing = [name for name in REQUIRED_OUTPUTS if not (GENERATED / name).is_file()]
     if not missing:
-        _write_results_table(app)
         return
     gallery = DOCS.parent / "gallery"
     scripts = sorted(p.name for p in gallery.glob("plot_*.py"))
@@ -255,54 +243,6 @@ def _check_mathjax(app: Sphinx) -> None:
             f"mathjax_path is {path!r}, a network address: the site must render math offline. "
             "Is sphinx-mathjax-offline installed (pip install sphinx-mathjax-offline)?"
         )
-
-
-def _format_number(text: str, signed: bool) -> str:
-    """``877.7612`` -> ``877.76``, ``0.97204`` -> ``0.9720``; integers and words unchanged."""
-    if text.strip() == "":
-        return "—"
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    if math.isnan(value):
-        return "—"
-    if value.is_integer() and "." not in text:
-        return f"{int(value):,}"
-    places = 2 if abs(value) >= 10 else 4
-    # A typographic minus, as in the prose, instead of a hyphen.
-    return format(value, f"{'+' if signed else ''},.{places}f").replace("-", "−")
-
-
-def _write_results_table(app: Sphinx) -> None:
-    """Write the landing page's table from results.csv: rounded, ``x ± x_std`` merged.
-
-    With one seed there is no spread to show (the std is 0 by definition), so ``± 0`` is
-    left out rather than printed as if it were measured.
-    """
-    source = GENERATED / "results.csv"
-    with source.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or "model" not in rows[0]:
-        raise ExtensionError(
-            f"{source} has no rows or no 'model' column (columns: {list(rows[0]) if rows else []})"
-            ": the results-grid script must write one row per model"
-        )
-    columns = [c for c in rows[0] if c not in TABLE_HIDDEN and not c.endswith("_std")]
-    header = [TABLE_HEADERS.get(c, c.replace("_", " ")) for c in columns]
-    body = []
-    for row in rows:
-        cells = []
-        for column in columns:
-            signed = "minus" in column or "difference" in column
-            cell = _format_number(row[column], signed)
-            spread = row.get(f"{column}_std")
-            if spread is not None and cell != "—" and row.get("seeds", "").strip() != "1":
-                cell += f" ± {_format_number(spread, False)}"
-            cells.append(cell)
-        body.append(cells)
-    with (GENERATED / RESULTS_TABLE).open("w", newline="") as f:
-        csv.writer(f).writerows([header, *body])
 
 
 # sphinx-gallery's execution-times pages load jQuery and DataTables from CDNs to make the

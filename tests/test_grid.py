@@ -85,6 +85,11 @@ def test_written_files_and_findings(table: Table, tmp_path) -> None:
     assert [r["model"] for r in rows] == [row.model for row in table.rows]
     data = json.loads(json_path.read_text())
     assert data["budget"]["name"] == "tiny" and len(data["runs"]) == len(table.results)
+    with (tmp_path / "results_table.csv").open() as f:
+        shown = list(csv.DictReader(f))
+    assert [r["model"] for r in shown] == [row.model for row in table.rows]
+    row = table.rows[0]
+    assert shown[0]["test accuracy"] == f"{row.test_accuracy:.4f} ± {row.test_accuracy_std:.4f}"
     text = findings(table)
     assert "budget 'tiny'" in text
     best = max(table.rows, key=lambda r: r.test_accuracy)
@@ -97,3 +102,5 @@ def test_overriding_seeds_or_epochs_is_labelled() -> None:
     table = run_grid(budget, epochs=2, progress="off")
     assert table.budget.name == "tiny, custom" and table.budget.epochs == 2
     assert "custom settings" in table.budget.describe()
+    one_seed = grid.display_rows(table)[0]
+    assert "±" not in one_seed["test accuracy"] and "±" not in one_seed["test loss (sum)"]
