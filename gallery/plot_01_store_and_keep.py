@@ -8,8 +8,8 @@ and (2) keep the previous state while ignoring the input. The two student report
 yes, if the maps are invertible. Both are half right, and the
 difference is between storing the *value* :math:`x_t` and storing the *information* in it.
 
-Every result below is derived with SymPy (:mod:`rnnreport.derivations`) and then
-witnessed on :class:`~rnnreport.cells.LSTMCell` and :class:`~rnnreport.cells.GRUCell`,
+Every result below is derived with SymPy (:mod:`rnnreport.theory.derivations`) and then
+witnessed on :class:`~rnnreport.model.cells.LSTMCell` and :class:`~rnnreport.model.cells.GRUCell`,
 the cells we train, with weights set by hand.
 """
 
@@ -21,8 +21,8 @@ the cells we train, with weights set by hand.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rnnreport import derivations as d
-from rnnreport.tables import html_table
+from rnnreport.inspection.tables import html_table
+from rnnreport.theory import derivations as d
 
 limits = d.gate_limits()
 limits.math()

@@ -19,8 +19,8 @@ Goldberg and Yahav (2018): the LSTM can count, the GRU cannot.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rnnreport import derivations as d
-from rnnreport.tables import html_table
+from rnnreport.inspection.tables import html_table
+from rnnreport.theory import derivations as d
 
 mapped = d.gru_not_lstm()
 mapped.math()
@@ -46,7 +46,7 @@ mapped.fixed_point.math()
 print(mapped.weights)
 
 # %%
-# The mapped LSTM is built from those weights by :func:`rnnreport.derivations.lstm_from_gru`
+# The mapped LSTM is built from those weights by :func:`rnnreport.theory.derivations.lstm_from_gru`
 # (float64; its output gate's bias of 50 makes :math:`o_t` exactly 1.0 after rounding).
 # The last column is the same GRU with its reset gate held open, which separates the two
 # effects: the LSTM's cell :math:`c_t` equals the GRU's state at the first step, and the

@@ -12,9 +12,11 @@ build (or taken from its cache), so that we can tell which differences are real.
 # %%
 # Train the grid
 # --------------
-# :func:`rnnreport.grid.run_grid` trains what the cache does not hold yet. The budget
+# :func:`rnnreport.experiments.grid.run_grid` trains what the cache does not hold yet. The budget
 # (``RNNREPORT_BUDGET``) decides how much: the line below says which one made these numbers.
-from rnnreport import grid, plots, settings
+from rnnreport import settings
+from rnnreport.experiments import grid
+from rnnreport.inspection import plots
 
 table = grid.run_grid()
 print(table.budget.describe())

@@ -14,11 +14,15 @@ the two families differ only in how they look at an image.
 # %%
 # The four baselines
 # ------------------
-# :mod:`rnnreport.baselines` builds them at the homework's sizes: hidden layers of 32
+# :mod:`rnnreport.model.whole_image` builds them at the homework's sizes: hidden layers of 32
 # units, and two 3×3 convolutions of 8 filters with 2×2 max-pooling before a layer of 32.
 # Their parameter counts follow from the architecture alone.
-from rnnreport import baselines, comparison, grid, plots, settings
-from rnnreport.models import build_model, count_parameters
+from rnnreport import settings
+from rnnreport.experiments import baselines as comparison
+from rnnreport.experiments import grid
+from rnnreport.inspection import plots
+from rnnreport.model import whole_image as baselines
+from rnnreport.model.classifier import build_model, count_parameters
 
 for kind in baselines.KINDS:
     config = baselines.BaselineConfig(kind=kind)
@@ -27,8 +31,8 @@ for kind in baselines.KINDS:
 # %%
 # Train them
 # ----------
-# :func:`rnnreport.comparison.run_baselines` trains what the cache does not hold yet, under
-# the same budget (``RNNREPORT_BUDGET``) as the grid: the line below says which one.
+# :func:`rnnreport.experiments.baselines.run_baselines` trains what the cache does not
+# hold yet, under the same budget (``RNNREPORT_BUDGET``) as the grid: the line below says which one.
 table = comparison.run_baselines()
 print(table.budget.describe())
 

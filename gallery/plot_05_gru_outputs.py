@@ -16,9 +16,10 @@ measured over all 10,000 test images.
 # cache or trained now. The budget line says how much training stands behind the numbers.
 import numpy as np
 
-from rnnreport import grid, plots, probes
 from rnnreport.data import load_mnist
-from rnnreport.tables import html_table
+from rnnreport.experiments import grid
+from rnnreport.inspection import plots, probes
+from rnnreport.inspection.tables import html_table
 
 budget = grid.current_budget()
 print(f"Numbers from this build — {budget.describe()}.")
@@ -29,7 +30,7 @@ print(f"{result.name}: test accuracy {result.test_accuracy:.4f}")
 # %%
 # Outputs beside the image
 # ------------------------
-# :func:`rnnreport.probes.trace_dataset` records :math:`h_t` for every test image, shaped
+# :func:`rnnreport.inspection.probes.trace_dataset` records :math:`h_t` for every test image, shaped
 # (T, N, H) = (28, 10000, 32). Each map below has the step on the vertical axis, level with
 # the image row the GRU read at that step, and the 32 units across; the first test image of
 # five different digits is shown.

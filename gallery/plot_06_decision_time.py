@@ -14,14 +14,15 @@ the step after which its prediction stays right.
 # Readout at every step, for every model
 # --------------------------------------
 # ``model(x, every_step=True)`` applies the trained head (ReLU, FC 64, ReLU, FC 10) to the
-# last layer's output at each step; :func:`rnnreport.probes.readout` turns the logits into
-# per-step predictions and max-softmax confidences. The line below says which training
+# last layer's output at each step; :func:`rnnreport.inspection.probes.readout` turns the
+# logits into per-step predictions and max-softmax confidences. The line below says which training
 # budget stands behind the numbers.
 import numpy as np
 
-from rnnreport import grid, plots, probes
 from rnnreport.data import load_mnist
-from rnnreport.tables import html_table
+from rnnreport.experiments import grid
+from rnnreport.inspection import plots, probes
+from rnnreport.inspection.tables import html_table
 
 budget = grid.current_budget()
 print(f"Numbers from this build — {budget.describe()}.")
@@ -106,8 +107,8 @@ rows = [
 html_table(rows, caption=f"When the decision is made ({budget.name} budget)")
 
 # %%
-# The decision step of an image (:func:`rnnreport.probes.decision_steps`) is the first step
-# after which its prediction stays correct to the end; images the model gets wrong at the
+# The decision step of an image (:func:`rnnreport.inspection.probes.decision_steps`) is the
+# first step after which its prediction stays correct to the end; images the model gets wrong at the
 # last step have none. The median above is over the images each model gets right.
 decided = gru.decision_steps()
 right = decided != probes.UNDECIDED

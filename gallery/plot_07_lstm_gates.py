@@ -16,9 +16,10 @@ image: before its first inked row, on the ink, and after its last inked row.
 import numpy as np
 import torch
 
-from rnnreport import grid, plots, probes
 from rnnreport.data import load_mnist
-from rnnreport.tables import html_table
+from rnnreport.experiments import grid
+from rnnreport.inspection import plots, probes
+from rnnreport.inspection.tables import html_table
 
 budget = grid.current_budget()
 print(f"Numbers from this build — {budget.describe()}.")
@@ -29,8 +30,8 @@ print(f"{result.name}: test accuracy {result.test_accuracy:.4f}")
 # %%
 # Gates and cell state beside the image
 # -------------------------------------
-# :func:`rnnreport.probes.record` captures every gate of every layer while the model runs,
-# under names such as ``layer0.f``, each shaped (T, B, H). Step :math:`t` is level with
+# :func:`rnnreport.inspection.probes.record` captures every gate of every layer while the
+# model runs, under names such as ``layer0.f``, each shaped (T, B, H). Step :math:`t` is level with
 # row :math:`t` of the image; the 32 units go across. The gates lie in (0, 1); the cell
 # state is unbounded, and its colour scale is symmetric around 0.
 digits = [1, 3, 8]
@@ -57,7 +58,7 @@ fig = plots.rows_beside_images(
 # %%
 # Gates by phase, over the whole test set
 # ---------------------------------------
-# :func:`rnnreport.probes.mean_by_phase` averages each gate over the units and over the
+# :func:`rnnreport.inspection.probes.mean_by_phase` averages each gate over the units and over the
 # (step, image) pairs of each phase, for all 10,000 test images, in batches.
 names = ["layer0.i", "layer0.f", "layer0.o", "layer0.c", "layer0.h"]
 means = probes.mean_by_phase(model, test.x, names)

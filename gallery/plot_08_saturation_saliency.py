@@ -14,15 +14,16 @@ true class's logit with respect to each row.
 # %%
 # Saturation, per unit
 # --------------------
-# :func:`rnnreport.probes.gate_saturation` counts, for each unit of each sigmoid gate of
+# :func:`rnnreport.inspection.probes.gate_saturation` counts, for each unit of each sigmoid gate of
 # each layer, the share of its (step, image) pairs below 0.1 and above 0.9, over the
 # 10,000 test images. First the two three-layer models, one point per unit, coloured by
 # layer.
 import numpy as np
 
-from rnnreport import grid, plots, probes
 from rnnreport.data import load_mnist
-from rnnreport.tables import html_table
+from rnnreport.experiments import grid
+from rnnreport.inspection import plots, probes
+from rnnreport.inspection.tables import html_table
 
 budget = grid.current_budget()
 print(f"Numbers from this build — {budget.describe()}.")
@@ -33,7 +34,8 @@ saturation = {name: probes.gate_saturation(m, test.x) for name, m in models.item
 
 
 def by_gate(entries: list[probes.GateSaturation]) -> dict[str, list[tuple]]:
-    """{gate: [(left, right) per layer]} for :func:`rnnreport.plots.saturation_scatter`."""
+    """{gate: [(left, right) per layer]}, for
+    :func:`rnnreport.inspection.plots.saturation_scatter`."""
     panels: dict[str, list[tuple]] = {}
     for s in entries:
         panels.setdefault(f"gate {s.gate}", []).append((s.left, s.right))
@@ -93,7 +95,7 @@ for cell, gates in (("lstm", "ifo"), ("gru", "zr")):
 # %%
 # Row saliency
 # ------------
-# :func:`rnnreport.probes.row_saliency` gives, for each test image, the norm of the
+# :func:`rnnreport.inspection.probes.row_saliency` gives, for each test image, the norm of the
 # gradient of the true class's logit with respect to each of the 28 input rows. Averaged
 # over the test set and scaled to sum to 1 per model, the curves say where in the image
 # the final logit is sensitive. The gray bars are the share of test images with ink in

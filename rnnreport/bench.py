@@ -2,7 +2,7 @@ r"""How fast the library's cells train, next to torch.nn's fused LSTM and GRU.
 
 For each config of the grid, :func:`benchmark` times one whole training step of the
 assignment's classifier (forward, backward, Adam step on a batch of 256 sequences) twice:
-with our :class:`~rnnreport.layers.RNN`, and with the same classifier whose recurrent part
+with our :class:`~rnnreport.model.layers.RNN`, and with the same classifier whose recurrent part
 is ``torch.nn.LSTM`` / ``torch.nn.GRU``. The two are timed in the same run, interleaved
 step by step, after a few warm-up steps; each figure is the median over the repeats, so a
 burst of load from another process moves both and the *ratio* stays meaningful. The
@@ -48,8 +48,16 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .data import N_TRAIN_OFFICIAL, N_VALID
-from .grid import CELLS, SHAPES
-from .models import CLASSES, HEAD_UNITS, PIXELS, STEPS, Classifier, ModelConfig, build_model
+from .experiments.grid import CELLS, SHAPES
+from .model.classifier import (
+    CLASSES,
+    HEAD_UNITS,
+    PIXELS,
+    STEPS,
+    Classifier,
+    ModelConfig,
+    build_model,
+)
 
 TRAIN_SEQUENCES = N_TRAIN_OFFICIAL - N_VALID
 """Sequences in one epoch of the grid's training (55,000)."""
@@ -216,7 +224,7 @@ class Benchmark:
 
 
 class _TorchRNN(nn.Module):
-    """torch.nn.LSTM / torch.nn.GRU behind :class:`~rnnreport.layers.RNN`'s call signature."""
+    """torch.nn.LSTM / torch.nn.GRU behind :class:`~rnnreport.model.layers.RNN`'s call signature."""
 
     def __init__(self, cell: str, hidden_size: int, num_layers: int) -> None:
         super().__init__()

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .models import ModelConfig
+from .model.classifier import ModelConfig
 from .settings import BUDGETS
 
 
@@ -113,8 +113,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
-    from .grid import BUDGETS as GRID_BUDGETS
-    from .grid import current_budget, run_grid
+    from .experiments.grid import BUDGETS as GRID_BUDGETS
+    from .experiments.grid import current_budget, run_grid
 
     budget = current_budget() if args.budget is None else GRID_BUDGETS[args.budget]
     if args.data_dir:  # the worker processes that train the grid read the same files

@@ -31,9 +31,10 @@ from typing import Any, Protocol
 import torch
 from torch.nn import functional as F
 
-from . import cells, layers, models, settings
+from . import settings
 from .data import MNIST, Split, load_mnist
-from .models import ModelConfig, build_model, count_parameters
+from .model import cells, classifier, layers
+from .model.classifier import ModelConfig, build_model, count_parameters
 
 TRAINING_VERSION = 1
 """Bump when the training procedure changes in a way that changes results."""
@@ -47,8 +48,9 @@ thread per model is also the faster way to use the cores (see :func:`train_many`
 
 
 class TrainConfig(Protocol):
-    """What the trainer needs of a config: :class:`~rnnreport.models.ModelConfig` for the
-    recurrent classifiers, :class:`~rnnreport.baselines.BaselineConfig` for whole-image ones.
+    """What the trainer needs of a config: :class:`~rnnreport.model.classifier.ModelConfig`
+    for the recurrent classifiers, :class:`~rnnreport.model.whole_image.BaselineConfig` for
+    whole-image ones.
 
     A frozen dataclass whose ``build()`` returns a module mapping images (B, 28, 28) to
     logits (B, 10), with ``name`` and ``key`` (a stable hash of its fields).
@@ -155,7 +157,7 @@ def default_device() -> torch.device:
 def code_digest(config: TrainConfig) -> str:
     """sha256 over the source of the modules that define ``config``'s model, and the
     training version: the recurrent models are defined by cells, layers and models."""
-    defining = {sys.modules[type(config).__module__], models}  # models seeds every build
+    defining = {sys.modules[type(config).__module__], classifier}  # classifier seeds every build
     if isinstance(config, ModelConfig):
         defining |= {cells, layers}
     h = hashlib.sha256(f"training v{TRAINING_VERSION}".encode())

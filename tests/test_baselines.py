@@ -10,12 +10,15 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from rnnreport import baselines, comparison, grid, plots
-from rnnreport.baselines import BaselineConfig
-from rnnreport.comparison import BaselineRow, BaselineTable
 from rnnreport.data import load_mnist
-from rnnreport.grid import Budget
-from rnnreport.models import ModelConfig, build_model, count_parameters
+from rnnreport.experiments import baselines as comparison
+from rnnreport.experiments import grid
+from rnnreport.experiments.baselines import BaselineRow, BaselineTable
+from rnnreport.experiments.grid import Budget
+from rnnreport.inspection import plots
+from rnnreport.model import whole_image as baselines
+from rnnreport.model.classifier import ModelConfig, build_model, count_parameters
+from rnnreport.model.whole_image import BaselineConfig
 from rnnreport.train import Result, cache_path, trained_model
 
 TINY_BUDGET = Budget("tiny", epochs=1, seeds=2, limit=256)
@@ -240,7 +243,7 @@ def test_tiny_training_caches_and_reloads(private_cache) -> None:
     model, first = trained_model(config, data=data, progress="off")
     assert not first.cached and cache_path(config, data).exists()
     assert first.params == expected_parameters("cnn") and len(first.history) == 1
-    assert first.to_dict()["config_class"] == "rnnreport.baselines:BaselineConfig"
+    assert first.to_dict()["config_class"] == "rnnreport.model.whole_image:BaselineConfig"
     again_model, again = trained_model(config, data=data, progress="off")
     assert again.cached and again == first and again.config == config
     for name, value in model.state_dict().items():

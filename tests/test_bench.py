@@ -19,7 +19,7 @@ from rnnreport.bench import (
     training_flops,
 )
 from rnnreport.cli import main
-from rnnreport.models import ModelConfig, build_model
+from rnnreport.model.classifier import ModelConfig, build_model
 
 CONFIGS = [
     ModelConfig(cell="lstm", units=6, layers=2),

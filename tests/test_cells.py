@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from rnnreport.cells import GRUCell, LSTMCell
-from rnnreport.layers import _TORCH_NAMES, RNN, copy_from_torch, torch_to_ours
+from rnnreport.model.cells import GRUCell, LSTMCell
+from rnnreport.model.layers import _TORCH_NAMES, RNN, copy_from_torch, torch_to_ours
 
 TOL = 1e-5
 T, B, D, H = 7, 5, 6, 4

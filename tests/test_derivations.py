@@ -9,8 +9,8 @@ import pytest
 import sympy as sp
 import torch
 
-from rnnreport import derivations as d
-from rnnreport.tables import html_table
+from rnnreport.inspection.tables import html_table
+from rnnreport.theory import derivations as d
 
 
 @pytest.fixture(scope="module")

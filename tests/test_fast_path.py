@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnreport.layers import RNN, _GRUThroughTime, _LSTMThroughTime
+from rnnreport.model.layers import RNN, _GRUThroughTime, _LSTMThroughTime
 
 TOL = 1e-5
 T, B, D, H = 6, 4, 5, 3

@@ -8,8 +8,8 @@ import statistics
 
 import pytest
 
-from rnnreport import grid
-from rnnreport.grid import Budget, Table, findings, grid_configs, grid_model, run_grid
+from rnnreport.experiments import grid
+from rnnreport.experiments.grid import Budget, Table, findings, grid_configs, grid_model, run_grid
 
 pytestmark = pytest.mark.slow
 

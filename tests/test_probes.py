@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from rnnreport import probes
-from rnnreport.layers import RNN
-from rnnreport.models import Classifier, ModelConfig
+from rnnreport.inspection import probes
+from rnnreport.model.classifier import Classifier, ModelConfig
+from rnnreport.model.layers import RNN
 
 T, B = 28, 7
 

@@ -12,7 +12,7 @@ import torch
 from rnnreport import train as train_module
 from rnnreport.cli import main
 from rnnreport.data import load_mnist
-from rnnreport.models import ModelConfig
+from rnnreport.model.classifier import ModelConfig
 from rnnreport.train import cache_path, load_cached, train, train_many, trained_model
 
 pytestmark = pytest.mark.slow

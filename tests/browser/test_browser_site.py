@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from rnnreport.models import ModelConfig
+from rnnreport.model.classifier import ModelConfig
 
 pytestmark = pytest.mark.browser
 

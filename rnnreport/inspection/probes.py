@@ -1,7 +1,7 @@
 r"""Look inside a trained classifier as the rows arrive: states, gates, readout, saliency.
 
-Everything here takes a trained :class:`~rnnreport.models.Classifier` (or, for
-:func:`record`, its :class:`~rnnreport.layers.RNN`) and images ``x`` (N, 28, 28), row
+Everything here takes a trained :class:`~rnnreport.model.classifier.Classifier` (or, for
+:func:`record`, its :class:`~rnnreport.model.layers.RNN`) and images ``x`` (N, 28, 28), row
 ``t`` being the input at step ``t``. Steps are counted from 1, like the equations: step
 ``t`` is the state after reading rows ``1..t``, and "row ``t``" is the ``t``-th row from
 the top.
@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .layers import RNN
+from ..model.layers import RNN
 
 SIGMOID_GATES = ("i", "f", "o", "z", "r")
 """Gates whose values lie in (0, 1): the LSTM's input, forget and output gates, the GRU's
@@ -63,7 +63,7 @@ def _rnn_of(model: nn.Module) -> RNN:
         return rnn
     raise TypeError(
         f"cannot record {type(model).__name__}: pass a Classifier (a model with an `rnn` "
-        "attribute that is an rnnreport.layers.RNN) or the RNN itself"
+        "attribute that is an rnnreport.model.layers.RNN) or the RNN itself"
     )
 
 

@@ -5,7 +5,7 @@ inputs of a layer at once (``x U + b`` for every step in one matmul), then runs 
 ``step`` over time; layer ``l + 1`` reads the outputs of layer ``l``.
 
 Two ways through time, one set of equations. Both call the cell's own ``step`` at every
-step, so the forward arithmetic is exactly :mod:`rnnreport.cells`:
+step, so the forward arithmetic is exactly :mod:`rnnreport.model.cells`:
 
 * the *reference* path lets autograd record every operation of every step; it runs
   whenever an observer is registered (probes see the gates), or with ``rnn.fast = False``;
@@ -22,7 +22,7 @@ gradients. Without gradients (``torch.no_grad()``, evaluation) the loop just run
 
 Looking inside: :meth:`RNN.add_observer` registers a callback that receives every
 layer's gate activations and outputs, stacked over time. Probes use it
-(:func:`rnnreport.probes.record`); with no observer, nothing is kept.
+(:func:`rnnreport.inspection.probes.record`); with no observer, nothing is kept.
 """
 
 from __future__ import annotations

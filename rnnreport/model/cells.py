@@ -6,7 +6,7 @@ returns the new state *and* a dict of its gate activations, so that probes can l
 
 A step takes ``a_x``, the input's contribution to every pre-activation, already computed
 (``a_x = x_t U + b``). Splitting it off changes no arithmetic, and it lets a layer project
-all T inputs with one matmul before the loop over time (see :mod:`rnnreport.layers`).
+all T inputs with one matmul before the loop over time (see :mod:`rnnreport.model.layers`).
 
 Weights are stored so that ``x @ U`` works on row vectors ``x`` of shape ``(B, D)``, the
 way TensorFlow stores its kernels; torch stores the transposes.
@@ -70,7 +70,7 @@ class LSTMCell(nn.Module):
     Shapes: ``x_t`` (B, D); ``h, c`` (B, H). Parameters: ``U`` (D, 4H), ``W`` (H, 4H),
     ``b`` (4H,), column blocks in TF1's order ``[i | j | f | o]``. torch.nn.LSTM orders its
     rows ``[i | f | g | o]`` (its ``g`` is our ``j``) and keeps two biases that only ever
-    appear summed; :func:`rnnreport.layers.copy_from_torch` maps one onto the other.
+    appear summed; :func:`rnnreport.model.layers.copy_from_torch` maps one onto the other.
 
     .. note::
         ``forget_bias`` is a constant added inside the forget gate's sigmoid, not a

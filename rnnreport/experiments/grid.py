@@ -18,10 +18,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import settings, tables
-from .data import MNIST, load_mnist
-from .models import Classifier, ModelConfig
-from .train import Result, train_many, trained_model
+from .. import settings
+from ..data import MNIST, load_mnist
+from ..inspection import tables
+from ..model.classifier import Classifier, ModelConfig
+from ..train import Result, train_many, trained_model
 
 SHAPES = ((1, 32), (1, 64), (1, 128), (3, 32))
 """(layers, units) of the assignment's grid, per cell."""

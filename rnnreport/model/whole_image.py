@@ -28,7 +28,7 @@ differs only in the model.
 
 The trainer's cache key covers this module's source (see
 :func:`rnnreport.train.code_digest`): an edit here retrains the baselines, which is why
-their results, tables and findings live in :mod:`rnnreport.comparison`.
+their results, tables and findings live in :mod:`rnnreport.experiments.baselines`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from itertools import pairwise
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .models import config_key
+from .classifier import config_key
 
 KINDS = ("softmax", "mlp1", "mlp2", "cnn")
 """The four whole-image models of the course's Homework 1, in its order."""
@@ -183,7 +183,8 @@ class BaselineConfig:
         return config_key(self)
 
     def build(self) -> nn.Module:
-        """A fresh model (seed the RNG first: see :func:`rnnreport.models.build_model`)."""
+        """A fresh model (seed the RNG first: see
+        :func:`rnnreport.model.classifier.build_model`)."""
         if self.kind == "cnn":
             return SmallCNN()
         return FeedForward({"softmax": (), "mlp1": (HIDDEN,), "mlp2": (HIDDEN, HIDDEN)}[self.kind])

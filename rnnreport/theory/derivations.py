@@ -2,7 +2,8 @@ r"""What the gates can and cannot do: SymPy derivations, each witnessed on our o
 
 Q1 of the assignment asks three theory questions. Each function below answers one part: it
 derives the result with SymPy (the returned expressions are what the site renders as LaTeX)
-and then *witnesses* it on :class:`~rnnreport.cells.LSTMCell` / :class:`~rnnreport.cells.GRUCell`
+and then *witnesses* it on :class:`~rnnreport.model.cells.LSTMCell` /
+:class:`~rnnreport.model.cells.GRUCell`
 — the very cells we train — with weights set by construction, so the numbers on the page
 are the cells' outputs, not a re-implementation's.
 
@@ -42,7 +43,7 @@ import sympy as sp
 import torch
 from torch import Tensor
 
-from rnnreport.cells import GRUCell, LSTMCell
+from rnnreport.model.cells import GRUCell, LSTMCell
 
 Cell = LSTMCell | GRUCell
 

@@ -1,8 +1,8 @@
 """The whole-image baselines beside the recurrent grid (Q3.1): results, tables, findings.
 
-:mod:`rnnreport.baselines` defines the four models of the course's Homework 1; this module
+:mod:`rnnreport.model.whole_image` defines the four models of the course's Homework 1; this module
 trains them under the build's budget (exactly like the grid), aggregates them over seeds,
-sets them beside the recurrent models of :mod:`rnnreport.grid`, and writes the sentences
+sets them beside the recurrent models of :mod:`rnnreport.experiments.grid`, and writes the sentences
 that interpret the numbers. Kept apart from the models so that editing a sentence here does
 not change the trainer's cache key for them.
 """
@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from . import grid, tables
-from .baselines import KINDS, REPORT_A, BaselineConfig
-from .data import MNIST, load_mnist
+from ..data import MNIST, load_mnist
+from ..inspection import tables
+from ..model.whole_image import KINDS, REPORT_A, BaselineConfig
+from ..train import Result, train_many
+from . import grid
 from .grid import Budget, Comparison, by_model, current_budget, mean_std, one_model
-from .train import Result, train_many
 
 
 def baseline_configs(budget: Budget) -> list[BaselineConfig]:
@@ -124,8 +125,9 @@ def run_baselines(
 ) -> BaselineTable:
     """Train (or take from the cache) every baseline under ``budget`` and aggregate over seeds.
 
-    ``budget`` defaults to :func:`rnnreport.grid.current_budget`, so the baselines get the
-    same epochs, seeds and training subset as the recurrent grid of the same build.
+    ``budget`` defaults to :func:`rnnreport.experiments.grid.current_budget`, so the
+    baselines get the same epochs, seeds and training subset as the recurrent grid of the
+    same build.
     """
     budget = budget or current_budget()
     data = data or load_mnist()

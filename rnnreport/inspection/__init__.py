@@ -1,0 +1,1 @@
+"""Inspection: record what happens inside a model over time; draw and tabulate it."""

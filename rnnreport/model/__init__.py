@@ -1,0 +1,1 @@
+"""The model: the cells' equations, their unrolling over time, the classifiers."""
