@@ -12,7 +12,7 @@ import torch
 
 from rnnreport.data import load_mnist
 from rnnreport.experiments import baselines as comparison
-from rnnreport.experiments import grid
+from rnnreport.experiments import grid, reports
 from rnnreport.experiments.baselines import BaselineRow, BaselineTable
 from rnnreport.experiments.grid import Budget
 from rnnreport.inspection import plots
@@ -152,7 +152,7 @@ def test_aggregate_over_seeds() -> None:
     assert row.test_accuracy == pytest.approx(statistics.fmean(accuracies))
     assert row.test_accuracy_std == pytest.approx(statistics.stdev(accuracies))
     assert row.test_loss_sum_std == pytest.approx(statistics.stdev(losses))
-    assert row.report_a_accuracy == baselines.REPORT_A["mlp2"]
+    assert row.report_a_accuracy == reports.REPORT_A_DL1["mlp2"].value
     one = BaselineRow.aggregate(results[:1])
     assert one.test_accuracy_std == 0.0 and one.test_accuracy == accuracies[0]
     with pytest.raises(ValueError, match="one model at a time"):
@@ -189,7 +189,7 @@ def test_findings_follow_the_numbers() -> None:
     text = notes.markdown()
     assert "best first: cnn-2x8 99.00%, mlp-2x32 96.50%, mlp-1x32 96.00%, softmax 92.00%" in text
     assert "None of the 8 recurrent models beats" in text
-    assert f"softmax {(0.92 - baselines.REPORT_A['softmax']) * 100:+.2f} points" in text
+    assert f"softmax {(0.92 - reports.REPORT_A_DL1['softmax'].value) * 100:+.2f} points" in text
     assert "<li>" in notes._repr_html_() and TINY_BUDGET.describe() in text
     why = comparison.explanation(base, rnn).markdown()
     assert "The CNN leads (99.00%)" in why and "it comes last (92.00%)" in why
