@@ -16,12 +16,13 @@ measured over all 10,000 test images.
 # cache or trained now. The budget line says how much training stands behind the numbers.
 import numpy as np
 
+from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import grid
 from rnnreport.inspection import plots, probes
 from rnnreport.inspection.tables import html_table
 
-budget = grid.current_budget()
+budget = settings.budget()
 print(f"Numbers from this build — {budget.describe()}.")
 model, result = grid.grid_model("gru-1x32")
 test = load_mnist().test

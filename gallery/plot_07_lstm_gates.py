@@ -16,12 +16,13 @@ image: before its first inked row, on the ink, and after its last inked row.
 import numpy as np
 import torch
 
+from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import grid
 from rnnreport.inspection import plots, probes
 from rnnreport.inspection.tables import html_table
 
-budget = grid.current_budget()
+budget = settings.budget()
 print(f"Numbers from this build — {budget.describe()}.")
 model, result = grid.grid_model("lstm-1x32")
 test = load_mnist().test

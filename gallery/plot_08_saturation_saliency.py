@@ -20,12 +20,13 @@ true class's logit with respect to each row.
 # layer.
 import numpy as np
 
+from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import grid
 from rnnreport.inspection import plots, probes
 from rnnreport.inspection.tables import html_table
 
-budget = grid.current_budget()
+budget = settings.budget()
 print(f"Numbers from this build — {budget.describe()}.")
 test = load_mnist().test
 names = [f"{cell}-{L}x{H}" for cell in grid.CELLS for L, H in grid.SHAPES]

@@ -113,10 +113,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
-    from .experiments.grid import BUDGETS as GRID_BUDGETS
-    from .experiments.grid import current_budget, run_grid
+    from .experiments.grid import run_grid
+    from .settings import budget as current_budget
 
-    budget = current_budget() if args.budget is None else GRID_BUDGETS[args.budget]
+    budget = current_budget() if args.budget is None else BUDGETS[args.budget]
     if args.data_dir:  # the worker processes that train the grid read the same files
         os.environ["RNNREPORT_MNIST"] = args.data_dir
     table = run_grid(

@@ -17,9 +17,8 @@ variable               meaning
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-
-BUDGETS = ("full", "smoke")
 
 
 def cache_dir() -> Path:
@@ -38,14 +37,40 @@ def mnist_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def budget() -> str:
+@dataclass(frozen=True)
+class Budget:
+    """How much the build trains. ``limit`` is the number of training sequences (None: all)."""
+
+    name: str
+    epochs: int
+    seeds: int
+    limit: int | None
+
+    def describe(self) -> str:
+        data = "all 55,000" if self.limit is None else f"the first {self.limit:,}"
+        seeds = "1 seed" if self.seeds == 1 else f"{self.seeds} seeds"
+        epochs = "1 epoch" if self.epochs == 1 else f"{self.epochs} epochs"
+        if self.name.startswith("smoke"):
+            note = " — a quick check, not the report's results"
+        else:
+            note = "" if self.name == "full" else " — custom settings"
+        return f"budget '{self.name}': {epochs}, {seeds}, {data} training sequences{note}"
+
+
+BUDGETS = {
+    "full": Budget("full", epochs=10, seeds=3, limit=None),
+    "smoke": Budget("smoke", epochs=1, seeds=1, limit=2000),
+}
+
+
+def budget() -> Budget:
     """The build budget named by ``$RNNREPORT_BUDGET`` (``full`` when unset)."""
     value = os.environ.get("RNNREPORT_BUDGET", "full").strip().lower() or "full"
     if value not in BUDGETS:
         raise ValueError(
             f"RNNREPORT_BUDGET={value!r} is not a budget: use one of {', '.join(BUDGETS)}"
         )
-    return value
+    return BUDGETS[value]
 
 
 def output_dir() -> Path:

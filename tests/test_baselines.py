@@ -10,15 +10,16 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
+from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import baselines as comparison
 from rnnreport.experiments import grid, reports
 from rnnreport.experiments.baselines import BaselineRow, BaselineTable
-from rnnreport.experiments.grid import Budget
 from rnnreport.inspection import plots
 from rnnreport.model import whole_image as baselines
 from rnnreport.model.classifier import ModelConfig, build_model, count_parameters
 from rnnreport.model.whole_image import BaselineConfig
+from rnnreport.settings import Budget
 from rnnreport.train import Result, cache_path, trained_model
 
 TINY_BUDGET = Budget("tiny", epochs=1, seeds=2, limit=256)
@@ -77,9 +78,9 @@ def test_configs_follow_the_budget() -> None:
         (k, s) for k in baselines.KINDS for s in range(TINY_BUDGET.seeds)
     ]
     assert {(c.epochs, c.limit, c.batch_size, c.lr) for c in configs} == {(1, 256, 256, 1e-3)}
-    full = comparison.baseline_configs(grid.BUDGETS["full"])
+    full = comparison.baseline_configs(settings.BUDGETS["full"])
     assert {(c.epochs, c.limit) for c in full} == {(10, None)}
-    assert len(full) == 4 * grid.BUDGETS["full"].seeds
+    assert len(full) == 4 * settings.BUDGETS["full"].seeds
 
 
 # -- architectures -------------------------------------------------------------------------

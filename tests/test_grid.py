@@ -8,8 +8,10 @@ import statistics
 
 import pytest
 
+from rnnreport import settings
 from rnnreport.experiments import grid
-from rnnreport.experiments.grid import Budget, Table, findings, grid_configs, grid_model, run_grid
+from rnnreport.experiments.grid import Table, findings, grid_configs, grid_model, run_grid
+from rnnreport.settings import Budget
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +38,7 @@ def test_configs_follow_the_budget() -> None:
     assert len(configs) == 2 * len(SHAPES) * TINY.seeds
     assert {(c.epochs, c.limit) for c in configs} == {(1, 256)}
     assert {c.reset for c in configs} == {"before"} and {c.init for c in configs} == {"tf1"}
-    full = grid_configs(grid.BUDGETS["full"])
+    full = grid_configs(settings.BUDGETS["full"])
     assert {(c.epochs, c.limit, c.seed) for c in full} == {(10, None, s) for s in range(3)}
 
 

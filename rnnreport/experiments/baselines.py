@@ -9,19 +9,20 @@ not change the trainer's cache key for them.
 
 from __future__ import annotations
 
-import html
 import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .. import settings
 from ..data import MNIST, load_mnist
 from ..inspection import tables
 from ..model.whole_image import KINDS, BaselineConfig
+from ..settings import Budget
 from ..train import Result, train_many
 from . import grid, reports
-from .grid import Budget, Comparison, by_model, current_budget, mean_std, one_model
+from .grid import Comparison, by_model, mean_std, one_model
 
 
 def baseline_configs(budget: Budget) -> list[BaselineConfig]:
@@ -125,11 +126,11 @@ def run_baselines(
 ) -> BaselineTable:
     """Train (or take from the cache) every baseline under ``budget`` and aggregate over seeds.
 
-    ``budget`` defaults to :func:`rnnreport.experiments.grid.current_budget`, so the
+    ``budget`` defaults to :func:`rnnreport.settings.budget`, so the
     baselines get the same epochs, seeds and training subset as the recurrent grid of the
     same build.
     """
-    budget = budget or current_budget()
+    budget = budget or settings.budget()
     data = data or load_mnist()
     results = train_many(baseline_configs(budget), data=data, progress=progress)
     rows = tuple(BaselineRow.aggregate(runs) for runs in by_model(results).values())
@@ -219,28 +220,7 @@ def _points(c: Comparison) -> str:
     return f"{text} ({verdict} the spread across {c.seeds} seeds)"
 
 
-@dataclass(frozen=True)
-class Notes:
-    """Generated sentences: Markdown bullets as text, an HTML list on the site."""
-
-    heading: str
-    items: tuple[str, ...]
-
-    def markdown(self) -> str:
-        return f"*{self.heading}*\n\n" + "".join(f"- {item}\n" for item in self.items)
-
-    def __repr__(self) -> str:
-        return self.markdown()
-
-    def _repr_html_(self) -> str:
-        items = "".join(f"<li>{html.escape(item)}</li>" for item in self.items)
-        return (
-            f'<div class="rnnreport-notes"><p><em>{html.escape(self.heading)}</em></p>'
-            f"<ul>{items}</ul></div>"
-        )
-
-
-def findings(baselines: BaselineTable, recurrent: grid.Table) -> Notes:
+def findings(baselines: BaselineTable, recurrent: grid.Table) -> tables.Findings:
     """Sentences comparing the two families, every number taken from the two tables."""
     _same_budget(baselines, recurrent)
     entries = side_by_side(baselines, recurrent)
@@ -292,10 +272,11 @@ def findings(baselines: BaselineTable, recurrent: grid.Table) -> Notes:
         "Our baselines minus the Homework 1 accuracies report A recalls from memory "
         f"(≈ values, from SGD on grey-level images): {recalled}."
     )
-    return Notes(f"Numbers from this build — {baselines.budget.describe()}.", tuple(items))
+    heading = f"Numbers from this build — {baselines.budget.describe()}."
+    return tables.Findings(heading, tuple(items))
 
 
-def explanation(baselines: BaselineTable, recurrent: grid.Table) -> Notes:
+def explanation(baselines: BaselineTable, recurrent: grid.Table) -> tables.Findings:
     """Why the families differ, each claim chosen by what this build's numbers show."""
     _same_budget(baselines, recurrent)
     entries = {e.model: e for e in side_by_side(baselines, recurrent)}
@@ -357,7 +338,8 @@ def explanation(baselines: BaselineTable, recurrent: grid.Table) -> Notes:
         "on the same images, while the homework trained its models with SGD for its own "
         "numbers of epochs; neither family's numbers are the best it could reach."
     )
-    return Notes("Why the two families differ, read against this build's numbers.", tuple(items))
+    heading = "Why the two families differ, read against this build's numbers."
+    return tables.Findings(heading, tuple(items))
 
 
 def _same_budget(baselines: BaselineTable, recurrent: grid.Table) -> None:

@@ -22,6 +22,7 @@ from .. import settings
 from ..data import MNIST, load_mnist
 from ..inspection import tables
 from ..model.classifier import Classifier, ModelConfig
+from ..settings import Budget
 from ..train import Result, train_many, trained_model
 from . import reports
 
@@ -29,37 +30,6 @@ SHAPES = ((1, 32), (1, 64), (1, 128), (3, 32))
 """(layers, units) of the assignment's grid, per cell."""
 
 CELLS = ("lstm", "gru")
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much the build trains. ``limit`` is the number of training sequences (None: all)."""
-
-    name: str
-    epochs: int
-    seeds: int
-    limit: int | None
-
-    def describe(self) -> str:
-        data = "all 55,000" if self.limit is None else f"the first {self.limit:,}"
-        seeds = "1 seed" if self.seeds == 1 else f"{self.seeds} seeds"
-        epochs = "1 epoch" if self.epochs == 1 else f"{self.epochs} epochs"
-        if self.name.startswith("smoke"):
-            note = " — a quick check, not the report's results"
-        else:
-            note = "" if self.name == "full" else " — custom settings"
-        return f"budget '{self.name}': {epochs}, {seeds}, {data} training sequences{note}"
-
-
-BUDGETS = {
-    "full": Budget("full", epochs=10, seeds=3, limit=None),
-    "smoke": Budget("smoke", epochs=1, seeds=1, limit=2000),
-}
-
-
-def current_budget() -> Budget:
-    """The budget named by ``$RNNREPORT_BUDGET`` (``full`` when unset)."""
-    return BUDGETS[settings.budget()]
 
 
 def grid_configs(budget: Budget) -> list[ModelConfig]:
@@ -78,7 +48,7 @@ def grid_model(
     name: str, seed: int = 0, budget: Budget | None = None, progress: str = "lines"
 ) -> tuple[Classifier, Result]:
     """The trained grid model ``name`` (e.g. ``gru-1x32``), from the cache or trained now."""
-    budget = budget or current_budget()
+    budget = budget or settings.budget()
     for config in grid_configs(replace(budget, seeds=seed + 1)):
         if config.name == name and config.seed == seed:
             return trained_model(config, progress=progress)
@@ -320,7 +290,7 @@ def run_grid(
 
     Models the cache lacks are trained in ``workers`` processes (default: one per core).
     """
-    budget = budget or current_budget()
+    budget = budget or settings.budget()
     custom = replace(budget, seeds=seeds or budget.seeds, epochs=epochs or budget.epochs)
     if custom != budget:  # say so wherever the numbers appear
         budget = replace(custom, name=f"{budget.name}, custom")

@@ -86,3 +86,33 @@ def html_table(
         raise ValueError(f"formatters for unknown columns {sorted(unknown)}: columns are {columns}")
     cells = tuple(tuple(formatters.get(c, format_cell)(row[c]) for c in columns) for row in rows)
     return Table(columns, cells, caption)
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Sentences generated from numbers: a heading and bullet items.
+
+    The one type every generated interpretation returns. It renders as an HTML list in a
+    gallery page (``_repr_html_``), as Markdown for the landing page (:meth:`markdown`) and
+    as the same Markdown in a terminal (``repr``). Items are plain text.
+    """
+
+    heading: str
+    items: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.items:
+            raise ValueError(f"Findings {self.heading!r} has no items: say at least one thing")
+
+    def markdown(self) -> str:
+        return f"*{self.heading}*\n\n" + "".join(f"- {item}\n" for item in self.items)
+
+    def __repr__(self) -> str:
+        return self.markdown()
+
+    def _repr_html_(self) -> str:
+        items = "".join(f"<li>{html.escape(item)}</li>" for item in self.items)
+        return (
+            f'<div class="rnnreport-findings"><p><em>{html.escape(self.heading)}</em></p>'
+            f"<ul>{items}</ul></div>"
+        )
