@@ -35,7 +35,7 @@ table
 # The sentences below are generated from the table above. A difference between two models
 # counts as real only when it is larger than the two models' spreads across seeds combined.
 findings = grid.findings(table)
-print(findings)
+findings
 
 # %%
 # Learning curves
@@ -63,7 +63,7 @@ key_figure = plots.accuracy_by_model(
 # findings and the figure.
 out = settings.output_dir()
 table.write(out)
-(out / "findings.md").write_text(findings)
+(out / "findings.md").write_text(findings.markdown())
 key_figure.savefig(out / "key_figure.png", dpi=120)
 print(f"wrote results.csv, results.json, findings.md and key_figure.png to {out}")
 

@@ -18,14 +18,13 @@ the two families differ only in how they look at an image.
 # units, and two 3×3 convolutions of 8 filters with 2×2 max-pooling before a layer of 32.
 # Their parameter counts follow from the architecture alone.
 from rnnreport import settings
-from rnnreport.experiments import baselines as comparison
-from rnnreport.experiments import grid
+from rnnreport.experiments import baselines, grid
 from rnnreport.inspection import plots
-from rnnreport.model import whole_image as baselines
+from rnnreport.model import whole_image
 from rnnreport.model.classifier import build_model, count_parameters
 
-for kind in baselines.KINDS:
-    config = baselines.BaselineConfig(kind=kind)
+for kind in whole_image.KINDS:
+    config = whole_image.BaselineConfig(kind=kind)
     print(f"{config.name:<9} {count_parameters(build_model(config)):>7,} parameters")
 
 # %%
@@ -33,7 +32,7 @@ for kind in baselines.KINDS:
 # ----------
 # :func:`rnnreport.experiments.baselines.run_baselines` trains what the cache does not
 # hold yet, under the same budget (``RNNREPORT_BUDGET``) as the grid: the line below says which one.
-table = comparison.run_baselines()
+table = baselines.run_baselines()
 print(table.budget.describe())
 
 # %%
@@ -48,26 +47,27 @@ table
 # column holds the accuracies it recalls from Homework 1; the recurrent models' column
 # holds its own runs, where it gives them.
 recurrent = grid.run_grid()
-entries = comparison.side_by_side(table, recurrent)
-comparison.side_by_side_table(entries, table.budget)
+entries = baselines.side_by_side(table, recurrent)
+baselines.side_by_side_table(entries, table.budget)
 
 # %%
 # What the numbers say
 # --------------------
 # Generated from the two tables. A difference counts as real only when it is larger than
 # the two models' spreads across seeds combined, as on the results page.
-comparison.findings(table, recurrent)
+baselines.findings(table, recurrent)
 
 # %%
 # Test accuracy by model
 # ----------------------
 # Gray bars are the whole-image baselines, blue the LSTMs and orange the GRUs (error bars:
 # the standard deviation over seeds); diamonds are report A's numbers.
+rows = [e.row for e in entries]
 _ = plots.accuracy_by_model(
-    [e.model for e in entries],
-    [e.test_accuracy for e in entries],
-    [e.test_accuracy_std for e in entries],
-    reference=[e.report_a_accuracy for e in entries],
+    [r.model for r in rows],
+    [r.test_accuracy for r in rows],
+    [r.test_accuracy_std for r in rows],
+    reference=[r.report_a_accuracy for r in rows],
     reference_label="report A (baselines: recalled)",
     title="Whole-image baselines and recurrent models: test accuracy",
 )
@@ -78,12 +78,12 @@ _ = plots.accuracy_by_model(
 # The same numbers against the number of trainable parameters: squares see the whole
 # image, circles read it row by row.
 figure = plots.accuracy_vs_parameters(
-    [e.model for e in entries],
-    [e.params for e in entries],
-    [e.test_accuracy for e in entries],
-    [e.test_accuracy_std for e in entries],
+    [r.model for r in rows],
+    [r.params for r in rows],
+    [r.test_accuracy for r in rows],
+    [r.test_accuracy_std for r in rows],
     [e.family for e in entries],
-    reference=[e.report_a_accuracy for e in entries],
+    reference=[r.report_a_accuracy for r in rows],
     reference_label="report A (baselines: recalled)",
 )
 
@@ -93,7 +93,7 @@ figure = plots.accuracy_vs_parameters(
 # The models differ in what they assume about images (their inductive bias) more than in
 # their size. Each point below states its mechanism and checks it against this build's
 # numbers.
-comparison.explanation(table, recurrent)
+baselines.explanation(table, recurrent)
 
 # %%
 # The figure for the site

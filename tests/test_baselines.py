@@ -12,11 +12,10 @@ import torch
 
 from rnnreport import settings
 from rnnreport.data import load_mnist
-from rnnreport.experiments import baselines as comparison
-from rnnreport.experiments import grid, reports
-from rnnreport.experiments.baselines import BaselineRow, BaselineTable
+from rnnreport.experiments import baselines, grid, reports
+from rnnreport.experiments.results import ResultsTable, Row
 from rnnreport.inspection import plots
-from rnnreport.model import whole_image as baselines
+from rnnreport.model import whole_image
 from rnnreport.model.classifier import ModelConfig, build_model, count_parameters
 from rnnreport.model.whole_image import BaselineConfig
 from rnnreport.settings import Budget
@@ -35,7 +34,12 @@ def _conv(c_in: int, c_out: int, k: int) -> int:
 
 def expected_parameters(kind: str) -> int:
     """Parameter count from the architecture in the module docstring."""
-    pixels, hidden, channels, k = 28 * 28, baselines.HIDDEN, baselines.CHANNELS, baselines.KERNEL
+    pixels, hidden, channels, k = (
+        28 * 28,
+        whole_image.HIDDEN,
+        whole_image.CHANNELS,
+        whole_image.KERNEL,
+    )
     if kind == "softmax":
         return _dense(pixels, 10)
     if kind == "mlp1":
@@ -55,10 +59,10 @@ def expected_parameters(kind: str) -> int:
 
 
 def test_names_keys_and_validation() -> None:
-    names = [BaselineConfig(kind=k).name for k in baselines.KINDS]
+    names = [BaselineConfig(kind=k).name for k in whole_image.KINDS]
     assert names == ["softmax", "mlp-1x32", "mlp-2x32", "cnn-2x8"]
-    keys = {BaselineConfig(kind=k).key for k in baselines.KINDS}
-    assert len(keys) == len(baselines.KINDS)
+    keys = {BaselineConfig(kind=k).key for k in whole_image.KINDS}
+    assert len(keys) == len(whole_image.KINDS)
     config = BaselineConfig(kind="cnn", seed=3, epochs=2, limit=100)
     assert config.key == BaselineConfig(kind="cnn", seed=3, epochs=2, limit=100).key
     assert config.key != replace(config, seed=4).key
@@ -73,12 +77,12 @@ def test_names_keys_and_validation() -> None:
 
 
 def test_configs_follow_the_budget() -> None:
-    configs = comparison.baseline_configs(TINY_BUDGET)
+    configs = baselines.baseline_configs(TINY_BUDGET)
     assert [(c.kind, c.seed) for c in configs] == [
-        (k, s) for k in baselines.KINDS for s in range(TINY_BUDGET.seeds)
+        (k, s) for k in whole_image.KINDS for s in range(TINY_BUDGET.seeds)
     ]
     assert {(c.epochs, c.limit, c.batch_size, c.lr) for c in configs} == {(1, 256, 256, 1e-3)}
-    full = comparison.baseline_configs(settings.BUDGETS["full"])
+    full = baselines.baseline_configs(settings.BUDGETS["full"])
     assert {(c.epochs, c.limit) for c in full} == {(10, None)}
     assert len(full) == 4 * settings.BUDGETS["full"].seeds
 
@@ -86,7 +90,7 @@ def test_configs_follow_the_budget() -> None:
 # -- architectures -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", baselines.KINDS)
+@pytest.mark.parametrize("kind", whole_image.KINDS)
 def test_shapes_and_parameter_counts(kind: str) -> None:
     model = build_model(BaselineConfig(kind=kind))
     images = torch.randint(0, 2, (5, 28, 28), dtype=torch.uint8)
@@ -97,7 +101,7 @@ def test_shapes_and_parameter_counts(kind: str) -> None:
         model(images.flatten(1).float())
 
 
-@pytest.mark.parametrize("kind", baselines.KINDS)
+@pytest.mark.parametrize("kind", whole_image.KINDS)
 def test_glorot_init_from_the_seed(kind: str) -> None:
     model = build_model(BaselineConfig(kind=kind, seed=1))
     again = build_model(BaselineConfig(kind=kind, seed=1))
@@ -148,29 +152,32 @@ def test_aggregate_over_seeds() -> None:
         _fake(BaselineConfig(kind="mlp2", seed=s), a, loss)
         for s, (a, loss) in enumerate(zip(accuracies, losses, strict=True))
     ]
-    row = BaselineRow.aggregate(results)
+    row = Row.aggregate(results, baselines.BASELINES)
     assert (row.model, row.kind, row.seeds) == ("mlp-2x32", "mlp2", 3)
     assert row.test_accuracy == pytest.approx(statistics.fmean(accuracies))
     assert row.test_accuracy_std == pytest.approx(statistics.stdev(accuracies))
     assert row.test_loss_sum_std == pytest.approx(statistics.stdev(losses))
     assert row.report_a_accuracy == reports.REPORT_A_DL1["mlp2"].value
-    one = BaselineRow.aggregate(results[:1])
+    one = Row.aggregate(results[:1], baselines.BASELINES)
     assert one.test_accuracy_std == 0.0 and one.test_accuracy == accuracies[0]
     with pytest.raises(ValueError, match="one model at a time"):
-        BaselineRow.aggregate([results[0], _fake(BaselineConfig(kind="cnn", seed=1), 0.9, 1.0)])
+        Row.aggregate([results[0], _fake(BaselineConfig(kind="cnn", seed=1), 0.9, 1.0)])
     with pytest.raises(ValueError, match="differ only in their seeds"):
-        BaselineRow.aggregate([results[0], results[0]])
+        Row.aggregate([results[0], results[0]])
     with pytest.raises(ValueError, match="no runs"):
-        BaselineRow.aggregate([])
+        Row.aggregate([])
 
 
 def _tables(accuracy: dict[str, float], budget: Budget = TINY_BUDGET):
     """A baseline table and a grid table with one seed each and the given accuracies."""
-    base = BaselineTable(
+    base = ResultsTable(
+        baselines.BASELINES,
         budget,
         tuple(
-            BaselineRow.aggregate([_fake(BaselineConfig(kind=k), accuracy[k], 1.0, params=p)])
-            for k, p in zip(baselines.KINDS, (7850, 25450, 26506, 13570), strict=True)
+            Row.aggregate(
+                [_fake(BaselineConfig(kind=k), accuracy[k], 1.0, params=p)], baselines.BASELINES
+            )
+            for k, p in zip(whole_image.KINDS, (7850, 25450, 26506, 13570), strict=True)
         ),
         (),
     )
@@ -179,47 +186,48 @@ def _tables(accuracy: dict[str, float], budget: Budget = TINY_BUDGET):
         for layers, units in grid.SHAPES:
             config = ModelConfig(cell=cell, layers=layers, units=units)
             result = _fake(config, accuracy.get(config.name, 0.94), 500.0, params=units * 100)
-            rows.append(grid.Row.aggregate([result]))
-    return base, grid.Table(budget, tuple(rows), ())
+            rows.append(Row.aggregate([result], grid.GRID))
+    return base, ResultsTable(grid.GRID, budget, tuple(rows), ())
 
 
 def test_findings_follow_the_numbers() -> None:
     cnn_first = {"softmax": 0.92, "mlp1": 0.96, "mlp2": 0.965, "cnn": 0.99}
     base, rnn = _tables(cnn_first)
-    notes = comparison.findings(base, rnn)
+    notes = baselines.findings(base, rnn)
     text = notes.markdown()
     assert "best first: cnn-2x8 99.00%, mlp-2x32 96.50%, mlp-1x32 96.00%, softmax 92.00%" in text
     assert "None of the 8 recurrent models beats" in text
     assert f"softmax {(0.92 - reports.REPORT_A_DL1['softmax'].value) * 100:+.2f} points" in text
     assert "<li>" in notes._repr_html_() and TINY_BUDGET.describe() in text
-    why = comparison.explanation(base, rnn).markdown()
+    why = baselines.explanation(base, rnn).markdown()
     assert "The CNN leads (99.00%)" in why and "it comes last (92.00%)" in why
 
     base, rnn = _tables({**cnn_first, "cnn": 0.95, "gru-1x128": 0.995})
-    text = comparison.findings(base, rnn).markdown()
+    text = baselines.findings(base, rnn).markdown()
     assert "1 of 8 recurrent models beats every whole-image baseline" in text
     assert "gru-1x128" in text
-    why = comparison.explanation(base, rnn).markdown()
+    why = baselines.explanation(base, rnn).markdown()
     assert "The CNN does not lead here (95.00%; gru-1x128 has 99.50%)" in why
 
     other, _ = _tables(cnn_first, budget=replace(TINY_BUDGET, epochs=2))
     with pytest.raises(ValueError, match="different budgets"):
-        comparison.findings(other, rnn)
+        baselines.findings(other, rnn)
 
 
 def test_side_by_side_table_and_figure() -> None:
     base, rnn = _tables({"softmax": 0.9, "mlp1": 0.95, "mlp2": 0.96, "cnn": 0.98})
-    entries = comparison.side_by_side(base, rnn)
+    entries = baselines.side_by_side(base, rnn)
     assert [e.family for e in entries] == ["whole image"] * 4 + ["row by row"] * 8
-    html = comparison.side_by_side_table(entries, base.budget)._repr_html_()
+    html = baselines.side_by_side_table(entries, base.budget)._repr_html_()
     assert html.count("<tr>") == 1 + 12 and "cnn-2x8" in html and "gru-3x32" in html
+    rows = [e.row for e in entries]
     fig = plots.accuracy_vs_parameters(
-        [e.model for e in entries],
-        [e.params for e in entries],
-        [e.test_accuracy for e in entries],
-        [e.test_accuracy_std for e in entries],
+        [r.model for r in rows],
+        [r.params for r in rows],
+        [r.test_accuracy for r in rows],
+        [r.test_accuracy_std for r in rows],
         [e.family for e in entries],
-        reference=[e.report_a_accuracy for e in entries],
+        reference=[r.report_a_accuracy for r in rows],
     )
     ax = fig.axes[0]
     assert len(ax.containers) == 12 and len(ax.texts) == 12
@@ -255,7 +263,7 @@ def test_tiny_training_caches_and_reloads(private_cache) -> None:
 @pytest.mark.slow
 def test_run_baselines_aggregates_seeds(private_cache) -> None:
     data = load_mnist()
-    table = comparison.run_baselines(TINY_BUDGET, data=data, progress="off")
+    table = baselines.run_baselines(TINY_BUDGET, data=data, progress="off")
     assert [r.model for r in table.rows] == ["softmax", "mlp-1x32", "mlp-2x32", "cnn-2x8"]
     assert len(table.results) == 4 * TINY_BUDGET.seeds
     for row in table.rows:
@@ -266,5 +274,5 @@ def test_run_baselines_aggregates_seeds(private_cache) -> None:
         assert row.test_accuracy_std == pytest.approx(statistics.stdev(accuracies))
         assert accuracies[0] != accuracies[1]  # the seed changes the initial weights
     assert "cnn-2x8" in table._repr_html_() and TINY_BUDGET.describe() in repr(table)
-    again = comparison.run_baselines(TINY_BUDGET, data=data, progress="off")
+    again = baselines.run_baselines(TINY_BUDGET, data=data, progress="off")
     assert all(r.cached for r in again.results) and again.rows == table.rows

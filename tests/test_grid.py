@@ -9,8 +9,8 @@ import statistics
 import pytest
 
 from rnnreport import settings
-from rnnreport.experiments import grid
-from rnnreport.experiments.grid import Table, findings, grid_configs, grid_model, run_grid
+from rnnreport.experiments import grid, results
+from rnnreport.experiments.grid import ResultsTable, findings, grid_configs, grid_model, run_grid
 from rnnreport.settings import Budget
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def tiny_grid(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def table(tiny_grid) -> Table:
+def table(tiny_grid) -> ResultsTable:
     return run_grid(TINY, progress="off")
 
 
@@ -42,14 +42,14 @@ def test_configs_follow_the_budget() -> None:
     assert {(c.epochs, c.limit, c.seed) for c in full} == {(10, None, s) for s in range(3)}
 
 
-def test_table_has_one_row_per_model_in_grid_order(table: Table) -> None:
+def test_table_has_one_row_per_model_in_grid_order(table: ResultsTable) -> None:
     expected = [f"{cell}-{L}x{H}" for cell in grid.CELLS for L, H in SHAPES]
     assert [row.model for row in table.rows] == expected
     assert len(table.results) == len(expected) * TINY.seeds
     assert all(row.seeds == TINY.seeds and row.epochs == 1 for row in table.rows)
 
 
-def test_rows_aggregate_their_seeds(table: Table) -> None:
+def test_rows_aggregate_their_seeds(table: ResultsTable) -> None:
     for row in table.rows:
         runs = [r for r in table.results if r.name == row.model]
         assert sorted(r.config.seed for r in runs) == [0, 1]
@@ -61,18 +61,18 @@ def test_rows_aggregate_their_seeds(table: Table) -> None:
         assert row.params == runs[0].params
 
 
-def test_comparison_needs_more_than_one_seed(table: Table) -> None:
+def test_comparison_needs_more_than_one_seed(table: ResultsTable) -> None:
     c = table.compare("gru-1x4", "lstm-1x4")
     a, b = table.row("gru-1x4"), table.row("lstm-1x4")
     assert c.difference == pytest.approx(a.test_accuracy - b.test_accuracy)
     assert c.exceeds_spread == (abs(c.difference) > a.test_accuracy_std + b.test_accuracy_std)
-    one_seed = grid.Comparison("a", "b", difference=0.5, spread=0.0, seeds=1)
+    one_seed = results.Comparison("a", "b", difference=0.5, spread=0.0, seeds=1)
     assert not one_seed.exceeds_spread
     with pytest.raises(KeyError, match="gru-9x9"):
         table.row("gru-9x9")
 
 
-def test_second_run_comes_from_the_cache(table: Table) -> None:
+def test_second_run_comes_from_the_cache(table: ResultsTable) -> None:
     again = run_grid(TINY, progress="off")
     assert all(r.cached for r in again.results)
     assert again.rows == table.rows
@@ -80,7 +80,7 @@ def test_second_run_comes_from_the_cache(table: Table) -> None:
     assert result.cached and result.config.layers == 2 and model.rnn.num_layers == 2
 
 
-def test_written_files_and_findings(table: Table, tmp_path) -> None:
+def test_written_files_and_findings(table: ResultsTable, tmp_path) -> None:
     csv_path, json_path = table.write(tmp_path)
     with csv_path.open() as f:
         rows = list(csv.DictReader(f))
@@ -92,7 +92,7 @@ def test_written_files_and_findings(table: Table, tmp_path) -> None:
     assert [r["model"] for r in shown] == [row.model for row in table.rows]
     row = table.rows[0]
     assert shown[0]["test accuracy"] == f"{row.test_accuracy:.4f} ± {row.test_accuracy_std:.4f}"
-    text = findings(table)
+    text = findings(table).markdown()
     assert "budget 'tiny'" in text
     best = max(table.rows, key=lambda r: r.test_accuracy)
     assert f"{best.test_accuracy:.2%} ({best.model})" in text
@@ -104,5 +104,5 @@ def test_overriding_seeds_or_epochs_is_labelled() -> None:
     table = run_grid(budget, epochs=2, progress="off")
     assert table.budget.name == "tiny, custom" and table.budget.epochs == 2
     assert "custom settings" in table.budget.describe()
-    one_seed = grid.display_rows(table)[0]
+    one_seed = table.display_rows()[0]
     assert "±" not in one_seed["test accuracy"] and "±" not in one_seed["test loss (sum)"]
