@@ -506,11 +506,58 @@ def test_a_changed_source_file_is_read_again(full_idx, tmp_path: Path, monkeypat
     assert second.digest != first.digest
 
 
-def test_cache_false_reads_the_source_and_writes_nothing(small, monkeypatch) -> None:
-    directory, _, arrays = small
-    monkeypatch.setattr(data, "N_VALID", 4)  # the split rule, scaled to the small fake set
+@pytest.fixture
+def small_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scale the split rule and the expected counts to the small fake sets (SMALL)."""
+    monkeypatch.setattr(data, "N_VALID", 4)
     monkeypatch.setattr(data, "N_TRAIN_OFFICIAL", SMALL[0])
     monkeypatch.setattr(data, "N_TEST", SMALL[1])
+
+
+def _replace_keeping_size_and_mtime(path: Path, content: bytes) -> None:
+    """Write new bytes over ``path`` and restore its timestamps, as `cp -p` or `rsync -t` do."""
+    before = path.stat()
+    assert len(content) == before.st_size and content != path.read_bytes()
+    path.write_bytes(content)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+def test_new_labels_with_the_same_size_and_mtime_are_read_again(
+    small, small_counts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory, paths, arrays = small
+    first = load_mnist(directory)
+    labels = (arrays[3] + 1) % 10  # every test label changes, the file's length does not
+    _replace_keeping_size_and_mtime(paths["test_labels"], _idx_bytes(labels))
+    calls = _count_source_reads(monkeypatch)
+    second = load_mnist(directory)  # neither the memo nor the compact cache may answer
+    assert calls == [1]
+    np.testing.assert_array_equal(second.test.y, labels)
+    assert second.digest != first.digest
+    assert len(_cache_files()) == 2  # one compact file per content
+
+
+def test_a_new_pickle_with_the_same_size_and_mtime_is_read_again(
+    fake_hub, small_counts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arrays = _fake_arrays(*SMALL)
+    # Stored (level 0) gzip: its length depends only on the pickle's, which labels do not change.
+    fake_hub.write_bytes(gzip.compress(_hub_pickle(arrays, split_at=7), 0, mtime=0))
+    first = load_mnist()
+    relabelled = (*arrays[:3], (arrays[3] + 1) % 10)
+    new = gzip.compress(_hub_pickle(relabelled, split_at=7), 0, mtime=0)
+    _replace_keeping_size_and_mtime(fake_hub, new)
+    calls = _count_source_reads(monkeypatch)
+    second = load_mnist()
+    assert calls == [1]
+    np.testing.assert_array_equal(second.test.y, relabelled[3])
+    assert second.digest != first.digest
+
+
+def test_cache_false_reads_the_source_and_writes_nothing(small, small_counts) -> None:
+    directory, _, arrays = small
     mnist = load_mnist(directory, cache=False)
     assert not (Path(os.environ["RNNREPORT_CACHE"]) / "data").exists()
     assert data._MEMO == {}
