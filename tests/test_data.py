@@ -7,10 +7,12 @@ unpickled), so every expected value is computed from the file, none is typed in.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import pickle
 import pickletools
+import re
 import shutil
 import struct
 from importlib import metadata
@@ -255,9 +257,9 @@ CORRUPTIONS = {
         lambda b: b[:4] + struct.pack(">I", 2) + b[8:-1],
         "2 lab",
     ),
-    "truncated gzip": ("train_images", True, lambda b: b[: len(b) // 2], "truncated or corrupt"),
-    "bad gzip": ("test_labels", True, lambda b: b"this is not gzip" + b, "truncated or corrupt"),
-    "bad gzip crc": ("test_labels", True, lambda b: b[:-8] + bytes(8), "truncated or corrupt"),
+    "truncated gzip": ("train_images", True, lambda b: b[: len(b) // 2], "it is truncated"),
+    "bad gzip": ("test_labels", True, lambda b: b"this is not gzip" + b, "not gzip data .*'this'"),
+    "bad gzip crc": ("test_labels", True, lambda b: b[:-8] + bytes(8), "corrupt: CRC check failed"),
 }
 
 
@@ -277,6 +279,113 @@ def test_corrupt_idx_files_raise_data_error_naming_the_file(tmp_path: Path, corr
     assert str(path) in str(caught.value)
     if gz:  # the low-level error is chained, not lost, and not what the user sees first
         assert caught.value.__cause__ is not None
+
+
+def test_an_empty_gz_file_is_truncated(small) -> None:
+    directory, paths, _ = small
+    path = paths["test_labels"].with_name(paths["test_labels"].name + ".gz")
+    paths["test_labels"].unlink()
+    path.write_bytes(b"")  # gzip.decompress(b"") is b"": the IDX header is what is missing
+    with pytest.raises(DataError) as caught:
+        read_raw(directory, counts=SMALL)
+    assert str(caught.value) == (
+        f"{path}: 0 bytes once decompressed, shorter than the 8-byte IDX labels header; the file "
+        "is truncated, download it again"
+    )
+
+
+def _deny_reading(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
+    """Make reading ``denied`` fail as chmod 000 does for a user other than root."""
+    read_bytes = Path.read_bytes
+
+    def read_or_deny(path: Path) -> bytes:
+        if path == denied:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_or_deny)
+
+
+def test_an_unreadable_idx_file_says_permission_denied(small, monkeypatch) -> None:
+    directory, paths, _ = small
+    _deny_reading(monkeypatch, paths["train_labels"])
+    with pytest.raises(DataError) as caught:
+        load_mnist(directory)
+    message = str(caught.value)
+    assert message.startswith(f"{paths['train_labels']}: permission denied")
+    assert f"`chmod a+r {paths['train_labels']}`" in message
+    assert "truncated" not in message and "corrupt" not in message and "download" not in message
+
+
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads a file whatever its mode"
+)
+def test_a_chmod_000_idx_file_says_permission_denied(small) -> None:
+    directory, paths, _ = small
+    paths["test_images"].chmod(0)
+    try:
+        with pytest.raises(DataError, match="permission denied"):
+            read_raw(directory, counts=SMALL)
+    finally:
+        paths["test_images"].chmod(0o644)
+
+
+def test_a_read_error_names_the_error_not_a_corrupt_file(small, monkeypatch) -> None:
+    directory, paths, _ = small
+    read_bytes = Path.read_bytes
+
+    def failing(path: Path) -> bytes:
+        if path == paths["test_labels"]:
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", failing)
+    with pytest.raises(DataError) as caught:
+        read_raw(directory, counts=SMALL)
+    assert str(caught.value) == (
+        f"{paths['test_labels']}: cannot read it (OSError: {os.strerror(errno.EIO)}); check the "
+        "file and the disk it is on"
+    )
+
+
+def _a_directory(path: Path) -> None:
+    path.mkdir()
+
+
+def _a_broken_link(path: Path) -> None:
+    path.symlink_to(path.with_name("no-such-file"))
+
+
+NOT_A_FILE = {
+    "directory": (_a_directory, "found a directory where the IDX file should be"),
+    "broken link": (_a_broken_link, "found a broken symbolic link to .*no-such-file"),
+    "fifo": (os.mkfifo, "found a pipe, socket or device, not a regular file"),
+}
+
+
+@pytest.mark.parametrize("thing", list(NOT_A_FILE))
+def test_something_else_in_place_of_an_idx_file_is_named(small, thing: str) -> None:
+    directory, paths, _ = small
+    make, says = NOT_A_FILE[thing]
+    path = paths["test_images"]
+    path.unlink()
+    make(path)
+    with pytest.raises(DataError, match=says) as caught:
+        read_raw(directory, counts=SMALL)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ")
+    assert "put the file t10k-images-idx3-ubyte (or t10k-images-idx3-ubyte.gz) there" in message
+
+
+def test_a_data_dir_that_is_a_file_is_named(small, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, paths, _ = small
+    monkeypatch.setenv("RNNREPORT_MNIST", str(paths["train_images"]))
+    with pytest.raises(DataError) as caught:
+        read_raw()
+    assert str(caught.value) == (
+        f"{data.MISSING} (RNNREPORT_MNIST names {paths['train_images']}, where there is a "
+        "regular file, not a directory)"
+    )
 
 
 def test_a_missing_idx_file_says_how_to_get_mnist(small) -> None:
@@ -361,6 +470,16 @@ def test_a_pickle_asking_for_a_forbidden_global_runs_nothing(fake_hub, tmp_path:
     assert not marker.exists()
 
 
+def test_an_unreadable_pickle_says_permission_denied(fake_hub, monkeypatch) -> None:
+    fake_hub.write_bytes(gzip.compress(_hub_pickle(_fake_arrays(*SMALL), split_at=7)))
+    _deny_reading(monkeypatch, fake_hub)
+    with pytest.raises(DataError) as caught:
+        load_mnist()
+    message = str(caught.value)
+    assert message.startswith(f"{fake_hub}: permission denied")
+    assert "truncated" not in message and "corrupt" not in message
+
+
 def test_only_numpys_array_globals_are_admitted(fake_hub) -> None:
     fake_hub.write_bytes(gzip.compress(pickle.dumps((_CallsNumpyLoad(),), 2)))
     with pytest.raises(DataError, match=r"global numpy\.load, refused"):
@@ -370,9 +489,9 @@ def test_only_numpys_array_globals_are_admitted(fake_hub) -> None:
 @pytest.mark.parametrize(
     ("content", "says"),
     [
-        (lambda p: gzip.compress(p)[:-200], "truncated or corrupt"),
-        (lambda p: p, "truncated or corrupt"),  # a pickle that was never gzipped
-        (lambda p: gzip.compress(p[: len(p) // 2]), "truncated or corrupt"),
+        (lambda p: gzip.compress(p)[:-200], "it is truncated: the compressed stream"),
+        (lambda p: p, r"not gzip data \(it starts with b'\\x80\\x03"),  # never gzipped
+        (lambda p: gzip.compress(p[: len(p) // 2]), "gzip data is sound but the pickle inside"),
         (lambda p: gzip.compress(pickle.dumps({"train": 1}, 2)), "expected a tuple"),
     ],
     ids=["truncated gzip", "not gzip", "truncated pickle", "wrong structure"],
@@ -459,10 +578,11 @@ def _tamper(path: Path) -> None:
 
 
 CACHE_DAMAGE = {
-    "garbage": lambda path: path.write_bytes(b"not an npz file at all"),
-    "truncated": lambda path: path.write_bytes(path.read_bytes()[:1000]),
-    "empty": lambda path: path.write_bytes(b""),
-    "stale digest": _tamper,
+    # name: (damage, what the one line about it says)
+    "garbage": (lambda path: path.write_bytes(b"not an npz"), "not an .npz file .*b'not '"),
+    "truncated": (lambda path: path.write_bytes(path.read_bytes()[:1000]), "damaged"),
+    "empty": (lambda path: path.write_bytes(b""), r"not an .npz file \(it is empty\)"),
+    "stale digest": (_tamper, "does not match its stored digest"),
 }
 
 
@@ -473,7 +593,8 @@ def test_a_damaged_cache_file_is_rebuilt_not_trusted(
     directory, _ = full_idx
     first = load_mnist(directory)
     (cached,) = _cache_files()
-    CACHE_DAMAGE[damage](cached)
+    make, says = CACHE_DAMAGE[damage]
+    make(cached)
 
     data._MEMO.clear()
     calls = _count_source_reads(monkeypatch)
@@ -481,11 +602,36 @@ def test_a_damaged_cache_file_is_rebuilt_not_trusted(
     assert calls == [1]
     assert rebuilt.digest == first.digest
     np.testing.assert_array_equal(rebuilt.valid.x, first.valid.x)
-    assert any("rebuilt" in line for line in rebuilt.checks)
+    (about,) = [line for line in rebuilt.checks if line.startswith(f"compact cache {cached}")]
+    assert re.search(says, about) and about.endswith(": rebuilt")
 
     data._MEMO.clear()
     assert load_mnist(directory).digest == first.digest  # the rewritten file is good
     assert calls == [1] and _cache_files() == [cached]
+
+
+def test_a_directory_in_place_of_the_cache_file_is_one_line_and_the_source_is_read(
+    small, small_counts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory, _, _ = small
+    first = load_mnist(directory)
+    (cached,) = _cache_files()
+    cached.unlink()
+    cached.mkdir()
+    data._MEMO.clear()
+    calls = _count_source_reads(monkeypatch)
+    second = load_mnist(directory)
+    assert calls == [1] and second.digest == first.digest
+    about = [line for line in second.checks if str(cached) in line]
+    assert about == [
+        f"compact cache {cached} is a directory, not a file: not written, so every load reads "
+        f"the source; remove it (`rm -r {cached}`)"
+    ]
+
+    cached.rmdir()  # the fix the line gives: the next load writes the file again
+    data._MEMO.clear()
+    load_mnist(directory)
+    assert calls == [1, 1] and cached.is_file()
 
 
 def test_a_changed_source_file_is_read_again(full_idx, tmp_path: Path, monkeypatch) -> None:
@@ -506,11 +652,58 @@ def test_a_changed_source_file_is_read_again(full_idx, tmp_path: Path, monkeypat
     assert second.digest != first.digest
 
 
-def test_cache_false_reads_the_source_and_writes_nothing(small, monkeypatch) -> None:
-    directory, _, arrays = small
-    monkeypatch.setattr(data, "N_VALID", 4)  # the split rule, scaled to the small fake set
+@pytest.fixture
+def small_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scale the split rule and the expected counts to the small fake sets (SMALL)."""
+    monkeypatch.setattr(data, "N_VALID", 4)
     monkeypatch.setattr(data, "N_TRAIN_OFFICIAL", SMALL[0])
     monkeypatch.setattr(data, "N_TEST", SMALL[1])
+
+
+def _replace_keeping_size_and_mtime(path: Path, content: bytes) -> None:
+    """Write new bytes over ``path`` and restore its timestamps, as `cp -p` or `rsync -t` do."""
+    before = path.stat()
+    assert len(content) == before.st_size and content != path.read_bytes()
+    path.write_bytes(content)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+def test_new_labels_with_the_same_size_and_mtime_are_read_again(
+    small, small_counts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory, paths, arrays = small
+    first = load_mnist(directory)
+    labels = (arrays[3] + 1) % 10  # every test label changes, the file's length does not
+    _replace_keeping_size_and_mtime(paths["test_labels"], _idx_bytes(labels))
+    calls = _count_source_reads(monkeypatch)
+    second = load_mnist(directory)  # neither the memo nor the compact cache may answer
+    assert calls == [1]
+    np.testing.assert_array_equal(second.test.y, labels)
+    assert second.digest != first.digest
+    assert len(_cache_files()) == 2  # one compact file per content
+
+
+def test_a_new_pickle_with_the_same_size_and_mtime_is_read_again(
+    fake_hub, small_counts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arrays = _fake_arrays(*SMALL)
+    # Stored (level 0) gzip: its length depends only on the pickle's, which labels do not change.
+    fake_hub.write_bytes(gzip.compress(_hub_pickle(arrays, split_at=7), 0, mtime=0))
+    first = load_mnist()
+    relabelled = (*arrays[:3], (arrays[3] + 1) % 10)
+    new = gzip.compress(_hub_pickle(relabelled, split_at=7), 0, mtime=0)
+    _replace_keeping_size_and_mtime(fake_hub, new)
+    calls = _count_source_reads(monkeypatch)
+    second = load_mnist()
+    assert calls == [1]
+    np.testing.assert_array_equal(second.test.y, relabelled[3])
+    assert second.digest != first.digest
+
+
+def test_cache_false_reads_the_source_and_writes_nothing(small, small_counts) -> None:
+    directory, _, arrays = small
     mnist = load_mnist(directory, cache=False)
     assert not (Path(os.environ["RNNREPORT_CACHE"]) / "data").exists()
     assert data._MEMO == {}
