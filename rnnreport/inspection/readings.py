@@ -30,8 +30,6 @@ from . import probes
 from .probes import GateSaturation, Readout
 from .tables import Findings
 
-Row = dict[str, object]
-
 _WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
@@ -51,7 +49,7 @@ def display_name(name: str) -> str:
 
 def step_rows(
     stats: Mapping[str, np.ndarray], readout: Readout, seen: np.ndarray, steps: Iterable[int]
-) -> list[Row]:
+) -> list[dict[str, object]]:
     """One table row per step in ``steps`` (counted from 1).
 
     ``stats`` from :func:`~rnnreport.inspection.probes.state_statistics`, ``seen`` from
@@ -185,7 +183,9 @@ def first_or_last(readout: Readout, name: str, k: int = 5) -> Findings:
     )
 
 
-def last_steps_rows(readout: Readout, reference: tuple[str, Sequence[float]]) -> list[Row]:
+def last_steps_rows(
+    readout: Readout, reference: tuple[str, Sequence[float]]
+) -> list[dict[str, object]]:
     """The readout at the last steps beside a cited list, ``reference = (label, values)``
     with ``values`` from the last step backwards; one row per value."""
     label, values = reference
@@ -202,7 +202,7 @@ def last_steps_rows(readout: Readout, reference: tuple[str, Sequence[float]]) ->
     ]
 
 
-def decision_row(name: str, readout: Readout, before: int = 5) -> Row:
+def decision_row(name: str, readout: Readout, before: int = 5) -> dict[str, object]:
     """When one model decides: its last-step accuracy, how many steps before the end it
     comes within one point of it (:meth:`~rnnreport.inspection.probes.Readout.steps_within`),
     the share of it reached ``before`` steps before the end, and the median decision step of
@@ -244,7 +244,7 @@ def decision_time(readout: Readout, name: str, steps: int = 5) -> Findings:
     return Findings(f"When {name} decides", tuple(items))
 
 
-def class_rows(readout: Readout, last_ink: np.ndarray) -> list[Row]:
+def class_rows(readout: Readout, last_ink: np.ndarray) -> list[dict[str, object]]:
     """Per digit: how many images the model gets right, their median decision step, the
     median last inked row of the digit's images, and the share of the right ones decided
     before their last ink."""
@@ -291,7 +291,7 @@ def decision_vs_ink(readout: Readout, last_ink: np.ndarray, name: str) -> Findin
 # -- gates by phase -------------------------------------------------------------------------
 
 
-def phase_rows(means: Mapping[str, np.ndarray], shares: np.ndarray) -> list[Row]:
+def phase_rows(means: Mapping[str, np.ndarray], shares: np.ndarray) -> list[dict[str, object]]:
     """One row per recorded name (``layer0.f`` shown as ``f``) with its mean in each of
     :data:`~rnnreport.inspection.probes.PHASES`, then the share of steps in each phase.
 
@@ -343,13 +343,13 @@ def saturation_panels(
     return panels
 
 
-def saturation_rows(saturation: Mapping[str, Sequence[GateSaturation]]) -> list[Row]:
+def saturation_rows(saturation: Mapping[str, Sequence[GateSaturation]]) -> list[dict[str, object]]:
     """One row per model: for each of :data:`~rnnreport.inspection.probes.SIGMOID_GATES`,
     the mean over units (and layers) of the share of steps left / right saturated, and how
     many units are saturated more than half the time; "—" for a gate the model lacks."""
     rows = []
     for name, entries in saturation.items():
-        row: Row = {"model": name}
+        row: dict[str, object] = {"model": name}
         for gate in probes.SIGMOID_GATES:
             mine = [s for s in entries if s.gate == gate]
             if not mine:
@@ -386,7 +386,7 @@ def saturation_findings(
 
 def saliency_rows(
     saliency: Mapping[str, np.ndarray], bands: Sequence[tuple[int, int]]
-) -> list[Row]:
+) -> list[dict[str, object]]:
     """One row per model: the row with the largest mean gradient size and the share of it
     in each band of rows ``(first, last)``, both included, counted from 1.
 
