@@ -17,12 +17,10 @@ the step after which its prediction stays right.
 # last layer's output at each step; :func:`rnnreport.inspection.probes.readout` turns the
 # logits into per-step predictions and max-softmax confidences. The line below says which training
 # budget stands behind the numbers.
-import numpy as np
-
 from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import grid, reports
-from rnnreport.inspection import plots, probes
+from rnnreport.inspection import plots, probes, readings
 from rnnreport.inspection.tables import html_table
 
 budget = settings.budget()
@@ -56,27 +54,12 @@ fig = plots.accuracy_by_step(
 # for the last five, ``[-5:]``. Taken literally, it would have shown the readout while the
 # top of the frame, blank in most images, is read:
 gru = readouts["gru-1x32"]
-T = gru.steps
-print(
-    "GRU-32 readout accuracy at steps 1-5 (what [:5] shows): "
-    + ", ".join(f"{a:.4f}" for a in gru.accuracy[:5])
-    + f"; at steps {T}, {T - 1}, ..., {T - 4} (the last five, [-5:], from the last as report B "
-    "lists them): " + ", ".join(f"{a:.4f}" for a in gru.last_steps(5))
-)
+readings.first_or_last(gru, "GRU-32")
 
 # %%
 # The table sets ours beside report B's.
 html_table(
-    [
-        {
-            "step t": T - k,
-            "steps before the last": k,
-            "accuracy (this build)": f"{acc:.4f}",
-            "mean confidence": f"{gru.mean_confidence[T - 1 - k]:.4f}",
-            "report B": f"{b:.4f}",
-        }
-        for k, (acc, b) in enumerate(zip(gru.last_steps(5), REPORT_B, strict=True))
-    ],
+    readings.last_steps_rows(gru, ("report B", REPORT_B)),
     caption=f"GRU-32 readout at the last five steps ({budget.describe()}); "
     "report B's accuracies as it lists them",
 )
@@ -87,40 +70,16 @@ html_table(
 # For each model: its accuracy at the last step, how many steps before the end it first
 # comes within one point of it, and the share of its final accuracy already reached five
 # steps before the end.
-
-
-def within_one_point(r: probes.Readout) -> int:
-    """How many steps before the last the accuracy first comes within 0.01 of its final value."""
-    first = int(np.flatnonzero(r.accuracy >= r.accuracy[-1] - 0.01)[0]) + 1  # a step, 1..T
-    return r.steps - first
-
-
-rows = [
-    {
-        "model": n,
-        "accuracy at step 28": f"{r.accuracy[-1]:.4f}",
-        "steps before the end within 1 point": within_one_point(r),
-        "accuracy 5 steps before / at the end": f"{r.accuracy[-6] / r.accuracy[-1]:.1%}",
-        "median decision step": f"{np.median(r.decision_steps()[r.correct[-1]]):.0f}",
-    }
-    for n, r in readouts.items()
-]
-html_table(rows, caption=f"When the decision is made ({budget.name} budget)")
+html_table(
+    [readings.decision_row(n, r) for n, r in readouts.items()],
+    caption=f"When the decision is made ({budget.name} budget)",
+)
 
 # %%
 # The decision step of an image (:func:`rnnreport.inspection.probes.decision_steps`) is the
 # first step after which its prediction stays correct to the end; images the model gets wrong at the
 # last step have none. The median above is over the images each model gets right.
-decided = gru.decision_steps()
-right = decided != probes.UNDECIDED
-print(
-    f"GRU-32: reading step {T - 1} instead of {T} changes the accuracy by "
-    f"{(gru.accuracy[-2] - gru.accuracy[-1]) * 100:+.2f} points, reading step {T - 4} by "
-    f"{(gru.accuracy[-5] - gru.accuracy[-1]) * 100:+.2f} points. Of the "
-    f"{right.sum():,} test images it gets right, {np.mean(decided[right] >= T - 4):.1%} are "
-    f"decided in the last five steps ({T - 4} to {T}) and {np.mean(decided[right] == T):.1%} "
-    "only at the very last one."
-)
+readings.decision_time(gru, "GRU-32")
 
 # %%
 # Decision time against the last ink
@@ -129,39 +88,20 @@ print(
 # GRU-32's prediction settles (bars), beside the row of the digit's lowest ink (outline).
 last_ink = probes.last_ink_rows(test.x)
 fig = plots.decision_histograms(
-    decided,
+    gru.decision_steps(),
     last_ink,
     test.y,
-    steps=T,
+    steps=gru.steps,
     title=f"GRU-32: decision step and last inked row per digit ({budget.name} budget)",
 )
 
 # %%
-gap = decided[right] - last_ink[right]
-
-
-def class_row(d: int) -> dict[str, object]:
-    mine = right & (test.y == d)  # the images of digit d that GRU-32 gets right
-    return {
-        "digit": d,
-        "images right": f"{mine.sum():,} of {(test.y == d).sum():,}",
-        "median decision step": f"{np.median(decided[mine]):.0f}" if mine.any() else "—",
-        "median last ink row": f"{np.median(last_ink[test.y == d]):.0f}",
-        "decided before the last ink": f"{np.mean(gap[test.y[right] == d] < 0):.1%}"
-        if mine.any()
-        else "—",
-    }
-
-
-per_class = [class_row(d) for d in range(10)]
-html_table(per_class, caption=f"GRU-32 decision steps by digit ({budget.name} budget)")
+html_table(
+    readings.class_rows(gru, last_ink),
+    caption=f"GRU-32 decision steps by digit ({budget.name} budget)",
+)
 
 # %%
-print(
-    f"Over all digits, GRU-32 settles on the right answer before the row of the last ink for "
-    f"{np.mean(gap < 0):.1%} of the images it gets right, on that row for "
-    f"{np.mean(gap == 0):.1%}, and after it for {np.mean(gap > 0):.1%} (median: "
-    f"{np.median(gap):+.0f} rows from the last ink)."
-)
+readings.decision_vs_ink(gru, last_ink, "GRU-32")
 
 # sphinx_gallery_thumbnail_number = 1

@@ -19,7 +19,7 @@ import torch
 from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import grid
-from rnnreport.inspection import plots, probes
+from rnnreport.inspection import plots, probes, readings
 from rnnreport.inspection.tables import html_table
 
 budget = settings.budget()
@@ -35,8 +35,7 @@ print(f"{result.name}: test accuracy {result.test_accuracy:.4f}")
 # model runs, under names such as ``layer0.f``, each shaped (T, B, H). Step :math:`t` is level with
 # row :math:`t` of the image; the 32 units go across. The gates lie in (0, 1); the cell
 # state is unbounded, and its colour scale is symmetric around 0.
-digits = [1, 3, 8]
-picked = [int(np.flatnonzero(test.y == d)[0]) for d in digits]
+picked = probes.first_of_each(test.y, [1, 3, 8])
 with probes.record(model) as trace:
     model(torch.as_tensor(test.x[picked]))
 print(trace)
@@ -63,48 +62,29 @@ fig = plots.rows_beside_images(
 # (step, image) pairs of each phase, for all 10,000 test images, in batches.
 names = ["layer0.i", "layer0.f", "layer0.o", "layer0.c", "layer0.h"]
 means = probes.mean_by_phase(model, test.x, names)
-where = probes.phases(test.x)
-share = [np.mean(where == k) for k in range(len(probes.PHASES))]
 html_table(
-    [
-        {"": name.split(".")[1]} | {p: f"{means[name][k]:.3f}" for k, p in enumerate(probes.PHASES)}
-        for name in names
-    ]
-    + [{"": "share of steps"} | {p: f"{share[k]:.1%}" for k, p in enumerate(probes.PHASES)}],
+    readings.phase_rows(means, probes.phase_shares(test.x)),
     caption=f"LSTM-32: mean gate values by phase, 10,000 test images ({budget.name} budget)",
 )
 
 # %%
-# What the table says, in numbers from this build:
-i, f, o = (means[f"layer0.{g}"] for g in "ifo")
-before, on, after = range(3)
-print(
-    f"Before the first ink, the forget gate averages {f[before]:.3f} and the input gate "
-    f"{i[before]:.3f}; on the ink they average {f[on]:.3f} and {i[on]:.3f}, and after the "
-    f"last ink {f[after]:.3f} and {i[after]:.3f}. The input gate is "
-    f"{'higher' if i[on] > i[after] else 'lower'} on the ink than after it, and the forget "
-    f"gate {'higher' if f[after] > f[on] else 'lower'} after the ink than on it: "
-    + (
-        "the cell writes while the digit arrives and holds what it wrote once the rows go blank."
-        if i[on] > i[after] and f[after] > f[on]
-        else "the simple picture of writing on the ink and holding after it does not hold "
-        "for this model."
-    )
-)
+# What the table says, in numbers from this build
+# (:func:`rnnreport.inspection.readings.gates_by_phase`):
+readings.gates_by_phase(means)
 
 # %%
 # Over time, averaged
 # -------------------
-# The same gates averaged over units and test images at each step. Averages hide units
+# The same gates averaged over units and test images at each step
+# (:func:`rnnreport.inspection.probes.mean_by_step`). Averages hide units
 # that open while others close (see the maps above); the saturation plots of the next
 # example look at units one by one.
 import matplotlib.pyplot as plt
 
-traced = probes.trace_dataset(model, test.x, names=names[:3])  # each (28, 10000, 32)
-steps = np.arange(1, 29)
+by_step = probes.mean_by_step(model, test.x, names[:3])  # each (28,)
 fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
 for name, label in zip(names[:3], ("input gate i", "forget gate f", "output gate o"), strict=True):
-    _ = ax.plot(steps, traced[name].mean(axis=(1, 2)), ".-", label=label)
+    _ = ax.plot(np.arange(1, len(by_step[name]) + 1), by_step[name], ".-", label=label)
 _ = ax.set(xlabel="step t", ylabel="mean over units and images", ylim=(0, 1))
 _ = ax.set_title(f"LSTM-32 gates over time, 10,000 test images ({budget.name} budget)")
 _ = ax.legend(fontsize=8)

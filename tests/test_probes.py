@@ -311,3 +311,78 @@ def test_phases_and_their_means() -> None:
         per_step = trace[name].double().mean(dim=2).numpy()  # (T, N)
         expected = [per_step[where == k].mean() for k in range(len(probes.PHASES))]
         np.testing.assert_allclose(got, expected, rtol=1e-6)  # float32 batches
+
+
+def test_ink_shares_by_row_so_far_and_to_come() -> None:
+    x = np.zeros((3, 28, 28), dtype=np.uint8)
+    x[0, 4, 10] = x[0, 20, 3] = 1  # ink in rows 5 and 21
+    x[1, 27, 0] = 1  # ink in row 28 only
+    by_row = np.zeros(28)
+    by_row[[4, 20, 27]] = 1 / 3
+    np.testing.assert_allclose(probes.ink_by_row(x), by_row)
+    # shown ink in rows 1..t: image 0 from step 5, image 1 from step 28, image 2 never
+    np.testing.assert_allclose(probes.ink_so_far(x), [0] * 4 + [1 / 3] * 23 + [2 / 3])
+    # ink below row t: images 0 and 1 until step 20, image 1 alone until 27
+    np.testing.assert_allclose(probes.ink_to_come(x), [2 / 3] * 20 + [1 / 3] * 7 + [0])
+    x = _images(30, seed=6, p=0.01).numpy()  # sparse: rows with no ink are common
+    inked = [[bool(x[n, r].any()) for r in range(28)] for n in range(30)]
+    seen = [np.mean([any(inked[n][: t + 1]) for n in range(30)]) for t in range(28)]
+    to_come = [np.mean([any(inked[n][t + 1 :]) for n in range(30)]) for t in range(28)]
+    np.testing.assert_allclose(probes.ink_by_row(x), np.mean(inked, axis=0))
+    np.testing.assert_allclose(probes.ink_so_far(x), seen)
+    np.testing.assert_allclose(probes.ink_to_come(x), to_come)
+
+
+def test_first_of_each() -> None:
+    labels = np.array([3, 1, 3, 0, 1])
+    assert probes.first_of_each(labels, [1, 3, 0]) == [1, 0, 3]
+    with pytest.raises(ValueError, match=r"digit\(s\) \[7\]"):
+        probes.first_of_each(labels, [1, 7])
+
+
+def test_largest_spread_over_the_chosen_images_and_steps() -> None:
+    h = np.zeros((4, 3, 2), dtype=np.float32)
+    h[:, 2] = 5.0  # image 2 is elsewhere, but not among the chosen
+    h[2, 0] = [1.0, -1.0]  # images 0 and 1 part at step 3: std of (1, 0) is 0.5
+    h[3, 1] = [0.0, 4.0]  # and further at step 4: std of (0, 4) is 2
+    among = np.array([True, True, False])
+    assert probes.largest_spread(h, among, steps=2) == 0.0
+    assert probes.largest_spread(h, among, steps=3) == pytest.approx(0.5)
+    assert probes.largest_spread(h, among, steps=4) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="all False"):
+        probes.largest_spread(h, np.zeros(3, dtype=bool), steps=2)
+    with pytest.raises(ValueError, match="among"):
+        probes.largest_spread(h, among[:2], steps=2)
+
+
+def test_phase_shares_count_steps() -> None:
+    x = np.zeros((3, 28, 28), dtype=np.uint8)
+    x[0, 4:9, 2] = 1  # 4 steps before, 5 on, 19 after
+    x[1, 0, 0] = 1  # 0 before, 1 on, 27 after
+    # image 2 is blank: 28 before
+    np.testing.assert_allclose(probes.phase_shares(x), np.array([32, 6, 46]) / 84)
+
+
+def test_mean_by_step_matches_the_full_trace() -> None:
+    model = _random_classifier("gru", units=4)
+    x = _images(11, seed=7)
+    means = probes.mean_by_step(model, x, ["layer0.z", "layer0.h"], batch_size=4)
+    with probes.record(model) as trace:
+        model(x.float())
+    for name, got in means.items():
+        assert got.shape == (T,)
+        np.testing.assert_allclose(got, trace[name].double().mean(dim=(1, 2)).numpy(), rtol=1e-6)
+    assert np.ptp(means["layer0.h"]) > 0  # the test has teeth: the mean moves over time
+
+
+def test_steps_within_looks_for_the_first_step_in_the_band() -> None:
+    labels = np.zeros(1000, dtype=np.int64)
+    right = [200, 900, 500, 905]  # accuracy 0.2, 0.9, 0.5, 0.905 over four steps
+    predictions = np.ones((4, 1000), dtype=np.int64)
+    for t, k in enumerate(right):
+        predictions[t, :k] = 0
+    out = probes.Readout(predictions, np.ones((4, 1000), dtype=np.float32), labels)
+    np.testing.assert_allclose(out.accuracy, [0.2, 0.9, 0.5, 0.905])
+    assert out.steps_within(0.01) == 2  # step 2 is within a point; the dip at 3 does not count
+    assert out.steps_within(0.001) == 0  # only the last step
+    assert out.steps_within(1.0) == 3  # every step

@@ -18,9 +18,16 @@ the top.
   (2015).
 * :func:`row_saliency` is the size of the gradient of the true class's logit with respect
   to each input row.
-* :func:`state_statistics`, :func:`phases` and :func:`mean_by_phase` summarise a state or
-  a gate over time: how far apart the images' states are, and what a gate does before,
-  on and after the ink of each digit (:func:`first_ink_rows`, :func:`last_ink_rows`).
+* :func:`state_statistics`, :func:`largest_spread`, :func:`phases`, :func:`phase_shares`,
+  :func:`mean_by_phase` and :func:`mean_by_step` summarise a state or a gate over time: how
+  far apart the images' states are, and what a gate does before, on and after the ink of
+  each digit.
+* The ink itself: :func:`first_ink_rows`, :func:`last_ink_rows`, :func:`ink_by_row`,
+  :func:`ink_so_far`, :func:`ink_to_come`; :func:`first_of_each` picks an example image of
+  each digit.
+
+What these measurements say, as table rows and sentences, is
+:mod:`rnnreport.inspection.readings`.
 
 Batches (``batch_size``, 1,000 by default) bound the memory: a full trace of the 10,000 test
 images through a 128-unit LSTM would take close to a gigabyte.
@@ -254,6 +261,15 @@ class Readout:
         """(N,): :func:`decision_steps` of :attr:`correct`."""
         return decision_steps(self.correct)
 
+    def steps_within(self, tolerance: float = 0.01) -> int:
+        """How many steps before the last the accuracy first comes within ``tolerance`` of
+        its value at the last step (0: only at the last step).
+
+        "First": a later dip below the band does not count against it.
+        """
+        first = int(np.flatnonzero(self.accuracy >= self.accuracy[-1] - tolerance)[0]) + 1
+        return self.steps - first  # first is a step, 1..T
+
 
 @torch.no_grad()
 def readout(
@@ -325,6 +341,34 @@ def first_ink_rows(x: np.ndarray | Tensor) -> np.ndarray:
     """(N,): the row (1..28) of each image's highest inked pixel; 0 for a blank image."""
     inked = _inked_rows(x)  # (N, rows)
     return np.where(inked.any(axis=1), np.argmax(inked, axis=1) + 1, 0)
+
+
+def ink_by_row(x: np.ndarray | Tensor) -> np.ndarray:
+    """(rows,): the share of images with ink in each row."""
+    return _inked_rows(x).mean(axis=0)
+
+
+def ink_so_far(x: np.ndarray | Tensor) -> np.ndarray:
+    """(T,): after each step ``t``, the share of images that have shown ink in rows 1..t."""
+    first = first_ink_rows(x)  # (N,)
+    t = np.arange(1, np.asarray(x).shape[1] + 1)[:, None]  # (T, 1)
+    return ((first[None, :] >= 1) & (first[None, :] <= t)).mean(axis=1)
+
+
+def ink_to_come(x: np.ndarray | Tensor) -> np.ndarray:
+    """(T,): after each step ``t``, the share of images with ink in rows below ``t``."""
+    last = last_ink_rows(x)  # (N,)
+    t = np.arange(1, np.asarray(x).shape[1] + 1)[:, None]  # (T, 1)
+    return (last[None, :] > t).mean(axis=1)
+
+
+def first_of_each(labels: np.ndarray | Tensor, digits: Sequence[int]) -> list[int]:
+    """The index of the first image of each of ``digits`` in ``labels`` (N,), in order."""
+    labels = np.asarray(torch.as_tensor(labels).cpu())
+    missing = [d for d in digits if not np.any(labels == d)]
+    if missing:
+        raise ValueError(f"no image of digit(s) {missing} among {len(labels)} labels")
+    return [int(np.flatnonzero(labels == d)[0]) for d in digits]
 
 
 # -- gate saturation ------------------------------------------------------------------------
@@ -461,6 +505,21 @@ def state_statistics(h: np.ndarray | Tensor) -> dict[str, np.ndarray]:
     }
 
 
+def largest_spread(h: np.ndarray | Tensor, among: np.ndarray, steps: int) -> float:
+    """The largest standard deviation of any unit across the images ``among`` (N,) bool,
+    over the first ``steps`` steps of a recorded state ``h`` (T, N, H).
+
+    0 when those images share one state at every one of those steps.
+    """
+    h = np.asarray(torch.as_tensor(h).cpu())
+    among = np.asarray(among, dtype=bool)
+    if h.ndim != 3 or among.shape != (h.shape[1],):
+        raise ValueError(f"expected h (T, N, H) and among (N,): got {h.shape} and {among.shape}")
+    if not among.any():
+        raise ValueError("no image selected: `among` is all False")
+    return max(float(h[t][among].std(axis=0).max()) for t in range(steps))
+
+
 PHASES = ("before the ink", "on the ink", "after the ink")
 """Where a step lies in its image: above the first inked row, between the first and the last
 inked rows (both included), below the last one."""
@@ -478,6 +537,12 @@ def phases(x: np.ndarray | Tensor) -> np.ndarray:
     before = blank[None, :] | (t < first[None, :])
     after = ~blank[None, :] & (t > last[None, :])
     return np.where(before, 0, np.where(after, 2, 1))
+
+
+def phase_shares(x: np.ndarray | Tensor) -> np.ndarray:
+    """(len(PHASES),): the share of (step, image) pairs of images ``x`` in each phase."""
+    where = phases(x)
+    return np.array([np.mean(where == k) for k in range(len(PHASES))])
 
 
 @torch.no_grad()
@@ -506,3 +571,27 @@ def mean_by_phase(
             sums[name].index_add_(0, phase.flatten(), per_step.flatten())
         counts.index_add_(0, phase.flatten(), torch.ones(phase.numel(), dtype=torch.float64))
     return {n: (s / counts).numpy() for n, s in sums.items()}
+
+
+@torch.no_grad()
+def mean_by_step(
+    model: nn.Module,
+    x: np.ndarray | Tensor,
+    names: Sequence[str],
+    batch_size: int = BATCH,
+) -> dict[str, np.ndarray]:
+    """For each recorded name, its mean over units and images at each step: ``{name: (T,)}``.
+
+    Computed in batches, without keeping the trace.
+    """
+    _check_images(x)
+    device = _device(model)
+    sums: dict[str, Tensor] = {}
+    for start in range(0, len(x), batch_size):
+        with record(model, names) as trace:
+            model(_images(x[start : start + batch_size], device))
+        for name in names:
+            step_sums = trace[name].double().sum(dim=(1, 2)).cpu()  # (T,)
+            sums[name] = sums.get(name, 0) + step_sums
+    H = {name: trace[name].shape[2] for name in names}
+    return {n: (s / (len(x) * H[n])).numpy() for n, s in sums.items()}
