@@ -26,7 +26,7 @@ from rnnreport.inspection.tables import html_table
 budget = settings.budget()
 print(f"Numbers from this build — {budget.describe()}.")
 test = load_mnist().test
-names = [f"{cell}-{L}x{H}" for cell in grid.CELLS for L, H in grid.SHAPES]
+names = grid.model_names()
 readouts = {}
 for name in names:
     model, result = grid.grid_model(name)

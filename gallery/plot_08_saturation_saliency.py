@@ -27,7 +27,7 @@ from rnnreport.inspection.tables import html_table
 budget = settings.budget()
 print(f"Numbers from this build — {budget.describe()}.")
 test = load_mnist().test
-names = [f"{cell}-{L}x{H}" for cell in grid.CELLS for L, H in grid.SHAPES]
+names = grid.model_names()
 models = {name: grid.grid_model(name)[0] for name in names}
 saturation = {name: probes.gate_saturation(m, test.x) for name, m in models.items()}
 

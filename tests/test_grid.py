@@ -44,7 +44,7 @@ def test_configs_follow_the_budget() -> None:
 
 def test_table_has_one_row_per_model_in_grid_order(table: ResultsTable) -> None:
     expected = [f"{cell}-{L}x{H}" for cell in grid.CELLS for L, H in SHAPES]
-    assert [row.model for row in table.rows] == expected
+    assert [row.model for row in table.rows] == expected == grid.model_names()
     assert len(table.results) == len(expected) * TINY.seeds
     assert all(row.seeds == TINY.seeds and row.epochs == 1 for row in table.rows)
 

@@ -26,6 +26,11 @@ SHAPES = ((1, 32), (1, 64), (1, 128), (3, 32))
 CELLS = ("lstm", "gru")
 
 
+def model_names() -> list[str]:
+    """The grid's model names in its order: ``lstm-1x32`` … ``gru-3x32``."""
+    return [f"{cell}-{L}x{H}" for cell in CELLS for L, H in SHAPES]
+
+
 def grid_configs(budget: Budget) -> list[ModelConfig]:
     """Every (cell, shape, seed) of the grid under ``budget``."""
     return [
