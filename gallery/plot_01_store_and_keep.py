@@ -8,9 +8,10 @@ and (2) keep the previous state while ignoring the input. The two student report
 yes, if the maps are invertible. Both are half right, and the
 difference is between storing the *value* :math:`x_t` and storing the *information* in it.
 
-Every result below is derived with SymPy (:mod:`rnnreport.theory.derivations`) and then
-witnessed on :class:`~rnnreport.model.cells.LSTMCell` and :class:`~rnnreport.model.cells.GRUCell`,
-the cells we train, with weights set by hand.
+Every result below is derived with SymPy (:mod:`rnnreport.theory.limits`,
+:mod:`rnnreport.theory.store`, :mod:`rnnreport.theory.keep`) and then witnessed on
+:class:`~rnnreport.model.cells.LSTMCell` and :class:`~rnnreport.model.cells.GRUCell`, the
+cells we train, with weights set by hand.
 """
 
 # %%
@@ -22,9 +23,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rnnreport.inspection.tables import html_table
-from rnnreport.theory import derivations as d
+from rnnreport.theory.keep import keep_state
+from rnnreport.theory.limits import gate_limits, tanh_fixed_point
+from rnnreport.theory.store import store_input
 
-limits = d.gate_limits()
+limits = gate_limits()
 limits.math()
 
 # %%
@@ -48,7 +51,7 @@ html_table(limits.rows(), caption="Where torch.sigmoid returns exactly 1.0 and 0
 # recurrent weight) removes. The GRU needs :math:`z \to 0`, and :math:`r \to 0` to cut
 # :math:`h_{t-1}` out of its candidate. Either way the state is :math:`\tanh` of an
 # affine map of :math:`x_t`:
-store = d.store_input()
+store = store_input()
 store.math()
 
 # %%
@@ -59,7 +62,7 @@ store.math()
 # does it: **report B is right about the information.** The fixed-point equation
 # :math:`c = \tanh c` (the identity map, the only way the value could be the state for
 # every input) has a single solution:
-d.tanh_fixed_point().math()
+tanh_fixed_point().math()
 
 # %%
 # The witness: a random binary image, one row of 28 pixels per step, stored by a
@@ -105,7 +108,7 @@ print(f"float32, gates past the rounding points, c_t == x_t exactly: {store.floa
 # moves towards the candidate by a factor :math:`1 - s` per step. SymPy solves the
 # recurrence, bounds the drift after T steps, and solves for the bias that keeps the
 # drift within :math:`\varepsilon`:
-keep = d.keep_state()
+keep = keep_state()
 keep.math()
 
 # %%

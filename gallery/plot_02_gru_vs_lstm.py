@@ -20,9 +20,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rnnreport.inspection.tables import html_table
-from rnnreport.theory import derivations as d
+from rnnreport.theory.counting import lstm_counts
+from rnnreport.theory.special_case import gru_not_lstm
 
-mapped = d.gru_not_lstm()
+mapped = gru_not_lstm()
 mapped.math()
 
 # %%
@@ -46,7 +47,8 @@ mapped.fixed_point.math()
 print(mapped.weights)
 
 # %%
-# The mapped LSTM is built from those weights by :func:`rnnreport.theory.derivations.lstm_from_gru`
+# The mapped LSTM is built from those weights by
+# :func:`rnnreport.theory.special_case.lstm_from_gru`
 # (float64; its output gate's bias of 50 makes :math:`o_t` exactly 1.0 after rounding).
 # The last column is the same GRU with its reset gate held open, which separates the two
 # effects: the LSTM's cell :math:`c_t` equals the GRU's state at the first step, and the
@@ -77,7 +79,7 @@ fig.tight_layout()
 # :math:`(-1, 1)`; the identity below and the signs of its terms (checked by SymPy under
 # the assumptions :math:`z_t = \sigma(a) \in (0, 1)`, :math:`|h_{t-1}| < 1`) give
 # :math:`|h_t| < 1` by induction from :math:`h_0 = 0`:
-counts = d.lstm_counts()
+counts = lstm_counts()
 counts.math()
 
 # %%

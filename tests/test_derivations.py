@@ -10,32 +10,38 @@ import sympy as sp
 import torch
 
 from rnnreport.inspection.tables import html_table
-from rnnreport.theory import derivations as d
+from rnnreport.model.cells import GRUCell
+from rnnreport.theory.common import Latex, sigmoid
+from rnnreport.theory.counting import LstmCounts, lstm_counts
+from rnnreport.theory.keep import KeepState, keep_state
+from rnnreport.theory.limits import GateLimits, first_float, gate_limits, tanh_fixed_point
+from rnnreport.theory.special_case import COUNTEREXAMPLE, GruNotLstm, gru_not_lstm, lstm_from_gru
+from rnnreport.theory.store import StoreInput, store_input
 
 
 @pytest.fixture(scope="module")
-def limits() -> d.GateLimits:
-    return d.gate_limits()
+def limits() -> GateLimits:
+    return gate_limits()
 
 
 @pytest.fixture(scope="module")
-def store() -> d.StoreInput:
-    return d.store_input()
+def store() -> StoreInput:
+    return store_input()
 
 
 @pytest.fixture(scope="module")
-def keep() -> d.KeepState:
-    return d.keep_state(betas=(0.0, 2.0, 5.0, 9.0, 13.0), horizons=(5, 28))
+def keep() -> KeepState:
+    return keep_state(betas=(0.0, 2.0, 5.0, 9.0, 13.0), horizons=(5, 28))
 
 
 @pytest.fixture(scope="module")
-def mapped() -> d.GruNotLstm:
-    return d.gru_not_lstm()
+def mapped() -> GruNotLstm:
+    return gru_not_lstm()
 
 
 @pytest.fixture(scope="module")
-def counts() -> d.LstmCounts:
-    return d.lstm_counts(T=300)
+def counts() -> LstmCounts:
+    return lstm_counts(T=300)
 
 
 def _sigmoid_np(x):
@@ -45,7 +51,7 @@ def _sigmoid_np(x):
 # 1. gate limits -------------------------------------------------------------------------
 
 
-def test_sigmoid_limits_are_0_and_1_and_never_reached(limits: d.GateLimits) -> None:
+def test_sigmoid_limits_are_0_and_1_and_never_reached(limits: GateLimits) -> None:
     assert limits.limit_minus == 0
     assert limits.limit_plus == 1
     assert limits.solutions_0 == sp.S.EmptySet
@@ -55,7 +61,7 @@ def test_sigmoid_limits_are_0_and_1_and_never_reached(limits: d.GateLimits) -> N
 
 
 @pytest.mark.parametrize("k", [0, 1])
-def test_float_rounding_points_are_where_torch_rounds(limits: d.GateLimits, k: int) -> None:
+def test_float_rounding_points_are_where_torch_rounds(limits: GateLimits, k: int) -> None:
     r = limits.rounding[k]
     dtype = getattr(torch, r.dtype)
     one = torch.tensor(r.one_from, dtype=dtype)
@@ -71,28 +77,28 @@ def test_float_rounding_points_are_where_torch_rounds(limits: d.GateLimits, k: i
 
 
 @pytest.mark.parametrize("k", [0, 1])
-def test_correct_rounding_points_solve_their_equations(limits: d.GateLimits, k: int) -> None:
+def test_correct_rounding_points_solve_their_equations(limits: GateLimits, k: int) -> None:
     r = limits.rounding[k]
     info = torch.finfo(getattr(torch, r.dtype))
     p = -round(math.log2(info.eps)) + 1
     half_ulp_below_1 = sp.Integer(2) ** -(p + 1)
     half_smallest = sp.Integer(2) ** sp.Integer(round(math.log2(info.smallest_normal)) - p)
-    assert sp.simplify(d.sigmoid(r.one_correct) - (1 - half_ulp_below_1)) == 0
-    assert sp.simplify(d.sigmoid(r.zero_correct) - half_smallest) == 0
+    assert sp.simplify(sigmoid(r.one_correct) - (1 - half_ulp_below_1)) == 0
+    assert sp.simplify(sigmoid(r.zero_correct) - half_smallest) == 0
     # torch's sigmoid rounds earlier than a correctly rounded one would
     assert r.one_from < float(r.one_correct) and r.zero_from > float(r.zero_correct)
 
 
 def test_first_float_rejects_a_bad_bracket() -> None:
     with pytest.raises(ValueError, match="predicate false at lo"):
-        d.first_float(lambda v: v > 0, 1.0, 2.0, torch.float32)
+        first_float(lambda v: v > 0, 1.0, 2.0, torch.float32)
 
 
 # the fixed point of tanh ----------------------------------------------------------------
 
 
 def test_tanh_has_the_single_fixed_point_zero() -> None:
-    fp = d.tanh_fixed_point()
+    fp = tanh_fixed_point()
     c = fp.c
     assert fp.solutions == sp.FiniteSet(0)
     assert sp.simplify(fp.g_prime - sp.diff(c - sp.tanh(c), c)) == 0
@@ -105,7 +111,7 @@ def test_tanh_has_the_single_fixed_point_zero() -> None:
 # 2. storing the current input -----------------------------------------------------------
 
 
-def test_store_input_limits_range_and_inverse(store: d.StoreInput) -> None:
+def test_store_input_limits_range_and_inverse(store: StoreInput) -> None:
     x, u, b = sp.symbols("x_t u b", real=True)
     assert store.lstm_limit.rhs == sp.tanh(x * u + b)
     assert store.gru_limit.rhs == sp.tanh(x * u + b)
@@ -117,7 +123,7 @@ def test_store_input_limits_range_and_inverse(store: d.StoreInput) -> None:
     assert sp.N(value - sp.Rational(3, 10)) == pytest.approx(0, abs=1e-12)
 
 
-def test_store_input_witness_matches_its_formula(store: d.StoreInput) -> None:
+def test_store_input_witness_matches_its_formula(store: StoreInput) -> None:
     x = store.pixels  # (T, D)
     i, f = _sigmoid_np(store.beta), _sigmoid_np(-store.beta)
     j = np.tanh(store.a * (2 * x - 1))
@@ -139,14 +145,14 @@ def test_store_input_witness_matches_its_formula(store: d.StoreInput) -> None:
 
 def test_sign_recovery_fails_when_the_gates_are_far_from_the_limit() -> None:
     # forget gate near 1: the old state dominates and the sign no longer tells the pixel
-    weak = d.store_input(beta=-4.0)
+    weak = store_input(beta=-4.0)
     assert weak.lstm_recovered < weak.pixels.size
 
 
 # 3. keeping the previous state ----------------------------------------------------------
 
 
-def test_recurrence_solution_and_bias_bound(keep: d.KeepState) -> None:
+def test_recurrence_solution_and_bias_bound(keep: KeepState) -> None:
     sy = keep.symbols
     T, beta, eps, Delta = sy["T"], sy["beta"], sy["epsilon"], sy["Delta"]
     f, i, j = sy["f"], sy["i"], sy["j"]
@@ -163,7 +169,7 @@ def test_recurrence_solution_and_bias_bound(keep: d.KeepState) -> None:
     assert beta_28 == pytest.approx(math.log(28 * 2 / 0.01), abs=0.05)  # the asymptote
 
 
-def test_drift_witness_matches_formula_and_bound(keep: d.KeepState) -> None:
+def test_drift_witness_matches_formula_and_bound(keep: KeepState) -> None:
     np.testing.assert_allclose(keep.gru_drift, keep.gru_drift_formula, rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(keep.lstm_drift, keep.lstm_drift_formula, rtol=1e-9, atol=1e-15)
     assert (keep.gru_drift <= keep.drift_bound).all()
@@ -173,7 +179,7 @@ def test_drift_witness_matches_formula_and_bound(keep: d.KeepState) -> None:
     assert keep.gru_drift[0, -1] < keep.gru_drift[1, -1]
 
 
-def test_bias_needed_keeps_the_worst_case_within_epsilon(keep: d.KeepState) -> None:
+def test_bias_needed_keeps_the_worst_case_within_epsilon(keep: KeepState) -> None:
     sy = keep.symbols
     for eps, beta, drift in zip(
         keep.epsilons, keep.bias_needed, keep.worst_drift_at_bias, strict=True
@@ -185,7 +191,7 @@ def test_bias_needed_keeps_the_worst_case_within_epsilon(keep: d.KeepState) -> N
         assert drift <= eps
 
 
-def test_lstm_output_moves_while_its_cell_is_kept(keep: d.KeepState) -> None:
+def test_lstm_output_moves_while_its_cell_is_kept(keep: KeepState) -> None:
     assert keep.caveat_c_change < 1e-3
     assert keep.caveat_h_range > 0.1
     assert keep.caveat_h_formula_error < 1e-14
@@ -194,7 +200,7 @@ def test_lstm_output_moves_while_its_cell_is_kept(keep: d.KeepState) -> None:
 # 4. a GRU is not a special case of an LSTM ----------------------------------------------
 
 
-def test_mapped_step_difference_and_fixed_point(mapped: d.GruNotLstm) -> None:
+def test_mapped_step_difference_and_fixed_point(mapped: GruNotLstm) -> None:
     diff = mapped.step_difference.rhs
     r, s, w = sp.symbols("r_t s w", real=True)
     assert mapped.fixed_point.solutions == sp.FiniteSet(0)
@@ -203,7 +209,7 @@ def test_mapped_step_difference_and_fixed_point(mapped: d.GruNotLstm) -> None:
     assert diff.subs({s: 1, r: sp.Rational(1, 2), w: 1}) != 0
 
 
-def test_counterexample_outputs_match_formulas_and_differ(mapped: d.GruNotLstm) -> None:
+def test_counterexample_outputs_match_formulas_and_differ(mapped: GruNotLstm) -> None:
     np.testing.assert_allclose(mapped.gru_h, mapped.gru_h_formula, atol=1e-14)
     np.testing.assert_allclose(mapped.lstm_h, mapped.lstm_h_formula, atol=1e-14)
     np.testing.assert_allclose(mapped.lstm_h, np.tanh(mapped.lstm_c), atol=1e-15)
@@ -214,21 +220,21 @@ def test_counterexample_outputs_match_formulas_and_differ(mapped: d.GruNotLstm) 
 
 
 def test_mapping_is_exact_without_reset_or_recurrent_candidate() -> None:
-    plain = dict(d.COUNTEREXAMPLE) | {"w_h": 0.0}
-    result = d.gru_not_lstm(plain)
+    plain = dict(COUNTEREXAMPLE) | {"w_h": 0.0}
+    result = gru_not_lstm(plain)
     np.testing.assert_allclose(result.lstm_c, result.gru_h, atol=1e-15)
 
 
 def test_lstm_from_gru_refuses_reset_after() -> None:
-    gru = d.GRUCell(1, 1, reset="after")
+    gru = GRUCell(1, 1, reset="after")
     with pytest.raises(ValueError, match="reset='after'"):
-        d.lstm_from_gru(gru)
+        lstm_from_gru(gru)
 
 
 # 5. the LSTM counts, the GRU cannot -----------------------------------------------------
 
 
-def test_counting_and_gru_bound_symbolically(counts: d.LstmCounts) -> None:
+def test_counting_and_gru_bound_symbolically(counts: LstmCounts) -> None:
     t = sp.Symbol("t", integer=True, nonnegative=True)
     T = sp.Symbol("T", integer=True, positive=True)
     f, i, j = sp.symbols("f i j", positive=True)
@@ -246,7 +252,7 @@ def test_counting_and_gru_bound_symbolically(counts: d.LstmCounts) -> None:
     assert h.subs(t, 0) == 0
 
 
-def test_counting_witness(counts: d.LstmCounts) -> None:
+def test_counting_witness(counts: LstmCounts) -> None:
     assert np.array_equal(counts.lstm_c, counts.steps.astype(float))
     assert np.array_equal(counts.lstm_c_float32, counts.steps.astype(np.float32))
     assert 0 < counts.lstm_shortfall_exact < 1e-12
@@ -258,11 +264,11 @@ def test_counting_witness(counts: d.LstmCounts) -> None:
 # rendering helpers ----------------------------------------------------------------------
 
 
-def test_latex_and_tables_render(limits: d.GateLimits) -> None:
+def test_latex_and_tables_render(limits: GateLimits) -> None:
     html = limits.math()._repr_html_()
     assert html.startswith('<div class="math') and r"\[" in html and "aligned" in html
     with pytest.raises(ValueError, match="at least one line"):
-        d.Latex()
+        Latex()
     table = html_table(limits.rows(), caption="rounding <points>")
     assert "<caption>rounding &lt;points&gt;</caption>" in table._repr_html_()
     assert "float32" in repr(table) and "float64" in repr(table)
