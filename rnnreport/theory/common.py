@@ -15,7 +15,8 @@ plot needs a series) with a ``math()`` method giving the derivation as :class:`L
 Witnesses run in float64 where float32's rounding would blur the comparison with a
 formula, and in float32 where the point is what float32 does; each field says which.
 
-Weights follow the cells' layouts: LSTM columns ``[i | j | f | o]``, GRU ``[z | r | h]``.
+Weights follow the cells' layouts, read from the cells (``LSTMCell.blocks``, columns
+``[i | j | f | o]``; ``GRUCell.blocks``, ``[z | r | h_tilde]``, the last the candidate's).
 The LSTM adds ``forget_bias`` inside the forget gate's sigmoid; :func:`set_gate` takes the
 *total* pre-activation bias and subtracts it, so a witness means what it says.
 """
@@ -26,7 +27,7 @@ import sympy as sp
 import torch
 from torch import Tensor
 
-from rnnreport.model.cells import GRUCell, LSTMCell
+from rnnreport.model.cells import CELLS, GRUCell, LSTMCell
 
 Cell = LSTMCell | GRUCell
 
@@ -78,18 +79,15 @@ def sigmoid(x: sp.Expr) -> sp.Expr:
 # --------------------------------------------------------------------------------------
 # Building cells with weights set by construction
 
-_BLOCKS = {"lstm": ("i", "j", "f", "o"), "gru": ("z", "r", "h")}
-
 
 def blank_cell(kind: str, input_size: int, hidden_size: int, dtype: torch.dtype) -> Cell:
     """A library cell (TF1 flavour, the assignment's) in ``dtype`` with all weights zero.
 
     The LSTM keeps its ``forget_bias`` of 1.0; :func:`set_gate` compensates for it.
     """
-    if kind not in _BLOCKS:
-        raise ValueError(f"kind={kind!r} is not a cell: use 'lstm' or 'gru'")
-    cls = LSTMCell if kind == "lstm" else GRUCell
-    cell = cls(input_size, hidden_size).to(dtype)
+    if kind not in CELLS:
+        raise ValueError(f"kind={kind!r} is not a cell: use one of {', '.join(CELLS)}")
+    cell = CELLS[kind](input_size, hidden_size).to(dtype)
     with torch.no_grad():
         for p in (cell.U, cell.W, cell.b):
             p.zero_()
@@ -106,16 +104,12 @@ def set_gate(
 ) -> Cell:
     """Set one gate's column block of ``U`` (D, H), ``W`` (H, H) and ``b`` (H,).
 
-    ``gate`` is one of ``i, j, f, o`` (LSTM) or ``z, r, h`` (GRU; ``h`` is the candidate).
-    ``b`` is the gate's whole constant pre-activation: for the LSTM's ``f`` the cell's
-    ``forget_bias`` is subtracted, so that ``f = sigmoid(x U_f + h W_f + b)`` exactly.
+    ``gate`` is one of the cell's ``blocks``: ``i, j, f, o`` (LSTM) or ``z, r, h_tilde``
+    (GRU; ``h_tilde`` is the candidate). ``b`` is the gate's whole constant pre-activation:
+    for the LSTM's ``f`` the cell's ``forget_bias`` is subtracted, so that
+    ``f = sigmoid(x U_f + h W_f + b)`` exactly.
     """
-    kind = "lstm" if isinstance(cell, LSTMCell) else "gru"
-    if gate not in _BLOCKS[kind]:
-        raise ValueError(f"gate={gate!r} is not a {kind} gate: use one of {_BLOCKS[kind]}")
-    H = cell.hidden_size
-    k = _BLOCKS[kind].index(gate)
-    cols = slice(k * H, (k + 1) * H)
+    cols = _columns(cell, gate)
     if gate == "f" and b is not None:
         b = torch.as_tensor(b, dtype=cell.b.dtype) - cell.forget_bias
     with torch.no_grad():
@@ -123,6 +117,24 @@ def set_gate(
             if value is not None:
                 param[..., cols] = torch.as_tensor(value, dtype=param.dtype)
     return cell
+
+
+def get_gate(cell: Cell, gate: str) -> dict[str, Tensor]:
+    """One gate's column block, detached: ``{"U": (D, H), "W": (H, H), "b": (H,)}``.
+
+    ``b`` is the stored bias (the LSTM's ``forget_bias`` is not added): what
+    :func:`set_gate` would need for the same gate of a cell without it.
+    """
+    cols = _columns(cell, gate)
+    return {name: getattr(cell, name)[..., cols].detach() for name in ("U", "W", "b")}
+
+
+def _columns(cell: Cell, gate: str) -> slice:
+    if gate not in cell.blocks:
+        raise ValueError(
+            f"gate={gate!r} is not a {type(cell).__name__} block: use one of {cell.blocks}"
+        )
+    return cell.columns(cell.hidden_size, gate)
 
 
 def unroll(cell: Cell, xs: Tensor, state=None) -> tuple[list, dict[str, Tensor]]:

@@ -117,7 +117,7 @@ def lstm_counts(
     for b in update_biases:
         gru = blank_cell("gru", 1, 1, torch.float64)
         set_gate(gru, "z", b=b)
-        set_gate(gru, "h", U=bias)
+        set_gate(gru, "h_tilde", U=bias)
         states, gates = unroll(gru, ones)
         gru_h.append(torch.stack(states).flatten().numpy())
         zv, hv = float(gates["z"][0]), float(gates["h_tilde"][0])

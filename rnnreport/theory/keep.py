@@ -104,7 +104,7 @@ def _keep_cells(beta: float, D: int, U_cand: Tensor, b_cand: float) -> tuple[Cel
     with the candidate ``tanh(x U_cand + b_cand)`` and no recurrent weights (float64)."""
     gru = blank_cell("gru", D, 1, torch.float64)
     set_gate(gru, "z", b=beta)
-    set_gate(gru, "h", U=U_cand, b=b_cand)
+    set_gate(gru, "h_tilde", U=U_cand, b=b_cand)
     lstm = blank_cell("lstm", D, 1, torch.float64)
     set_gate(lstm, "f", b=beta)
     set_gate(lstm, "i", b=-beta)

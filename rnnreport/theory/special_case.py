@@ -16,7 +16,7 @@ import torch
 
 from rnnreport.model.cells import GRUCell, LSTMCell
 
-from .common import Latex, blank_cell, set_gate, tex, unroll
+from .common import Latex, blank_cell, get_gate, set_gate, tex, unroll
 from .limits import TanhFixedPoint, tanh_fixed_point
 
 
@@ -31,14 +31,11 @@ def lstm_from_gru(gru: GRUCell, output_bias: float = 50.0) -> LSTMCell:
     """
     if gru.reset != "before":
         raise ValueError(f"lstm_from_gru maps the reset-before GRU; got reset={gru.reset!r}")
-    H = gru.hidden_size
-    z_cols, h_cols = slice(0, H), slice(2 * H, 3 * H)
-    lstm = blank_cell("lstm", gru.input_size, H, gru.U.dtype)
-    z = {"U": gru.U[:, z_cols], "W": gru.W[:, z_cols], "b": gru.b[z_cols]}
-    set_gate(lstm, "f", **{k: v.detach() for k, v in z.items()})
-    set_gate(lstm, "i", **{k: -v.detach() for k, v in z.items()})
-    set_gate(lstm, "j", U=gru.U[:, h_cols].detach(), W=gru.W[:, h_cols].detach())
-    set_gate(lstm, "j", b=gru.b[h_cols].detach())
+    lstm = blank_cell("lstm", gru.input_size, gru.hidden_size, gru.U.dtype)
+    z = get_gate(gru, "z")
+    set_gate(lstm, "f", **z)
+    set_gate(lstm, "i", **{k: -v for k, v in z.items()})
+    set_gate(lstm, "j", **get_gate(gru, "h_tilde"))
     set_gate(lstm, "o", b=output_bias)
     return lstm
 
@@ -132,8 +129,8 @@ def _scalar_mapped_lstm(w: dict[str, float], xs) -> list[float]:
 
 def _one_unit_gru(w: dict[str, float]) -> GRUCell:
     gru = blank_cell("gru", 1, 1, torch.float64)
-    for g in ("z", "r", "h"):
-        set_gate(gru, g, U=w[f"u_{g}"], W=w[f"w_{g}"], b=w[f"b_{g}"])
+    for g, key in (("z", "z"), ("r", "r"), ("h_tilde", "h")):
+        set_gate(gru, g, U=w[f"u_{key}"], W=w[f"w_{key}"], b=w[f"b_{key}"])
     return gru
 
 

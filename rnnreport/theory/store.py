@@ -119,7 +119,7 @@ def store_input(beta: float = 5.0, a: float = 3.0, size: int = 28, seed: int = 0
     gru = blank_cell("gru", size, size, torch.float64)
     set_gate(gru, "z", b=-beta)
     set_gate(gru, "r", b=-beta)
-    set_gate(gru, "h", U=2 * a * eye, b=-a)
+    set_gate(gru, "h_tilde", U=2 * a * eye, b=-a)
     lstm_states, lstm_gates = unroll(lstm, xs)
     gru_states, gru_gates = unroll(gru, xs)
     c = torch.stack([c for _, c in lstm_states])[:, 0]  # (T, H)
