@@ -4,11 +4,82 @@ Q1.3: is a GRU a special case of an LSTM?
 
 The assignment asks whether the GRU's gates can be written through the LSTM's
 (:math:`o_t, i_t, f_t`) for the same input. Both student reports say no; report A points
-at the LSTM's squashed output, report B at the GRU's reset gate. Both
-reasons are real. Below, SymPy derives each, a one-unit counterexample shows them in
-numbers, and the converse direction (an LSTM that no GRU can imitate) follows Weiss,
-Goldberg and Yahav (2018): the LSTM can count, the GRU cannot.
+at the LSTM's squashed output, report B at the GRU's reset gate. Both reasons are real,
+but neither report proves the answer: each shows that one mapping of the gates fails, not
+that no LSTM weights could do the job.
+
+What "special case" means here: a GRU is a special case of an LSTM if some LSTM weights,
+of any hidden size, make the LSTM's output :math:`h_t` equal the GRU's state :math:`h_t`
+at every step, on every input sequence, both cells starting from the zero state. The LSTM
+is the assignment's (TensorFlow 1's ``BasicLSTMCell``): no peepholes, and
+:math:`h_t = o_t \odot \tanh c_t`. Below, SymPy proves the answer for every LSTM, the
+closest mapping shows where the two cells differ, and the converse direction (an LSTM
+that no GRU can imitate) follows Weiss, Goldberg and Yahav (2018).
 """
+
+# %%
+# No LSTM reaches the GRU's first step
+# ------------------------------------
+# From the zero state an LSTM's first output is :math:`o_1 \tanh(i_1 j_1)`, with the gates
+# in (0, 1) and the candidate in (−1, 1), whatever the weights and however many units.
+# SymPy derives the first output from the cell's equations, the ranges, and the two
+# properties of tanh the bound needs; a GRU's first state, from its own equations, is not
+# held by it:
+import matplotlib.pyplot as plt
+import numpy as np
+
+from rnnreport.inspection.tables import html_table
+from rnnreport.theory.counting import lstm_counts
+from rnnreport.theory.special_case import first_step_bound, gru_not_lstm
+
+first = first_step_bound()
+first.math()
+
+# %%
+# So every LSTM's first output lies strictly inside :math:`(-\tanh 1, \tanh 1)`, and a
+# GRU whose update gate is biased shut and whose candidate is biased open starts above
+# it. The witness GRU below (float64, four units, update bias :math:`-\beta` and
+# candidate bias :math:`\beta`) gives the same first state on 64 random binary rows, the
+# number SymPy computes for :math:`\sigma(\beta)\tanh\beta`:
+print(
+    f"beta = {first.beta:g}: GRU h_1 from the cell, min and max over inputs and units: "
+    f"{first.gru_h1.min():.15f}, {first.gru_h1.max():.15f}"
+)
+print(f"SymPy: sigma(beta) tanh(beta) = {float(first.gru_value):.15f}")
+print(f"bound for every LSTM: tanh 1 = {float(first.bound):.15f}")
+
+# %%
+# The other side, searched: random LSTMs of 1, 8 and 64 units with weights drawn at three
+# scales, on binary and Gaussian inputs, never pass the bound. At the larger scales they
+# reach it *exactly*: in float64 the gates round to 1.0 (see the previous example) and
+# :math:`h_1` becomes the float nearest :math:`\tanh 1`. The strict inequality is a fact of
+# exact arithmetic; in floats the bound is :math:`|h_1| \le \tanh 1`, still far below
+# the GRU's first state.
+html_table(first.search_rows(), caption="Largest first output over random LSTMs (float64)")
+
+# %%
+# A random search may just miss the right weights, so the next one aims: gradient ascent
+# on the weights of a 16-unit LSTM, pushing its first output up, and the same ascent on a
+# GRU of the same size as a control. The LSTM creeps towards :math:`\tanh 1` and stops
+# there; the GRU passes it within a few steps.
+fig, ax = plt.subplots(figsize=(6, 3.5))
+_ = ax.plot(first.ascent_lstm, label="LSTM: best max $|h_1|$")
+_ = ax.plot(first.ascent_gru, label="GRU: best max $|h_1|$")
+_ = ax.axhline(float(first.bound), color="0.5", lw=0.8, ls="--", label=r"$\tanh 1$")
+_ = ax.set(xlabel="ascent step", ylabel="largest first output", ylim=(0, 1.05))
+_ = ax.set_title("Gradient ascent on the weights, from the zero state")
+_ = ax.legend(fontsize=8)
+fig.tight_layout()
+
+# %%
+# The argument uses only the *ranges* of the gates, not how they are computed. With
+# peepholes (gates that also read the cell) the first step is unchanged: the input and
+# forget gates read :math:`c_0 = 0`, and the output gate reads :math:`c_1` but is still a
+# sigmoid in (0, 1), so the same bound holds. Without the output tanh the first output is
+# :math:`o_1 i_1 j_1`, whose supremum is 1, as large as the GRU's: the first step then
+# separates nothing, and this page does not settle whether that variant can imitate every
+# GRU (a proof would have to look at later steps, where the reset gate acts).
+first.variants()
 
 # %%
 # The closest mapping
@@ -16,13 +87,6 @@ Goldberg and Yahav (2018): the LSTM can count, the GRU cannot.
 # Set :math:`f_t = z_t`, :math:`i_t = 1 - z_t` (exact: :math:`\sigma(-a) = 1 - \sigma(a)`,
 # the coupled input–forget gate of Greff et al. 2017) and :math:`o_t = 1`. The LSTM's cell
 # then follows the GRU's update. Two differences remain, and SymPy writes them out:
-import matplotlib.pyplot as plt
-import numpy as np
-
-from rnnreport.inspection.tables import html_table
-from rnnreport.theory.counting import lstm_counts
-from rnnreport.theory.special_case import gru_not_lstm
-
 mapped = gru_not_lstm()
 mapped.math()
 
@@ -69,8 +133,8 @@ fig.tight_layout()
 # %%
 # On a 0 pixel the GRU shuts its reset gate, drops :math:`h_{t-1}` from its candidate and
 # falls; the LSTM has no gate that does this at the current step, and neither does the
-# GRU whose reset is held open. This shows the *mapping* fails, not that no LSTM weights
-# of any kind could imitate this GRU; the general statement goes the other way, below.
+# GRU whose reset is held open. This shows where the *mapping* fails; that no LSTM
+# weights at all can imitate every GRU is the first-step bound above.
 #
 # The converse: an LSTM counts, a GRU cannot
 # ------------------------------------------
@@ -123,11 +187,16 @@ html_table(
 # %%
 # Answer in plain words
 # ---------------------
-# **Q1.3.** No. The closest mapping (f = z, i = 1 − z, o = 1) makes the LSTM's cell
-# follow the GRU's update rule, but the LSTM then emits tanh of its cell, which equals
-# the cell only at 0, and it has nothing like the reset gate, which decides from the
-# current input how much of the old state enters the candidate. The counterexample above
-# puts numbers on both. Nor is the LSTM a special case of the GRU: an LSTM cell can count
-# without bound, while a GRU's state never leaves (−1, 1).
+# **Q1.3.** No, for every choice of LSTM weights and every hidden size. Started from the
+# zero state on the same input, the assignment's LSTM (no peepholes, tanh on the output)
+# emits a first output below tanh 1 ≈ 0.76 in size, while a GRU with its update gate
+# biased shut starts at up to nearly 1; so that GRU's state is never the LSTM's output.
+# Peepholes change nothing in this; without the output tanh the first step proves
+# nothing and the question stays open here. The closest mapping (f = z, i = 1 − z,
+# o = 1) makes the LSTM's cell follow the GRU's update rule, but the LSTM then emits tanh
+# of its cell, which equals the cell only at 0, and it has nothing like the reset gate,
+# which decides from the current input how much of the old state enters the candidate.
+# The counterexample above puts numbers on both. Nor is the LSTM a special case of the GRU:
+# an LSTM cell can count without bound, while a GRU's state never leaves (−1, 1).
 
 # sphinx_gallery_thumbnail_number = 2

@@ -15,7 +15,14 @@ from rnnreport.theory.common import Latex, sigmoid
 from rnnreport.theory.counting import LstmCounts, lstm_counts
 from rnnreport.theory.keep import KeepState, keep_state
 from rnnreport.theory.limits import GateLimits, first_float, gate_limits, tanh_fixed_point
-from rnnreport.theory.special_case import COUNTEREXAMPLE, GruNotLstm, gru_not_lstm, lstm_from_gru
+from rnnreport.theory.special_case import (
+    COUNTEREXAMPLE,
+    FirstStepBound,
+    GruNotLstm,
+    first_step_bound,
+    gru_not_lstm,
+    lstm_from_gru,
+)
 from rnnreport.theory.store import StoreInput, store_input
 
 
@@ -37,6 +44,11 @@ def keep() -> KeepState:
 @pytest.fixture(scope="module")
 def mapped() -> GruNotLstm:
     return gru_not_lstm()
+
+
+@pytest.fixture(scope="module")
+def first() -> FirstStepBound:
+    return first_step_bound(sizes=(1, 8), scales=(1.0, 100.0), trials=3, ascent_steps=120)
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +241,57 @@ def test_lstm_from_gru_refuses_reset_after() -> None:
     gru = GRUCell(1, 1, reset="after")
     with pytest.raises(ValueError, match="reset='after'"):
         lstm_from_gru(gru)
+
+
+# 4b. ... for every LSTM: the first-step bound -------------------------------------------
+
+
+def test_first_step_bound_derivation(first: FirstStepBound) -> None:
+    o, i, j = sp.symbols("o_1 i_1 j_1", real=True)
+    s, t, y = sp.symbols("s t y", positive=True)
+    assert sp.simplify(first.lstm_first.rhs - o * sp.tanh(i * j)) == 0
+    assert first.gate_range == sp.Interval.open(0, 1)
+    assert first.candidate_range == sp.Interval.open(-1, 1)
+    assert sp.simplify(first.cell_margin - (1 - 1 / ((1 + s) * (1 + t)))) == 0
+    assert first.cell_margin_positive and first.tanh_slope_positive and first.tanh_odd
+    y_real = sp.Symbol("y", real=True)
+    assert sp.simplify(first.tanh_slope - (1 - sp.tanh(y_real) ** 2).rewrite(sp.exp)) == 0
+    assert first.bound == sp.tanh(1) and first.supremum == sp.tanh(1)
+    assert first.no_tanh_supremum == 1 and first.gru_supremum == 1
+
+
+def test_first_step_bound_numerically_over_the_gate_box() -> None:
+    # independent of SymPy: o tanh(i j) over a grid of the open box stays below tanh 1,
+    # and comes within 1e-6 of it near the corner (the supremum, never reached)
+    g = np.random.default_rng(0)
+    o, i = g.uniform(0, 1, 10**5), g.uniform(0, 1, 10**5)
+    j = g.uniform(-1, 1, 10**5)
+    assert np.abs(o * np.tanh(i * j)).max() < math.tanh(1)
+    corner = 1 - 1e-9
+    assert math.tanh(1) - corner * math.tanh(corner * corner) < 1e-6
+    # dropping the output gate or the tanh would break the bound: o i j reaches past it
+    assert (o * i * j).max() > math.tanh(1)
+
+
+def test_gru_first_state_exceeds_every_lstm(first: FirstStepBound) -> None:
+    u_h, b_h, x, z = sp.symbols("u_h b_h x_1 z_1", real=True)
+    assert sp.simplify(first.gru_first.rhs - (1 - z) * sp.tanh(u_h * x + b_h)) == 0
+    expected = math.tanh(first.beta) / (1 + math.exp(-first.beta))  # sigma(beta) tanh(beta)
+    np.testing.assert_allclose(first.gru_h1, expected, rtol=1e-15)
+    assert float(first.gru_value) == pytest.approx(expected, rel=1e-15)
+    assert first.gru_h1.min() > math.tanh(1) + 0.2
+    thr = first.beta_threshold
+    assert math.tanh(thr) / (1 + math.exp(-thr)) == pytest.approx(math.tanh(1), rel=1e-12)
+
+
+def test_no_lstm_found_crosses_the_bound(first: FirstStepBound) -> None:
+    # in float64 the gates can round to exactly 1, so tanh(1.0) itself can be reached
+    assert first.search_max.max() <= math.tanh(1.0)
+    assert first.search_cell_max <= 1.0
+    assert first.ascent_lstm.max() <= math.tanh(1.0)
+    assert first.ascent_lstm[-1] > 0.7  # the ascent did push towards the bound
+    # the control: the same ascent on a GRU's weights crosses it
+    assert first.ascent_gru.max() > math.tanh(1) + 0.2
 
 
 # 5. the LSTM counts, the GRU cannot -----------------------------------------------------
