@@ -85,24 +85,41 @@ first.variants()
 # The closest mapping
 # -------------------
 # Set :math:`f_t = z_t`, :math:`i_t = 1 - z_t` (exact: :math:`\sigma(-a) = 1 - \sigma(a)`,
-# the coupled input–forget gate of Greff et al. 2017) and :math:`o_t = 1`. The LSTM's cell
-# then follows the GRU's update. Two differences remain, and SymPy writes them out:
+# the coupled input–forget gate of Greff et al. 2017) and :math:`o_t = 1` (a limit; the
+# witnesses use a bias of 50, which rounds to exactly 1.0). The LSTM's cell then follows
+# the GRU's update *form*. Write :math:`Z(v) = \sigma(x_t u_z + v\,w_z + b_z)` for the
+# update gate and :math:`H(v) = \tanh(x_t u_h + v\,w_h + b_h)` for the candidate, as
+# functions of what they read. Three differences remain, and from the same state
+# :math:`s` SymPy splits the gap between the GRU's state and the LSTM's output into one
+# term for each:
 mapped = gru_not_lstm()
 mapped.math()
 
 # %%
-# First, the LSTM emits :math:`\tanh c_t` where the GRU emits its state, and the two
-# agree only where :math:`c = \tanh c`, which SymPy solves (through the sign of the
-# derivative, as :math:`\tanh` makes the equation transcendental):
+# 1. **The reset gate.** The GRU's candidate reads :math:`r_t h_{t-1}`, with :math:`r_t`
+#    computed from the *current* input; the LSTM has no gate there, and the term vanishes
+#    only with the reset held open (:math:`r_t = 1`).
+# 2. **The recurrent input.** The LSTM's forget and input gates and its candidate read its
+#    own output, :math:`h_{t-1} = o_{t-1} \tanh c_{t-1} = \tanh c_{t-1}`, where the GRU's
+#    update gate and candidate read its state :math:`h_{t-1}`. The term vanishes when
+#    nothing is read (:math:`w_z = w_h = 0`) or at :math:`s = 0`, which is why the two cells
+#    agree at the first step.
+# 3. **The output tanh.** The LSTM emits :math:`\tanh c_t` where the GRU emits its state;
+#    the two agree only where :math:`c = \tanh c`, which SymPy solves (through the sign of
+#    the derivative, as :math:`\tanh` makes the equation transcendental):
 mapped.fixed_point.math()
 
 # %%
-# Second, from the same state :math:`s`, the updates differ inside the candidate: the
-# GRU scales :math:`h_{t-1}` by :math:`r_t`, computed from the *current* input, while the
-# LSTM's candidate sees :math:`\tanh c_{t-1}`, scaled by an output gate from the step
-# before. The difference vanishes for every input only if the recurrent candidate weight
-# is zero or :math:`r_t s = \tanh s` (a reset gate that is not free).
-#
+# Each difference alone, on the cells: three one-unit variants of the counterexample below,
+# each switching the other two differences off (float64). The reset row compares two GRUs
+# that differ only in their reset gate: the mapping sends both to the *same* LSTM, so it
+# cannot match both. The recurrent-input row holds the reset open and lets only the update
+# gate read the state: the cells part from the second step. The last row reads nothing
+# recurrently: the LSTM's cell equals the GRU's state exactly, and only the tanh on the
+# output separates what they emit.
+html_table(mapped.isolation_rows(), caption="Each difference of the mapping, seen alone")
+
+# %%
 # A counterexample in numbers
 # ---------------------------
 # One unit, binary inputs like our pixels. The GRU's update gate is fixed at 1/2; its
@@ -114,9 +131,10 @@ print(mapped.weights)
 # The mapped LSTM is built from those weights by
 # :func:`rnnreport.theory.special_case.lstm_from_gru`
 # (float64; its output gate's bias of 50 makes :math:`o_t` exactly 1.0 after rounding).
-# The last column is the same GRU with its reset gate held open, which separates the two
-# effects: the LSTM's cell :math:`c_t` equals the GRU's state at the first step, and the
-# LSTM's output already differs there by the tanh.
+# The last column is the same GRU with its reset gate held open. The LSTM's cell
+# :math:`c_t` equals the GRU's state at the first step (the recurrent-input term is zero
+# at :math:`s = 0`, and the reset acts on :math:`h_0 = 0`), and the LSTM's output already
+# differs there by the tanh.
 html_table(mapped.rows(), caption="GRU vs the mapped LSTM on the same input")
 
 # %%

@@ -212,23 +212,85 @@ def test_lstm_output_moves_while_its_cell_is_kept(keep: KeepState) -> None:
 # 4. a GRU is not a special case of an LSTM ----------------------------------------------
 
 
-def test_mapped_step_difference_and_fixed_point(mapped: GruNotLstm) -> None:
-    diff = mapped.step_difference.rhs
-    r, s, w = sp.symbols("r_t s w", real=True)
+def _scalar_gru(w: dict[str, float], xs) -> list[float]:
+    """The GRU equations for one unit, written out here in Python floats."""
+    sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+    h, out = 0.0, []
+    for x in xs:
+        z = sig(w["u_z"] * x + w["w_z"] * h + w["b_z"])
+        r = sig(w["u_r"] * x + w["w_r"] * h + w["b_r"])
+        h = z * h + (1 - z) * math.tanh(w["u_h"] * x + w["w_h"] * r * h + w["b_h"])
+        out.append(h)
+    return out
+
+
+def _scalar_mapped_lstm(w: dict[str, float], xs) -> tuple[list[float], list[float]]:
+    """The LSTM with f = z, i = 1 - z, o = 1, one unit: its gates read h = tanh(c)."""
+    sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+    c, h, cs, hs = 0.0, 0.0, [], []
+    for x in xs:
+        f = sig(w["u_z"] * x + w["w_z"] * h + w["b_z"])
+        c = f * c + (1 - f) * math.tanh(w["u_h"] * x + w["w_h"] * h + w["b_h"])
+        h = math.tanh(c)
+        cs.append(c)
+        hs.append(h)
+    return cs, hs
+
+
+def test_mapping_differences_add_up_and_vanish_where_claimed(mapped: GruNotLstm) -> None:
+    d_reset, d_input, d_output = mapped.differences
+    s, r, c = sp.symbols("s r_t c_t", real=True)
+    Z, H = sp.Function("Z"), sp.Function("H")
+    # written out again here: the GRU's step and the mapped LSTM's output from state s
+    gru = Z(s) * s + (1 - Z(s)) * H(r * s)
+    cell = Z(sp.tanh(s)) * s + (1 - Z(sp.tanh(s))) * H(sp.tanh(s))
+    gap = gru - sp.tanh(cell)
+    assert sp.simplify(gap - (d_reset + d_input + d_output.subs(c, cell))) == 0
+    assert d_reset.subs(r, 1) == 0  # reset held open
+    assert d_input.subs(s, 0) == 0  # the first step, from the zero state
+    assert d_output.subs(c, 0) == 0 and d_output.subs(c, 1) != 0
     assert mapped.fixed_point.solutions == sp.FiniteSet(0)
-    assert diff.subs(w, 0) == 0  # no recurrent candidate weight: the updates agree
-    assert sp.simplify(diff.subs(r, sp.tanh(s) / s)) == 0  # ... or r s = tanh s
-    assert diff.subs({s: 1, r: sp.Rational(1, 2), w: 1}) != 0
+    # with the gate and candidate written in: no recurrence, no recurrent-input term
+    x, v, uz, wz, bz, uh, wh, bh = sp.symbols("x v u_z w_z b_z u_h w_h b_h", real=True)
+    concrete = {
+        Z: sp.Lambda(v, sigmoid(x * uz + v * wz + bz)),
+        H: sp.Lambda(v, sp.tanh(x * uh + v * wh + bh)),
+    }
+    term = d_input.replace(Z, concrete[Z]).replace(H, concrete[H])
+    assert sp.simplify(term.subs({wz: 0, wh: 0})) == 0
+    assert term.subs({x: 1, uz: 0, wz: 2, bz: 0, uh: 1, wh: 0, bh: 0, s: 1}).evalf() != 0
 
 
 def test_counterexample_outputs_match_formulas_and_differ(mapped: GruNotLstm) -> None:
+    inputs, w = mapped.inputs, mapped.weights
+    np.testing.assert_allclose(mapped.gru_h, _scalar_gru(w, inputs), atol=1e-14)
     np.testing.assert_allclose(mapped.gru_h, mapped.gru_h_formula, atol=1e-14)
-    np.testing.assert_allclose(mapped.lstm_h, mapped.lstm_h_formula, atol=1e-14)
-    np.testing.assert_allclose(mapped.lstm_h, np.tanh(mapped.lstm_c), atol=1e-15)
+    lstm_c, lstm_h = _scalar_mapped_lstm(w, inputs)
+    np.testing.assert_allclose(mapped.lstm_c, lstm_c, atol=1e-14)
+    np.testing.assert_allclose(mapped.lstm_c, mapped.lstm_c_formula, atol=1e-14)
+    np.testing.assert_allclose(mapped.lstm_h, lstm_h, atol=1e-14)
     assert mapped.lstm_c[0] == pytest.approx(mapped.gru_h[0], abs=1e-15)  # same first update
     assert abs(mapped.lstm_h[0] - mapped.gru_h[0]) > 1e-3  # ... but tanh of it is emitted
     assert np.abs(mapped.gru_h - mapped.lstm_h).max() > 0.5
     assert np.abs(mapped.gru_h - mapped.gru_no_reset_h).max() > 0.5  # the reset matters
+
+
+def test_each_difference_is_witnessed_alone(mapped: GruNotLstm) -> None:
+    rows = {row["difference"]: row for row in mapped.isolated}
+    assert set(rows) == {"reset gate", "recurrent input", "output tanh"}
+    reset = rows["reset gate"]  # two different GRUs, one and the same mapped LSTM
+    assert reset["same mapped LSTM"] and reset["max |GRU h − GRU h (r = 1)|"] > 0.5
+    # the update gate reads h where the forget gate reads tanh c: cells part from step 2
+    w = dict(mapped.weights) | {"u_r": 0.0, "w_r": 0.0, "b_r": 50.0}
+    w |= {"w_z": 2.0, "w_h": 0.0, "u_h": 3.0, "b_h": -1.5}
+    gru = np.asarray(_scalar_gru(w, mapped.inputs))
+    cell, _ = _scalar_mapped_lstm(w, mapped.inputs)
+    gap = np.abs(gru - np.asarray(cell))
+    assert gap[0] == 0 and gap.max() > 0.01
+    assert rows["recurrent input"]["max |GRU h − LSTM c|"] == pytest.approx(gap.max(), rel=1e-9)
+    # no recurrence: the cells agree, and only the output tanh separates the outputs
+    out = rows["output tanh"]
+    assert out["max |GRU h − LSTM c|"] <= 1e-15 and out["max |GRU h − LSTM h|"] > 0.01
 
 
 def test_mapping_is_exact_without_reset_or_recurrent_candidate() -> None:

@@ -20,13 +20,14 @@ In float arithmetic the LSTM's gates can round to exactly 1, and :math:`|h_1| \l
 holds with equality possible; the GRU's margin is far larger than any rounding.
 
 Then the closest gate mapping (:math:`f = z`, :math:`i = 1 - z`, :math:`o = 1`): it makes
-the LSTM's cell follow the GRU's update, and the differences that remain are derived and
-witnessed by a counterexample (:func:`gru_not_lstm`).
+the LSTM's cell follow the GRU's update form, and leaves three differences: the reset
+gate, the recurrent input (the LSTM's gates and candidate read its output
+:math:`\tanh c_{t-1}`, the GRU's read its state), and the output tanh. Each is derived and
+witnessed alone, and together in a counterexample (:func:`gru_not_lstm`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -275,7 +276,10 @@ def lstm_from_gru(gru: GRUCell, output_bias: float = 50.0) -> LSTMCell:
     :math:`i = 1 - z` is exact: :math:`\sigma(-a) = 1 - \sigma(a)`, so the i block gets
     the z block negated. :math:`o = 1` is not reachable; ``o = sigmoid(output_bias)``,
     which rounds to exactly 1.0 in float32 and float64 for the default 50 (see
-    :func:`gate_limits`). The reset gate has no counterpart and is dropped.
+    :func:`gate_limits`). The reset gate has no counterpart and is dropped. Three
+    differences remain (:class:`GruNotLstm`): the reset gate; the recurrent input (the
+    LSTM's gates and candidate read :math:`\tanh c_{t-1}`, the GRU's read
+    :math:`h_{t-1}`); and the tanh on the LSTM's output.
     """
     if gru.reset != "before":
         raise ValueError(f"lstm_from_gru maps the reset-before GRU; got reset={gru.reset!r}")
@@ -300,41 +304,66 @@ COUNTEREXAMPLE_INPUT = (1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 """Binary pixels, as in our data."""
 
 
+DIFFERENCES = ("reset gate", "recurrent input", "output tanh")
+"""The three differences the mapping leaves, in the order of :attr:`GruNotLstm.differences`."""
+
+
 @dataclass(frozen=True, eq=False)
 class GruNotLstm:
-    r"""Q1.3: no. Under :math:`f = z, i = 1 - z, o = 1` the LSTM's cell follows the GRU's
-    update form, but (1) it emits :math:`\tanh c_t` where the GRU emits :math:`h_t`, equal
-    only where :math:`c = \tanh c`, i.e. :math:`c = 0`; (2) its recurrent input is
-    :math:`\tanh c_{t-1}` where the GRU's candidate sees :math:`r_t \odot h_{t-1}`, with
-    :math:`r_t` computed from the *current* input.
+    r"""The closest mapping, :math:`f = z, i = 1 - z, o = 1`, and the three differences it
+    leaves. Write :math:`Z(v) = \sigma(x u_z + v w_z + b_z)` and
+    :math:`H(v) = \tanh(x u_h + v w_h + b_h)` for the GRU's update gate and candidate as
+    functions of what they read. From the same state :math:`s` (the GRU's :math:`h_{t-1}`,
+    the LSTM's :math:`c_{t-1}`), the GRU steps to :math:`Z(s)\,s + (1 - Z(s))\,H(r s)` and
+    the mapped LSTM's cell to :math:`Z(\tanh s)\,s + (1 - Z(\tanh s))\,H(\tanh s)`, then
+    emits :math:`\tanh c_t`. The gap between the GRU's state and the LSTM's output is the
+    sum of three terms, each zero exactly when one difference is removed:
 
-    Witness (float64): the one-unit GRU :data:`COUNTEREXAMPLE` on
-    :data:`COUNTEREXAMPLE_INPUT`, its mapped LSTM, and the same GRU with the reset gate
-    held at 1 (bias 50), which isolates the tanh-output effect from the reset effect.
+    1. the reset gate: the GRU's candidate reads :math:`r_t \odot h_{t-1}`, with
+       :math:`r_t` computed from the current input; the LSTM has no such gate (zero at
+       :math:`r = 1`);
+    2. the recurrent input: the LSTM's forget and input gates and its candidate read its
+       output :math:`o_{t-1} \tanh c_{t-1} = \tanh c_{t-1}`, where the GRU's update gate
+       and candidate read the state :math:`h_{t-1}` itself (zero when
+       :math:`w_z = w_h = 0`, or at :math:`s = 0`, so the two agree at the first step);
+    3. the output tanh: the LSTM emits :math:`\tanh c_t`, equal to :math:`c_t` only at
+       :math:`c_t = 0`.
+
+    Witnesses (float64, one unit, :data:`COUNTEREXAMPLE_INPUT`): the GRU
+    :data:`COUNTEREXAMPLE` and its mapped LSTM, beside the recurrences SymPy derived
+    (evaluated in Python floats, not through the cells); and one variant per difference
+    that switches the other two off, so that each is seen alone.
     """
 
-    gru_step: sp.Eq
+    gru_step: sp.Eq  # h_t = Z(s) s + (1 - Z(s)) H(r s)
     lstm_step: sp.Eq  # the mapped LSTM's cell update
     lstm_output: sp.Eq  # its output tanh(c_t)
-    step_difference: sp.Eq  # GRU state - LSTM cell after one step from the same s
+    differences: tuple[sp.Expr, ...]  # the three terms, in DIFFERENCES' order
+    step_difference: sp.Eq  # GRU state - LSTM output = the sum of the three
     fixed_point: TanhFixedPoint
     weights: dict[str, float]
     inputs: np.ndarray  # (T,)
     gru_h: np.ndarray  # (T,) from GRUCell
-    gru_h_formula: np.ndarray  # the scalar recurrence, evaluated in Python floats
+    gru_h_formula: np.ndarray  # SymPy's GRU step, iterated in Python floats
     lstm_h: np.ndarray  # (T,) from the mapped LSTMCell: tanh(c_t)
     lstm_c: np.ndarray
-    lstm_h_formula: np.ndarray
+    lstm_c_formula: np.ndarray  # SymPy's mapped-LSTM step, iterated in Python floats
     gru_no_reset_h: np.ndarray  # the GRU with r = 1
+    isolated: tuple[dict[str, object], ...]  # one variant per difference, see isolate()
 
     def math(self) -> Latex:
+        names = ("reset", "input", "output")
         return Latex(
             rf"\text{{GRU: }} & {tex(self.gru_step)}",
             rf"\text{{LSTM, }} f = z,\ i = 1 - z,\ o = 1: & {tex(self.lstm_step)}, "
             rf"\quad {tex(self.lstm_output)}",
             rf"\text{{same state }} s: & {tex(self.step_difference)}",
-            rf"\text{{outputs agree only where }} & c = \tanh c \iff "
-            rf"c \in {tex(self.fixed_point.solutions)}",
+            *(
+                rf"\Delta_{{\text{{{n}}}}} &= {tex(d)}"
+                for n, d in zip(names, self.differences, strict=True)
+            ),
+            rf"\Delta_{{\text{{output}}}} = 0 \iff & c_t = \tanh c_t \iff "
+            rf"c_t \in {tex(self.fixed_point.solutions)}",
         )
 
     def rows(self) -> list[dict[str, object]]:
@@ -350,29 +379,8 @@ class GruNotLstm:
             for t in range(len(self.inputs))
         ]
 
-
-def _scalar_gru(w: dict[str, float], xs, reset: bool = True) -> list[float]:
-    """The GRU equations for one unit, in Python floats: the formula the cell must match."""
-    sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
-    h, out = 0.0, []
-    for x in xs:
-        z = sig(w["u_z"] * x + w["w_z"] * h + w["b_z"])
-        r = sig(w["u_r"] * x + w["w_r"] * h + w["b_r"]) if reset else 1.0
-        h = z * h + (1 - z) * math.tanh(w["u_h"] * x + w["w_h"] * r * h + w["b_h"])
-        out.append(h)
-    return out
-
-
-def _scalar_mapped_lstm(w: dict[str, float], xs) -> list[float]:
-    """The mapped LSTM (f = z, i = 1 - z, o = 1) for one unit, in Python floats."""
-    sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
-    c, h, out = 0.0, 0.0, []
-    for x in xs:
-        z = sig(w["u_z"] * x + w["w_z"] * h + w["b_z"])
-        c = z * c + (1 - z) * math.tanh(w["u_h"] * x + w["w_h"] * h + w["b_h"])
-        h = math.tanh(c)
-        out.append(h)
-    return out
+    def isolation_rows(self) -> list[dict[str, object]]:
+        return [dict(row) for row in self.isolated]
 
 
 def _one_unit_gru(w: dict[str, float]) -> GRUCell:
@@ -382,40 +390,131 @@ def _one_unit_gru(w: dict[str, float]) -> GRUCell:
     return gru
 
 
+def _iterate(step, xs) -> np.ndarray:
+    """``s_t = step(x_t, s_{t-1})`` from ``s_0 = 0``, in Python floats."""
+    state, out = 0.0, []
+    for x in xs:
+        state = float(step(float(x), state))
+        out.append(state)
+    return np.asarray(out)
+
+
+_OPEN = {"u_r": 0.0, "w_r": 0.0, "b_r": 50.0}  # r = sigma(50), exactly 1.0 in float64
+
+
 def gru_not_lstm(
     weights: dict[str, float] | None = None, inputs: tuple[float, ...] = COUNTEREXAMPLE_INPUT
 ) -> GruNotLstm:
-    """Derive why the mapping fails; witness it with a counterexample (:class:`GruNotLstm`)."""
+    """Derive the mapping's three differences; witness them (see :class:`GruNotLstm`)."""
     w = dict(COUNTEREXAMPLE if weights is None else weights)
-    x, u, wh, b, z, r, s = sp.symbols("x_t u w b z_t r_t s", real=True)
+    x, s, r, v = sp.symbols("x_t s r_t v", real=True)
     h, c = sp.symbols("h_{t-1} c_{t-1}", real=True)
     h_t, c_t, hl_t = sp.symbols("h_t c_t h^{LSTM}_t", real=True)
-    gru_rhs = z * h + (1 - z) * sp.tanh(x * u + r * h * wh + b)
-    lstm_rhs = z * c + (1 - z) * sp.tanh(x * u + sp.tanh(c) * wh + b)
-    # from the same state s, the two updates differ only inside the candidate's tanh
-    diff = (1 - z) * (sp.tanh(x * u + r * s * wh + b) - sp.tanh(x * u + sp.tanh(s) * wh + b))
-    if sp.simplify(gru_rhs.subs(h, s) - lstm_rhs.subs(c, s) - diff) != 0:
-        raise ArithmeticError(f"the one-step difference is not {diff}")
+    sym = {k: sp.Symbol(k, real=True) for k in COUNTEREXAMPLE}
+    Z, H = sp.Function("Z"), sp.Function("H")
+
+    def gru(state, reset):
+        return Z(state) * state + (1 - Z(state)) * H(reset * state)
+
+    def lstm_cell(state):
+        return Z(sp.tanh(state)) * state + (1 - Z(sp.tanh(state))) * H(sp.tanh(state))
+
+    c_new = sp.Symbol("c_t", real=True)  # the LSTM's new cell, lstm_cell(s)
+    d_reset = (1 - Z(s)) * (H(r * s) - H(s))
+    d_input = (Z(s) - Z(sp.tanh(s))) * s + (1 - Z(s)) * H(s) - (1 - Z(sp.tanh(s))) * H(sp.tanh(s))
+    d_output = c_new - sp.tanh(c_new)
+    total = gru(s, r) - sp.tanh(lstm_cell(s))
+    if sp.expand(gru(s, r) - gru(s, 1) - d_reset) != 0:
+        raise ArithmeticError("the reset term is not the GRU's change with r")
+    if sp.expand(gru(s, 1) - lstm_cell(s) - d_input) != 0:
+        raise ArithmeticError("the recurrent-input term is not the two updates' gap")
+    parts = d_reset + d_input + d_output.subs(c_new, lstm_cell(s))
+    if sp.simplify(total - parts) != 0:
+        raise ArithmeticError("the three differences do not add up to the gap")
+    # what Z and H are, to check when each term vanishes
+    gates = {
+        Z: sp.Lambda(v, sigmoid(x * sym["u_z"] + v * sym["w_z"] + sym["b_z"])),
+        H: sp.Lambda(v, sp.tanh(x * sym["u_h"] + v * sym["w_h"] + sym["b_h"])),
+    }
+    if d_reset.subs(r, 1) != 0:
+        raise ArithmeticError(f"the reset term {d_reset} does not vanish at r = 1")
+    no_recurrence = {sym["w_z"]: 0, sym["w_h"]: 0}
+    if sp.simplify(d_input.replace(Z, gates[Z]).replace(H, gates[H]).subs(no_recurrence)) != 0:
+        raise ArithmeticError("the recurrent-input term does not vanish without recurrence")
+    if d_input.subs(s, 0) != 0:
+        raise ArithmeticError("the recurrent-input term does not vanish at s = 0")
+
+    # the recurrences, from SymPy to Python floats: the path the cells are checked against
+    r_of = sigmoid(x * sym["u_r"] + s * sym["w_r"] + sym["b_r"])
+
+    def steps(wv: dict[str, float]):
+        concrete = {Z: gates[Z].subs(sym_values(wv)), H: gates[H].subs(sym_values(wv))}
+        gru_expr = gru(s, r_of.subs(sym_values(wv))).replace(Z, concrete[Z])
+        gru_expr = gru_expr.replace(H, concrete[H])
+        lstm_expr = lstm_cell(s).replace(Z, concrete[Z]).replace(H, concrete[H])
+        return sp.lambdify((x, s), gru_expr, "math"), sp.lambdify((x, s), lstm_expr, "math")
+
+    def sym_values(wv: dict[str, float]) -> dict[sp.Symbol, float]:
+        return {sym[k]: val for k, val in wv.items()}
 
     xs = torch.tensor(inputs, dtype=torch.float64)[:, None, None]  # (T, 1, 1)
-    gru = _one_unit_gru(w)
-    gru_states, _ = unroll(gru, xs)
-    lstm_states, _ = unroll(lstm_from_gru(gru), xs)
-    no_reset = _one_unit_gru(w | {"u_r": 0.0, "w_r": 0.0, "b_r": 50.0})  # r rounds to 1.0
-    no_reset_states, _ = unroll(no_reset, xs)
     flat = lambda ts: torch.stack(ts).flatten().numpy()  # noqa: E731
+
+    def run(wv: dict[str, float]) -> dict[str, np.ndarray]:
+        gru_cell = _one_unit_gru(wv)
+        gru_states, _ = unroll(gru_cell, xs)
+        lstm_states, _ = unroll(lstm_from_gru(gru_cell), xs)
+        gru_step, lstm_step = steps(wv)
+        return {
+            "gru_h": flat(gru_states),
+            "lstm_h": flat([hh for hh, _ in lstm_states]),
+            "lstm_c": flat([cc for _, cc in lstm_states]),
+            "gru_h_formula": _iterate(gru_step, inputs),
+            "lstm_c_formula": _iterate(lstm_step, inputs),
+        }
+
+    main = run(w)
+    no_reset = run(w | _OPEN)
+    isolated = []
+    variants = (
+        ("reset gate", w, w | _OPEN),  # two GRUs, one mapped LSTM
+        ("recurrent input", w | _OPEN | {"w_z": 2.0, "w_h": 0.0, "u_h": 3.0, "b_h": -1.5}, None),
+        ("output tanh", w | _OPEN | {"w_z": 0.0, "w_h": 0.0}, None),
+    )
+    for name, wv, other in variants:
+        got = run(wv)
+        row: dict[str, object] = {"difference": name, "w_z": wv["w_z"], "w_h": wv["w_h"]}
+        row["u_h, b_h"] = f"{wv['u_h']:g}, {wv['b_h']:g}"
+        row["reset"] = "held at 1" if wv["b_r"] == _OPEN["b_r"] else "free"
+        row["max |GRU h − LSTM c|"] = float(np.abs(got["gru_h"] - got["lstm_c"]).max())
+        row["max |GRU h − LSTM h|"] = float(np.abs(got["gru_h"] - got["lstm_h"]).max())
+        row["max |GRU h − GRU h (r = 1)|"], row["same mapped LSTM"] = "—", "—"
+        if other is not None:  # the reset: the mapping forgets it, so two GRUs, one LSTM
+            alt = run(other)
+            row["max |GRU h − GRU h (r = 1)|"] = float(np.abs(got["gru_h"] - alt["gru_h"]).max())
+            row["same mapped LSTM"] = bool(np.array_equal(got["lstm_h"], alt["lstm_h"]))
+        isolated.append(row)
+
     return GruNotLstm(
-        gru_step=sp.Eq(h_t, gru_rhs),
-        lstm_step=sp.Eq(c_t, lstm_rhs),
+        gru_step=sp.Eq(h_t, gru(h, r)),
+        lstm_step=sp.Eq(c_t, lstm_cell(c)),
         lstm_output=sp.Eq(hl_t, sp.tanh(c_t)),
-        step_difference=sp.Eq(h_t - c_t, diff, evaluate=False),
+        differences=(d_reset, d_input, d_output),
+        step_difference=sp.Eq(
+            sp.Symbol("h_t - h^{LSTM}_t"),
+            sp.Symbol(r"\Delta_{\text{reset}}")
+            + sp.Symbol(r"\Delta_{\text{input}}")
+            + sp.Symbol(r"\Delta_{\text{output}}"),
+            evaluate=False,
+        ),
         fixed_point=tanh_fixed_point(),
         weights=w,
         inputs=np.asarray(inputs, dtype=float),
-        gru_h=flat(gru_states),
-        gru_h_formula=np.asarray(_scalar_gru(w, inputs)),
-        lstm_h=flat([hh for hh, _ in lstm_states]),
-        lstm_c=flat([cc for _, cc in lstm_states]),
-        lstm_h_formula=np.asarray(_scalar_mapped_lstm(w, inputs)),
-        gru_no_reset_h=flat(no_reset_states),
+        gru_h=main["gru_h"],
+        gru_h_formula=main["gru_h_formula"],
+        lstm_h=main["lstm_h"],
+        lstm_c=main["lstm_c"],
+        lstm_c_formula=main["lstm_c_formula"],
+        gru_no_reset_h=no_reset["gru_h"],
+        isolated=tuple(isolated),
     )
