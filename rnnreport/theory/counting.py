@@ -23,8 +23,9 @@ class LstmCounts:
     :math:`h_t \mp 1 = z_t (h_{t-1} \mp 1) + (1 - z_t)(\tilde h_t \mp 1)`.
 
     Witness: f, i and j saturated by a bias (and input weight) of ``bias``; in float32 and
-    float64 alike these round to exactly 1.0 (:func:`gate_limits`), so the cell's count
-    is exact, while the exact-arithmetic cell falls short by ``lstm_shortfall_exact``.
+    float64 alike these round to exactly 1.0
+    (:func:`~rnnreport.theory.limits.gate_limits`), so the cell's count is exact, while
+    the exact-arithmetic cell falls short by ``lstm_shortfall_exact``.
     GRUs with the same candidate and update biases ``update_biases`` follow
     :math:`h_t = \tilde h (1 - z^t)` (float64) and never pass 1.
     """

@@ -276,9 +276,9 @@ def lstm_from_gru(gru: GRUCell, output_bias: float = 50.0) -> LSTMCell:
     :math:`i = 1 - z` is exact: :math:`\sigma(-a) = 1 - \sigma(a)`, so the i block gets
     the z block negated. :math:`o = 1` is not reachable; ``o = sigmoid(output_bias)``,
     which rounds to exactly 1.0 in float32 and float64 for the default 50 (see
-    :func:`gate_limits`). The reset gate has no counterpart and is dropped. Three
-    differences remain (:class:`GruNotLstm`): the reset gate; the recurrent input (the
-    LSTM's gates and candidate read :math:`\tanh c_{t-1}`, the GRU's read
+    :func:`~rnnreport.theory.limits.gate_limits`). The reset gate has no counterpart and is
+    dropped. Three differences remain (:class:`GruNotLstm`): the reset gate; the recurrent
+    input (the LSTM's gates and candidate read :math:`\tanh c_{t-1}`, the GRU's read
     :math:`h_{t-1}`); and the tanh on the LSTM's output.
     """
     if gru.reset != "before":
