@@ -203,6 +203,49 @@ def test_bias_needed_keeps_the_worst_case_within_epsilon(keep: KeepState) -> Non
         assert drift <= eps
 
 
+def test_general_keep_bound_symbolically(keep: KeepState) -> None:
+    T = keep.symbols["T"]
+    c0 = sp.Symbol("c_0", real=True)
+    phi, iota = sp.symbols("varphi iota", positive=True)
+    assert keep.general_step and keep.coupled_step
+    assert sp.simplify(keep.general_drift - ((1 - phi**T) * sp.Abs(c0) + iota * T)) == 0
+    assert sp.simplify(keep.delta_bound - (1 + sp.Abs(c0))) == 0
+    assert sp.simplify(keep.general_bias_asymptote - T * (1 + sp.Abs(c0))) == 0
+
+
+def test_general_keep_bound_numerically_from_any_start() -> None:
+    # independent of the library: the LSTM recurrence in NumPy with free gates in their
+    # allowed ranges, starts up to 1000; the bound holds, the old "< 2" one does not
+    g = np.random.default_rng(1)
+    T, phi, iota = 28, 0.95, 0.05
+    for c0 in (-1000.0, -3.0, -0.5, 0.0, 0.7, 5.0, 1000.0):
+        for _ in range(200):
+            f = g.uniform(phi, 1, T)
+            i = g.uniform(0, iota, T)
+            j = g.uniform(-1, 1, T)
+            c = c0
+            for t in range(T):
+                c = f[t] * c + i[t] * j[t]
+            assert abs(c - c0) <= (1 - phi**T) * abs(c0) + iota * T
+    # the |c_0| term is needed: forget gate at phi, input gate shut
+    drift = (1 - phi**T) * 1000.0
+    assert drift > 2 * (1 - phi**T) + iota * T
+
+
+def test_keep_witness_across_starts(keep: KeepState) -> None:
+    np.testing.assert_allclose(keep.start_gru_drift, keep.start_gru_formula, rtol=1e-9)
+    np.testing.assert_allclose(keep.start_lstm_drift, keep.start_lstm_formula, rtol=1e-9)
+    assert (keep.start_gru_drift <= keep.start_gru_bound).all()
+    assert (keep.start_lstm_drift <= keep.start_lstm_bound).all()
+    starts = np.asarray(keep.starts)
+    large = np.abs(starts) >= 10
+    assert large.any() and (np.abs(starts) <= 1).any()
+    # from a large start the cells drift far past the old bound 2 (1 - s^T)
+    assert (keep.start_gru_drift[large] > keep.start_old_bound[large]).all()
+    assert (keep.start_lstm_drift[large] > keep.start_old_bound[large]).all()
+    assert keep.start_lstm_drift.max() > 100
+
+
 def test_lstm_output_moves_while_its_cell_is_kept(keep: KeepState) -> None:
     assert keep.caveat_c_change < 1e-3
     assert keep.caveat_h_range > 0.1

@@ -1,10 +1,19 @@
 r"""Q1.2: can an LSTM (a GRU) keep its previous state and ignore the current input?
 
 Claim: with :math:`f \to 1, i \to 0` (LSTM) or :math:`z \to 1` (GRU) the state is copied;
-at a finite keep-gate bias it drifts, by an amount derived here in closed form, and the
-bias that keeps the drift within :math:`\varepsilon` over T steps grows like
-:math:`\ln(T/\varepsilon)`. The assumptions of each bound are stated with it
-(:class:`KeepState`).
+at a finite keep-gate bias it drifts, by an amount derived here in closed form for any
+starting state and, for the LSTM, input and forget gates that move freely. With the keep
+gate at least :math:`\varphi` and (LSTM) the input gate at most :math:`\iota`:
+
+* GRU, and LSTM with coupled gates :math:`i_t = 1 - f_t`:
+  :math:`|s_T - s_0| \le (1 - \varphi^T)\,\max_t|\tilde s_t - s_0|
+  < (1 - \varphi^T)(1 + |s_0|)`, which is below :math:`2(1 - \varphi^T)` only when the
+  state starts inside (-1, 1);
+* LSTM, gates free: :math:`|c_T - c_0| \le (1 - \varphi^T)|c_0| + \iota T`; the second
+  term is the LSTM's count (:mod:`~rnnreport.theory.counting`): its cell is unbounded.
+
+The bias that keeps the drift within :math:`\varepsilon` over T steps grows like
+:math:`\ln(T(1 + |c_0|)/\varepsilon)` (:class:`KeepState`).
 """
 
 from __future__ import annotations
@@ -25,16 +34,29 @@ class KeepState:
     r"""Q1.2: with :math:`f \to 1, i \to 0` (LSTM) or :math:`z \to 1` (GRU) the state is
     copied. For a finite keep-gate pre-activation :math:`\beta` it drifts.
 
-    With keep gate :math:`s = \sigma(\beta)` (the GRU's z; the LSTM's f, with
-    :math:`i = \sigma(-\beta) = 1 - s`), the state obeys
-    :math:`h_t = s\,h_{t-1} + (1 - s)\,\tilde h_t`, so
-    :math:`h_T - h_0 = \sum_{t=1}^{T} s^{T-t}(1 - s)(\tilde h_t - h_0)` and
-    :math:`|h_T - h_0| \le (1 - s^T)\,\Delta` with :math:`\Delta = \max_t|\tilde h_t - h_0|
-    < 2`. Equality holds when the candidate is constant.
+    LSTM, any gates, any :math:`c_0`: unrolling :math:`c_t = f_t c_{t-1} + i_t j_t` gives
+    :math:`c_T - c_0 = -(1 - F_0)\,c_0 + \sum_{t=1}^{T} F_t\, i_t j_t` with
+    :math:`F_t = \prod_{u > t} f_u` (checked by SymPy as an induction step). With
+    :math:`f_t \ge \varphi`, :math:`i_t \le \iota`, :math:`|j_t| < 1` and
+    :math:`F_t \le 1`: :math:`|c_T - c_0| \le (1 - \varphi^T)|c_0| + \iota T`.
+
+    Coupled gates (the GRU: :math:`h_t = z_t h_{t-1} + (1 - z_t)\tilde h_t`; the LSTM with
+    :math:`i_t = 1 - f_t`): the same unrolling gives
+    :math:`s_T - s_0 = \sum_t F_t (1 - f_t)(\tilde s_t - s_0)`, whose weights are
+    non-negative and sum to :math:`1 - F_0 \le 1 - \varphi^T` (telescoping, checked by
+    SymPy), so :math:`|s_T - s_0| \le (1 - \varphi^T)\,\Delta` with
+    :math:`\Delta = \max_t|\tilde s_t - s_0| < 1 + |s_0|`. Equality holds for a constant
+    keep gate and candidate. :math:`\Delta < 2` needs :math:`|s_0| < 1`: true for a GRU
+    started in (-1, 1) (it stays there), not for an LSTM cell, which can be anywhere.
     """
 
     # symbolic
     recurrence_solution: sp.Eq  # c_T for constant f, i, j (SymPy's rsolve)
+    general_step: bool  # the unrolled LSTM drift passes the induction step
+    coupled_step: bool  # the coupled weights telescope: sum_t F_t (1 - f_t) = 1 - F_0
+    general_drift: sp.Expr  # (1 - phi^T) |c_0| + iota T, any c_0, gates free
+    delta_bound: sp.Expr  # 1 + |c_0|: the largest Delta from a start c_0
+    general_bias_asymptote: sp.Expr  # lim e^beta [(1 - s^T)|c_0| + T sigma(-beta)] = T(1 + |c_0|)
     drift: sp.Expr  # (1 - sigma(beta)^T) Delta
     bias_bound: sp.Expr  # beta*(T, eps, Delta), solved by SymPy
     keep_gate_needed: sp.Expr  # s* = sigma(beta*) = (1 - eps / Delta)^(1 / T)
@@ -47,12 +69,23 @@ class KeepState:
     lstm_drift: np.ndarray  # |c_T - c_0| from the cell
     gru_drift_formula: np.ndarray  # the sum formula on the cell's own candidates
     lstm_drift_formula: np.ndarray
-    drift_bound: np.ndarray  # (1 - sigma(beta)^T) * 2
+    drift_bound: np.ndarray  # (1 - sigma(beta)^T) (1 + |h_0|)
     # witness 2 (float64): the bias bound for T = 28, worst-case start
     epsilons: tuple[float, ...]
     bias_needed: tuple[float, ...]  # beta*(28, eps, 2)
     worst_drift_at_bias: tuple[float, ...]  # GRU drift at beta*, h_0 = -tanh 10, h~ = tanh 10
-    # witness 3 (float64): the LSTM caveat, c kept but h follows o_t
+    # witness 3 (float64): starts across (-1000, 1000), gates moved by the input
+    starts: tuple[float, ...]
+    start_beta: float
+    start_horizon: int
+    start_gru_drift: np.ndarray  # (len(starts),) |h_T - h_0| from the cell
+    start_gru_formula: np.ndarray  # the coupled sum on the cell's gates
+    start_gru_bound: np.ndarray  # (1 - s^T) (1 + |h_0|), s = min_t z_t
+    start_lstm_drift: np.ndarray  # |c_T - c_0|, input and forget gates free
+    start_lstm_formula: np.ndarray  # the general sum on the cell's gates
+    start_lstm_bound: np.ndarray  # (1 - phi^T) |c_0| + iota T, phi = min f, iota = max i
+    start_old_bound: np.ndarray  # (1 - s^T) 2: what the drift was said to stay under
+    # witness 4 (float64): the LSTM caveat, c kept but h follows o_t
     caveat_c_change: float  # max_t |c_t - c_0|
     caveat_h_range: float  # max_t h_t - min_t h_t
     caveat_h_formula_error: float  # max |h_t - o_t tanh(c_t)|
@@ -61,13 +94,22 @@ class KeepState:
         sy = self.symbols
         return Latex(
             rf"c_{{t+1}} = f c_t + i j \ \Rightarrow\ & {tex(self.recurrence_solution)}",
-            rf"i = 1 - f,\ f = \sigma(\beta)\ \Rightarrow\ & |h_T - h_0| \le {tex(self.drift)}",
+            r"\text{LSTM, any } c_0,\ f_t \ge \varphi,\ i_t \le \iota:\ & "
+            rf"|c_T - c_0| \le {tex(self.general_drift)}",
+            r"\text{coupled } (z_t \text{ or } i_t = 1 - f_t) \ge \varphi:\ & "
+            r"|s_T - s_0| \le (1 - \varphi^T)\,\Delta,\quad "
+            rf"\Delta = \max_t |\tilde s_t - s_0| < {tex(self.delta_bound)}",
+            rf"\text{{constant }} f = \sigma(\beta),\ i = 1 - f:\ & |h_T - h_0| \le "
+            rf"{tex(self.drift)}",
             rf"{tex(self.drift)} = {tex(sy['epsilon'])} \ \Rightarrow\ & "
             rf"\beta^* = {tex(self.bias_bound)}",
             rf"\sigma(\beta^*) = s^* = {tex(self.keep_gate_needed)},\ & "
             rf"\lim_{{\varepsilon \to 0}} \frac{{T\Delta\,(1 - s^*)}}{{\varepsilon}} = "
             rf"{tex(self.bias_bound_asymptote)} \ \Rightarrow\ "
             r"\beta^* = \ln\frac{T\Delta}{\varepsilon} + o(1)",
+            r"f = \sigma(\beta),\ i = \sigma(-\beta):\ & \lim_{\beta\to\infty} e^{\beta}"
+            r"\left[(1 - \sigma(\beta)^T)|c_0| + T\sigma(-\beta)\right] = "
+            rf"{tex(self.general_bias_asymptote)}",
         )
 
     def bias_rows(self) -> list[dict[str, object]]:
@@ -92,10 +134,24 @@ class KeepState:
                 "GRU drift": float(self.gru_drift[k, n]),
                 "LSTM drift": float(self.lstm_drift[k, n]),
                 "formula (GRU)": float(self.gru_drift_formula[k, n]),
-                "bound (1 − σ(β)^T)·2": float(self.drift_bound[k, n]),
+                "bound (1 − σ(β)^T)(1 + |h_0|)": float(self.drift_bound[k, n]),
             }
             for k, T in enumerate(self.horizons)
             for n, beta in enumerate(self.betas)
+        ]
+
+    def start_rows(self) -> list[dict[str, object]]:
+        T = self.start_horizon
+        return [
+            {
+                "start h_0 = c_0": c0,
+                "GRU drift": float(self.start_gru_drift[n]),
+                "GRU bound (1 − s^T)(1 + |h_0|)": float(self.start_gru_bound[n]),
+                "LSTM drift (gates free)": float(self.start_lstm_drift[n]),
+                "LSTM bound (1 − φ^T)|c_0| + ιT": float(self.start_lstm_bound[n]),
+                f"old bound (1 − s^T)·2 (T = {T})": float(self.start_old_bound[n]),
+            }
+            for n, c0 in enumerate(self.starts)
         ]
 
 
@@ -125,9 +181,14 @@ def keep_state(
     horizons: tuple[int, ...] = (7, 28, 112),
     epsilons: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4),
     start: float = -0.9,
+    starts: tuple[float, ...] = (-1000.0, -10.0, -2.0, -0.9, 0.0, 0.9, 2.0, 10.0, 1000.0),
+    start_beta: float = 4.0,
+    start_horizon: int = 28,
     seed: int = 0,
 ) -> KeepState:
-    """Derive Q1.2 and witness it (see :class:`KeepState`). ``start`` is h_0 = c_0."""
+    """Derive Q1.2 and witness it (see :class:`KeepState`). ``start`` is h_0 = c_0 for the
+    drift against bias; ``starts`` are the starting states of the witness across starts,
+    run at keep bias ``start_beta`` with gates the input moves."""
     T, t = sp.symbols("T t", integer=True, positive=True)
     beta = sp.Symbol("beta", real=True)
     eps, Delta = sp.symbols("varepsilon Delta", positive=True)
@@ -144,6 +205,28 @@ def keep_state(
     y = sp.Symbol("y", positive=True)
     s_star_y = sp.powsimp(sp.cancel(s_star.subs(eps, y * Delta)))
     asymptote = sp.limit(T * (1 - s_star_y) / y, y, 0)
+
+    # any gates, any start: induction steps for the unrolled drift, with F = prod_u f_u
+    # (F_0 over all T steps), S = sum_t F_t i_t j_t, W = sum_t F_t (1 - f_t), and the next
+    # step's gates f', i', j' (candidate s' for the coupled form)
+    F, S, W, D_T, fn, i_n, j_n, sn = sp.symbols("F S W D_T f' i' j' s'", real=True)
+    c0r = sp.Symbol("c_0", real=True)
+    general = -(1 - F) * c0r + S  # c_T - c_0
+    general_next = -(1 - fn * F) * c0r + (fn * S + i_n * j_n)
+    general_step = sp.expand(fn * (c0r + general) + i_n * j_n - c0r - general_next) == 0
+    coupled_step = (
+        # hypothesis W = 1 - F; the next weights are f' W + (1 - f'), the next F is f' F
+        sp.expand((fn * W + (1 - fn)).subs(W, 1 - F) - (1 - fn * F)) == 0
+        and sp.expand(fn * (c0r + D_T) + (1 - fn) * sn - c0r - (fn * D_T + (1 - fn) * (sn - c0r)))
+        == 0
+    )
+    if not (general_step and coupled_step) or general.subs({F: 1, S: 0}) != 0:
+        raise ArithmeticError("the unrolled drift fails its induction step or its base case")
+    phi, iota = sp.symbols("varphi iota", positive=True)
+    general_drift = (1 - phi**T) * sp.Abs(c0r) + iota * T
+    size = sp.Symbol("C", nonnegative=True)  # |c_0|
+    symmetric = ((1 - sigmoid(beta) ** T) * size + T * sigmoid(-beta)) * sp.exp(beta)
+    general_asymptote = sp.factor(sp.limit(symmetric, beta, sp.oo)).subs(size, sp.Abs(c0r))
 
     # witness 1: drift against bias, random binary rows driving the candidate
     D = 28
@@ -168,7 +251,7 @@ def keep_state(
             powers = torch.stack([fl[t + 1 : H].prod() for t in range(H)])
             lstm_sum = (powers * (il[:H] * jl[:H] - (1 - fl[:H]) * start)).sum()
             out["lstm_f"][k, n] = float(lstm_sum.abs())
-            out["bound"][k, n] = (1 - (1 / (1 + math.exp(-b))) ** H) * 2
+            out["bound"][k, n] = (1 - (1 / (1 + math.exp(-b))) ** H) * (1 + abs(start))
 
     # witness 2: the bias bound for T = 28 with the worst start the cell can get near
     needed, worst = [], []
@@ -180,7 +263,35 @@ def keep_state(
         needed.append(b_star)
         worst.append(float((hs[-1] + extreme).abs()))
 
-    # witness 3: the LSTM caveat: keep c, but let the input drive the output gate
+    # witness 3: starts from -1000 to 1000, keep gates moved by the input around start_beta,
+    # the LSTM's input gate free (not 1 - f); bounds from the gates the cells recorded
+    T28 = start_horizon
+    u = {k: 0.1 * torch.randn(D, 1, generator=g, dtype=torch.float64) for k in "zfi"}
+    gru = blank_cell("gru", D, 1, torch.float64)
+    set_gate(gru, "z", U=u["z"], b=start_beta)
+    set_gate(gru, "h_tilde", U=U_cand, b=1.0)
+    lstm = blank_cell("lstm", D, 1, torch.float64)
+    set_gate(lstm, "f", U=u["f"], b=start_beta)
+    set_gate(lstm, "i", U=u["i"], b=-start_beta)
+    set_gate(lstm, "j", U=U_cand, b=1.0)
+    by_start = {k: [] for k in ("gd", "gf", "gb", "ld", "lf", "lb", "old")}
+    for c0 in starts:
+        s0 = torch.full((1, 1), c0, dtype=torch.float64)
+        hs, gg = unroll(gru, xs[:T28], s0)
+        cs, lg = unroll(lstm, xs[:T28], (torch.zeros_like(s0), s0.clone()))
+        zg, hg = gg["z"][:, 0, 0], gg["h_tilde"][:, 0, 0]
+        fl, il, jl = lg["f"][:, 0, 0], lg["i"][:, 0, 0], lg["j"][:, 0, 0]
+        s_min, phi_v, iota_v = float(zg.min()), float(fl.min()), float(il.max())
+        by_start["gd"].append(float((hs[-1] - s0).abs()))
+        by_start["gf"].append(_drift_by_formula(zg, hg, c0))
+        by_start["gb"].append((1 - s_min**T28) * (1 + abs(c0)))
+        by_start["ld"].append(float((cs[-1][1] - s0).abs()))
+        powers = torch.stack([fl[t + 1 :].prod() for t in range(T28)])
+        by_start["lf"].append(float((powers * (il * jl - (1 - fl) * c0)).sum().abs()))
+        by_start["lb"].append((1 - phi_v**T28) * abs(c0) + iota_v * T28)
+        by_start["old"].append((1 - s_min**T28) * 2)
+
+    # witness 4: the LSTM caveat: keep c, but let the input drive the output gate
     b_keep = 12.0
     lstm = blank_cell("lstm", D, 1, torch.float64)
     set_gate(lstm, "f", b=b_keep)
@@ -192,8 +303,14 @@ def keep_state(
     cc = torch.stack([c for _, c in states]).flatten()
     oo = gates["o"].flatten()
 
+    arr = {k: np.asarray(v) for k, v in by_start.items()}
     return KeepState(
         recurrence_solution=sp.Eq(sp.Symbol("c_T"), sp.simplify(solution)),
+        general_step=general_step,
+        coupled_step=coupled_step,
+        general_drift=general_drift,
+        delta_bound=1 + sp.Abs(c0r),
+        general_bias_asymptote=general_asymptote,
         drift=drift,
         bias_bound=bias_bound,
         keep_gate_needed=s_star,
@@ -209,6 +326,16 @@ def keep_state(
         epsilons=tuple(epsilons),
         bias_needed=tuple(needed),
         worst_drift_at_bias=tuple(worst),
+        starts=tuple(starts),
+        start_beta=start_beta,
+        start_horizon=start_horizon,
+        start_gru_drift=arr["gd"],
+        start_gru_formula=arr["gf"],
+        start_gru_bound=arr["gb"],
+        start_lstm_drift=arr["ld"],
+        start_lstm_formula=arr["lf"],
+        start_lstm_bound=arr["lb"],
+        start_old_bound=arr["old"],
         caveat_c_change=float((cc - c_start.item()).abs().max()),
         caveat_h_range=float(hh.max() - hh.min()),
         caveat_h_formula_error=float((hh - oo * torch.tanh(cc)).abs().max()),
