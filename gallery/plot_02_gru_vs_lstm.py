@@ -13,8 +13,9 @@ of any hidden size, make the LSTM's output :math:`h_t` equal the GRU's state :ma
 at every step, on every input sequence, both cells starting from the zero state. The LSTM
 is the assignment's (TensorFlow 1's ``BasicLSTMCell``): no peepholes, and
 :math:`h_t = o_t \odot \tanh c_t`. Below, SymPy proves the answer for every LSTM, the
-closest mapping shows where the two cells differ, and the converse direction (an LSTM
-that no GRU can imitate) follows Weiss, Goldberg and Yahav (2018).
+closest mapping shows where the two cells differ, and a last section follows Weiss,
+Goldberg and Yahav (2018) the other way: under finite precision an LSTM's cell counts,
+a GRU's state cannot.
 """
 
 # %%
@@ -29,7 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rnnreport.inspection.tables import html_table
-from rnnreport.theory.counting import lstm_counts
+from rnnreport.theory.counting import finite_precision, lstm_counts
 from rnnreport.theory.special_case import first_step_bound, gru_not_lstm
 
 first = first_step_bound()
@@ -38,8 +39,8 @@ first.math()
 # %%
 # So every LSTM's first output lies strictly inside :math:`(-\tanh 1, \tanh 1)`, and a
 # GRU whose update gate is biased shut and whose candidate is biased open starts above
-# it. The witness GRU below (float64, four units, update bias :math:`-\beta` and
-# candidate bias :math:`\beta`) gives the same first state on 64 random binary rows, the
+# it. The witness GRU below (float64, update bias :math:`-\beta` and
+# candidate bias :math:`\beta`) gives the same first state on random binary rows, the
 # number SymPy computes for :math:`\sigma(\beta)\tanh\beta`:
 print(
     f"beta = {first.beta:g}: GRU h_1 from the cell, min and max over inputs and units: "
@@ -49,7 +50,7 @@ print(f"SymPy: sigma(beta) tanh(beta) = {float(first.gru_value):.15f}")
 print(f"bound for every LSTM: tanh 1 = {float(first.bound):.15f}")
 
 # %%
-# The other side, searched: random LSTMs of 1, 8 and 64 units with weights drawn at three
+# The other side, searched: random LSTMs of several sizes with weights drawn at several
 # scales, on binary and Gaussian inputs, never pass the bound. At the larger scales they
 # reach it *exactly*: in float64 the gates round to 1.0 (see the previous example) and
 # :math:`h_1` becomes the float nearest :math:`\tanh 1`. The strict inequality is a fact of
@@ -59,7 +60,7 @@ html_table(first.search_rows(), caption="Largest first output over random LSTMs 
 
 # %%
 # A random search may just miss the right weights, so the next one aims: gradient ascent
-# on the weights of a 16-unit LSTM, pushing its first output up, and the same ascent on a
+# on the weights of an LSTM, pushing its first output up, and the same ascent on a
 # GRU of the same size as a control. The LSTM creeps towards :math:`\tanh 1` and stops
 # there; the GRU passes it within a few steps.
 fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -154,12 +155,13 @@ fig.tight_layout()
 # GRU whose reset is held open. This shows where the *mapping* fails; that no LSTM
 # weights at all can imitate every GRU is the first-step bound above.
 #
-# The converse: an LSTM counts, a GRU cannot
-# ------------------------------------------
-# With :math:`f = i = 1` and candidate 1 the LSTM's cell adds one per step, without bound.
-# A GRU's state is a convex combination of the previous state and a candidate in
-# :math:`(-1, 1)`; the identity below and the signs of its terms (checked by SymPy under
-# the assumptions :math:`z_t = \sigma(a) \in (0, 1)`, :math:`|h_{t-1}| < 1`) give
+# The other way: an LSTM counts, a GRU cannot (in floats)
+# -------------------------------------------------------
+# With :math:`f = i = 1` and candidate 1 the LSTM's cell adds one per step, without bound;
+# gates of exactly 1 exist only in floats, a point taken up below. A GRU's state is a
+# convex combination of the previous state and a candidate in :math:`(-1, 1)`; the
+# identity below and the signs of its terms (checked by SymPy under the assumptions
+# :math:`z_t = \sigma(a) \in (0, 1)`, :math:`|h_{t-1}| < 1`, exact arithmetic) give
 # :math:`|h_t| < 1` by induction from :math:`h_0 = 0`:
 counts = lstm_counts()
 counts.math()
@@ -185,7 +187,8 @@ _ = ax.loglog(counts.steps, counts.lstm_h, lw=1, ls=":", label="LSTM output $h_t
 for b, h in zip(counts.update_biases, counts.gru_h, strict=True):
     _ = ax.loglog(counts.steps, h, label=f"GRU $h_t$, $z = \\sigma({b:g})$")
 _ = ax.axhline(1.0, color="0.5", lw=0.8, ls="--")
-_ = ax.set(xlabel="step t", ylabel="state", title="Counting to 1,000: LSTM cell vs GRU state")
+_ = ax.set(xlabel="step t", ylabel="state")
+_ = ax.set_title(f"Counting to {len(counts.steps):,}: LSTM cell vs GRU state")
 _ = ax.legend(fontsize=8)
 fig.tight_layout()
 
@@ -203,18 +206,52 @@ html_table(
 )
 
 # %%
-# Answer in plain words
-# ---------------------
-# **Q1.3.** No, for every choice of LSTM weights and every hidden size. Started from the
-# zero state on the same input, the assignment's LSTM (no peepholes, tanh on the output)
-# emits a first output below tanh 1 ≈ 0.76 in size, while a GRU with its update gate
-# biased shut starts at up to nearly 1; so that GRU's state is never the LSTM's output.
-# Peepholes change nothing in this; without the output tanh the first step proves
-# nothing and the question stays open here. The closest mapping (f = z, i = 1 − z,
-# o = 1) makes the LSTM's cell follow the GRU's update rule, but the LSTM then emits tanh
-# of its cell, which equals the cell only at 0, and it has nothing like the reset gate,
-# which decides from the current input how much of the old state enters the candidate.
-# The counterexample above puts numbers on both. Nor is the LSTM a special case of the GRU:
-# an LSTM cell can count without bound, while a GRU's state never leaves (−1, 1).
+# What finite precision does
+# --------------------------
+# Weiss, Goldberg and Yahav state their result for finite precision, and it needs it. In
+# exact arithmetic a gate is never 1: on bounded inputs a finite-weight LSTM's forget gate
+# stays below some :math:`\sigma(A) < 1`, and its cell is bounded too, by
+# :math:`1 + e^{A}` (astronomically large for the bias above, but finite). And the
+# GRU's leaky count rises at every step, so its state is a one-to-one function of t:
+precision = finite_precision()
+precision.math()
+
+# %% In floats the GRU's state stops changing once a step is below half an ulp; from then on it
+# cannot tell t from t + 1. The same GRUs, fed ones in both formats: the step at which each state
+# stops changing, beside the estimate, and how far below 1 it stops. A downstream layer can read the
+# count only over the first of those steps, and in practice over far fewer, where the differences
+# are still large.
+html_table(
+    precision.rows(),
+    caption=f"Where the GRU's leaky count stops, by format ({precision.horizon} steps run)",
+)
+
+# %%
+# The LSTM's float count stops too, at :math:`2^p`: started three below :math:`2^{24}`
+# (float32) and :math:`2^{53}` (float64), it counts on and then adding 1 rounds away.
+# And a float GRU state can be *exactly* :math:`\pm 1`: with its update gate at
+# :math:`\sigma(-20)` and candidate :math:`\tanh(\pm 10)`, the float32 cell's first state
+# is exactly :math:`\pm 1` (the same weights in float64 stay inside). In float32 a GRU's
+# range is :math:`[-1, 1]`, not :math:`(-1, 1)`.
+for dtype, (c0, c) in precision.lstm_stop.items():
+    print(f"LSTM {dtype} from c_0 = {c0:.0f}: {', '.join(f'{v:.0f}' for v in c)}")
+print(f"GRU first state, float32: {precision.exact_one_float32.tolist()}")
+print(f"GRU first state, float64: {precision.exact_one_float64.tolist()}")
+
+# %% Answer in plain words --------------------- **Q1.3.** No, for every choice of LSTM weights and
+# every hidden size. Started from the zero state on the same input, the assignment's LSTM (no
+# peepholes, tanh on the output) emits a first output below tanh 1 in size, while a GRU with its
+# update gate biased shut starts at up to nearly 1; so that GRU's state is never the LSTM's output.
+# Peepholes change nothing in this; without the output tanh the first step proves nothing and the
+# question stays open here. The closest mapping (f = z, i = 1 − z, o = 1) makes the LSTM's cell
+# follow the GRU's update rule and leaves three differences: it has nothing like the reset gate,
+# which decides from the current input how much of the old state enters the candidate; its gates and
+# candidate read tanh of its cell where the GRU's read the state; and it emits tanh of its cell,
+# which equals the cell only at 0. Each is shown alone above. The other way round, in floats an
+# LSTM's cell counts (up to 2^p for p significand bits) while a GRU's state stays in [−1, 1] and
+# stops changing after a finite number of steps (the table above); in exact arithmetic both are
+# bounded and the GRU's leaky count is one-to-one. That compares the LSTM's *cell* with the GRU's
+# state: both outputs are bounded, so whether some GRU imitates every LSTM's output is not settled
+# here.
 
 # sphinx_gallery_thumbnail_number = 2

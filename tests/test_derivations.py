@@ -12,7 +12,7 @@ import torch
 from rnnreport.inspection.tables import html_table
 from rnnreport.model.cells import GRUCell
 from rnnreport.theory.common import Latex, sigmoid
-from rnnreport.theory.counting import LstmCounts, lstm_counts
+from rnnreport.theory.counting import FinitePrecision, LstmCounts, finite_precision, lstm_counts
 from rnnreport.theory.keep import KeepState, keep_state
 from rnnreport.theory.limits import GateLimits, first_float, gate_limits, tanh_fixed_point
 from rnnreport.theory.special_case import (
@@ -49,6 +49,11 @@ def mapped() -> GruNotLstm:
 @pytest.fixture(scope="module")
 def first() -> FirstStepBound:
     return first_step_bound(sizes=(1, 8), scales=(1.0, 100.0), trials=3, ascent_steps=120)
+
+
+@pytest.fixture(scope="module")
+def precision() -> FinitePrecision:
+    return finite_precision(update_biases=(2.0, 4.0), horizon=2000)
 
 
 @pytest.fixture(scope="module")
@@ -427,6 +432,54 @@ def test_counting_witness(counts: LstmCounts) -> None:
     assert np.abs(counts.lstm_h).max() < 1
     np.testing.assert_allclose(counts.gru_h, counts.gru_closed_form, atol=1e-12)
     assert counts.gru_h.max() < 1 and counts.gru_h.min() > -1
+
+
+def test_exact_arithmetic_lstm_is_bounded_and_gru_count_one_to_one(
+    precision: FinitePrecision,
+) -> None:
+    t = sp.Symbol("t", integer=True, nonnegative=True)
+    F, z, h = sp.symbols("F z \\tilde{h}", positive=True)
+    A = sp.Symbol("A", real=True)
+    b = precision.lstm_bound.rhs
+    assert sp.simplify(b.subs(t, t + 1) - F * b - 1) == 0 and sp.simplify(b.subs(t, 0)) == 0
+    assert sp.simplify(precision.lstm_bound_limit - (1 + sp.exp(A))) == 0
+    assert sp.simplify(precision.gru_step_gain - h * (1 - z) * z**t) == 0
+    assert precision.gru_gain_positive
+    # independent: the exact bound from sigma(A) = 1 / (1 + e^-A), in Python floats
+    a = 3.0
+    assert 1 / (1 - 1 / (1 + math.exp(-a))) == pytest.approx(1 + math.exp(a), rel=1e-12)
+
+
+def test_float_gru_states_stop_changing_near_the_estimate(precision: FinitePrecision) -> None:
+    assert precision.dtypes == ("float32", "float64")
+    assert (precision.stop_step > 0).all()  # every state stopped within the horizon
+    assert (precision.stop_step[0] < precision.stop_step[1]).all()  # float32 first
+    np.testing.assert_allclose(precision.stop_step, precision.stop_predicted, rtol=0.1)
+    # independent of the cell: the same recurrence in NumPy's float32 and float64
+    for d, dtype in enumerate((np.float32, np.float64)):
+        for k, bias in enumerate(precision.update_biases):
+            z = dtype(1 / (1 + math.exp(-bias)))
+            h, t = dtype(0), 0
+            while True:
+                t += 1
+                new = (dtype(1) - z) * dtype(1) + z * h
+                if new == h:
+                    break
+                h = new
+            assert abs(t - precision.stop_step[d, k]) <= 0.05 * t
+
+
+def test_float_gru_state_reaches_exactly_one(precision: FinitePrecision) -> None:
+    assert precision.exact_one_float32.tolist() == [1.0, -1.0]
+    assert (np.abs(precision.exact_one_float64) < 1).all()
+
+
+def test_float_lstm_count_stops_at_two_to_the_p(precision: FinitePrecision) -> None:
+    for dtype, bits in (("float32", 24), ("float64", 53)):
+        c0, c = precision.lstm_stop[dtype]
+        assert c0 == 2.0**bits - 3
+        assert c[:3].tolist() == [2.0**bits - 2, 2.0**bits - 1, 2.0**bits]
+        assert (c[2:] == 2.0**bits).all()
 
 
 # rendering helpers ----------------------------------------------------------------------

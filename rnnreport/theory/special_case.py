@@ -10,12 +10,13 @@ special case of LSTMs if every GRU is. The LSTM is the assignment's: TF1's
 Claim: no, for every choice of LSTM weights and every hidden size
 (:func:`first_step_bound`). From the zero state an LSTM's first output is
 :math:`h_1 = o_1 \tanh(i_1 j_1)` with :math:`o_1, i_1 \in (0, 1)`, :math:`j_1 \in (-1, 1)`,
-so :math:`|h_1| < \tanh 1 \approx 0.7616`, a supremum no weights attain; a GRU's first
-state is :math:`(1 - z_1)\tilde h_1`, which exceeds :math:`\tanh 1` as soon as its update
-gate is biased shut and its candidate open (:math:`\sigma(\beta)\tanh\beta > \tanh 1` for
-:math:`\beta > 1.58`). With peepholes the bound and the proof are unchanged (at step 1 the
-peepholes read :math:`c_0 = 0` or only move :math:`o_1` inside (0, 1)); without the
-output tanh, :math:`h_1 = o_1 i_1 j_1` reaches up to 1 and this argument proves nothing.
+so :math:`|h_1| < \tanh 1`, a supremum no weights attain; a GRU's first state is
+:math:`(1 - z_1)\tilde h_1`, which exceeds :math:`\tanh 1` as soon as its update gate is
+biased shut and its candidate open (:math:`\sigma(\beta)\tanh\beta > \tanh 1` for
+:math:`\beta` past the root SymPy finds, ``FirstStepBound.beta_threshold``). With
+peepholes the bound and the proof are unchanged (at step 1 the peepholes read
+:math:`c_0 = 0` or only move :math:`o_1` inside (0, 1)); without the output tanh,
+:math:`h_1 = o_1 i_1 j_1` reaches up to 1 and this argument proves nothing.
 In float arithmetic the LSTM's gates can round to exactly 1, and :math:`|h_1| \le \tanh 1`
 holds with equality possible; the GRU's margin is far larger than any rounding.
 
