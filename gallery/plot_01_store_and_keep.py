@@ -178,12 +178,14 @@ print(f"max |h_t - o_t tanh(c_t)|:        {keep.caveat_h_formula_error:.1e}")
 # %%
 # Answers in plain words
 # ----------------------
-# **Q1.1.** Neither cell can make its state *equal* the input: the state is tanh of an
-# affine map, confined to (−1, 1), and equal to its argument only at 0. Both can make the
-# state *carry* the input: tanh is one-to-one, so an invertible input map loses nothing,
-# and for binary pixels the sign of each unit gives the pixel back, even with gates well
-# short of 0 and 1. The gates: LSTM f → 0, i → 1 (and o → 0 or no recurrent candidate
-# weight); GRU z → 0 (and r → 0 or no recurrent candidate weight).
+# **Q1.1.** With the gates that store (below), neither cell can make its state *equal* the
+# input in exact arithmetic: the state is then tanh of an affine map, confined to (−1, 1),
+# and equal to its argument only at 0 (in float32, rounding can make it equal a binary
+# pixel, as shown above). Both can make the state *carry* the input: tanh is one-to-one,
+# so an invertible input map loses nothing, and for binary pixels the sign of each unit
+# gives the pixel back, even with gates well short of 0 and 1. The gates: LSTM f → 0,
+# i → 1 (and o → 0 or no recurrent candidate weight); GRU z → 0 (and r → 0 or no
+# recurrent candidate weight).
 #
 # **Q1.2.** Yes, both: LSTM f → 1, i → 0; GRU z → 1. At a finite bias the state drifts.
 # For a GRU started inside (−1, 1), or an LSTM with i = 1 − f, keep gate σ(β) and a cell
