@@ -306,7 +306,7 @@ COUNTEREXAMPLE_INPUT = (1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
 
 DIFFERENCES = ("reset gate", "recurrent input", "output tanh")
-"""The three differences the mapping leaves, in the order of :attr:`GruNotLstm.differences`."""
+"""The three differences the mapping leaves, in the order of ``GruNotLstm.differences``."""
 
 
 @dataclass(frozen=True, eq=False)
