@@ -17,8 +17,9 @@ biased shut and its candidate open (:math:`\sigma(\beta)\tanh\beta > \tanh 1` fo
 peepholes the bound and the proof are unchanged (at step 1 the peepholes read
 :math:`c_0 = 0` or only move :math:`o_1` inside (0, 1)); without the output tanh,
 :math:`h_1 = o_1 i_1 j_1` reaches up to 1 and this argument proves nothing.
-In float arithmetic the LSTM's gates can round to exactly 1, and :math:`|h_1| \le \tanh 1`
-holds with equality possible; the GRU's margin is far larger than any rounding.
+In float arithmetic the LSTM's gates can round to exactly 1, and then :math:`h_1` is the
+float nearest :math:`\tanh 1`: the bound holds as :math:`|h_1| \le \mathrm{fl}(\tanh 1)`,
+with equality possible; the GRU's margin is far larger than any rounding.
 
 Then the closest gate mapping (:math:`f = z`, :math:`i = 1 - z`, :math:`o = 1`): it makes
 the LSTM's cell follow the GRU's update form, and leaves three differences: the reset
