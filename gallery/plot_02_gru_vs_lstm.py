@@ -216,11 +216,12 @@ html_table(
 precision = finite_precision()
 precision.math()
 
-# %% In floats the GRU's state stops changing once a step is below half an ulp; from then on it
-# cannot tell t from t + 1. The same GRUs, fed ones in both formats: the step at which each state
-# stops changing, beside the estimate, and how far below 1 it stops. A downstream layer can read the
-# count only over the first of those steps, and in practice over far fewer, where the differences
-# are still large.
+# %%
+# In floats the GRU's state stops changing once a step is below half an ulp; from then on
+# it cannot tell t from t + 1. The same GRUs, fed ones in both formats: the step at which
+# each state stops changing, beside the estimate, and how far below 1 it stops. A
+# downstream layer can read the count only over the first of those steps, and in practice
+# over far fewer, where the differences are still large.
 html_table(
     precision.rows(),
     caption=f"Where the GRU's leaky count stops, by format ({precision.horizon} steps run)",
@@ -238,20 +239,24 @@ for dtype, (c0, c) in precision.lstm_stop.items():
 print(f"GRU first state, float32: {precision.exact_one_float32.tolist()}")
 print(f"GRU first state, float64: {precision.exact_one_float64.tolist()}")
 
-# %% Answer in plain words --------------------- **Q1.3.** No, for every choice of LSTM weights and
-# every hidden size. Started from the zero state on the same input, the assignment's LSTM (no
-# peepholes, tanh on the output) emits a first output below tanh 1 in size, while a GRU with its
-# update gate biased shut starts at up to nearly 1; so that GRU's state is never the LSTM's output.
-# Peepholes change nothing in this; without the output tanh the first step proves nothing and the
-# question stays open here. The closest mapping (f = z, i = 1 − z, o = 1) makes the LSTM's cell
-# follow the GRU's update rule and leaves three differences: it has nothing like the reset gate,
-# which decides from the current input how much of the old state enters the candidate; its gates and
-# candidate read tanh of its cell where the GRU's read the state; and it emits tanh of its cell,
-# which equals the cell only at 0. Each is shown alone above. The other way round, in floats an
-# LSTM's cell counts (up to 2^p for p significand bits) while a GRU's state stays in [−1, 1] and
-# stops changing after a finite number of steps (the table above); in exact arithmetic both are
-# bounded and the GRU's leaky count is one-to-one. That compares the LSTM's *cell* with the GRU's
-# state: both outputs are bounded, so whether some GRU imitates every LSTM's output is not settled
+# %%
+# Answer in plain words
+# ---------------------
+# **Q1.3.** No, for every choice of LSTM weights and every hidden size. Started from the
+# zero state on the same input, the assignment's LSTM (no peepholes, tanh on the output)
+# emits a first output below tanh 1 in size, while a GRU with its update gate biased shut
+# starts at up to nearly 1; so that GRU's state is never the LSTM's output. Peepholes
+# change nothing in this; without the output tanh the first step proves nothing and the
+# question stays open here. The closest mapping (f = z, i = 1 − z, o = 1) makes the
+# LSTM's cell follow the GRU's update rule and leaves three differences: it has nothing
+# like the reset gate, which decides from the current input how much of the old state
+# enters the candidate; its gates and candidate read tanh of its cell where the GRU's read
+# the state; and it emits tanh of its cell, which equals the cell only at 0. Each is shown
+# alone above. The other way round, in floats an LSTM's cell counts (up to 2^p for p
+# significand bits) while a GRU's state stays in [−1, 1] and stops changing after a finite
+# number of steps (the table above); in exact arithmetic both are bounded and the GRU's
+# leaky count is one-to-one. That compares the LSTM's *cell* with the GRU's state: both
+# outputs are bounded, so whether some GRU imitates every LSTM's output is not settled
 # here.
 
 # sphinx_gallery_thumbnail_number = 2
