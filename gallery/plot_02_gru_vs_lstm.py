@@ -259,4 +259,4 @@ print(f"GRU first state, float64: {precision.exact_one_float64.tolist()}")
 # outputs are bounded, so whether some GRU imitates every LSTM's output is not settled
 # here.
 
-# sphinx_gallery_thumbnail_number = 2
+# sphinx_gallery_thumbnail_number = 3
