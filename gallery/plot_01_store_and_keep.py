@@ -8,9 +8,10 @@ and (2) keep the previous state while ignoring the input. The two student report
 yes, if the maps are invertible. Both are half right, and the
 difference is between storing the *value* :math:`x_t` and storing the *information* in it.
 
-Every result below is derived with SymPy (:mod:`rnnreport.theory.derivations`) and then
-witnessed on :class:`~rnnreport.model.cells.LSTMCell` and :class:`~rnnreport.model.cells.GRUCell`,
-the cells we train, with weights set by hand.
+Every result below is derived with SymPy (:mod:`rnnreport.theory.limits`,
+:mod:`rnnreport.theory.store`, :mod:`rnnreport.theory.keep`) and then witnessed on
+:class:`~rnnreport.model.cells.LSTMCell` and :class:`~rnnreport.model.cells.GRUCell`, the
+cells we train, with weights set by hand.
 """
 
 # %%
@@ -22,9 +23,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rnnreport.inspection.tables import html_table
-from rnnreport.theory import derivations as d
+from rnnreport.theory.keep import keep_state
+from rnnreport.theory.limits import gate_limits, tanh_fixed_point
+from rnnreport.theory.store import store_input
 
-limits = d.gate_limits()
+limits = gate_limits()
 limits.math()
 
 # %%
@@ -48,7 +51,7 @@ html_table(limits.rows(), caption="Where torch.sigmoid returns exactly 1.0 and 0
 # recurrent weight) removes. The GRU needs :math:`z \to 0`, and :math:`r \to 0` to cut
 # :math:`h_{t-1}` out of its candidate. Either way the state is :math:`\tanh` of an
 # affine map of :math:`x_t`:
-store = d.store_input()
+store = store_input()
 store.math()
 
 # %%
@@ -59,7 +62,7 @@ store.math()
 # does it: **report B is right about the information.** The fixed-point equation
 # :math:`c = \tanh c` (the identity map, the only way the value could be the state for
 # every input) has a single solution:
-d.tanh_fixed_point().math()
+tanh_fixed_point().math()
 
 # %%
 # The witness: a random binary image, one row of 28 pixels per step, stored by a
@@ -103,21 +106,29 @@ print(f"float32, gates past the rounding points, c_t == x_t exactly: {store.floa
 # the input ignored: both reports agree. The interesting part is the finite case. With
 # keep gate :math:`s = \sigma(\beta)` and, for the LSTM, :math:`i = 1 - s`, the state
 # moves towards the candidate by a factor :math:`1 - s` per step. SymPy solves the
-# recurrence, bounds the drift after T steps, and solves for the bias that keeps the
-# drift within :math:`\varepsilon`:
-keep = d.keep_state()
+# recurrence, bounds the drift after T steps, first for any starting state and (for the
+# LSTM) input and forget gates that move freely, then for the coupled case, and solves
+# for the bias that keeps the drift within :math:`\varepsilon`:
+keep = keep_state()
 keep.math()
 
 # %%
-# Here :math:`\Delta` is the largest distance between candidate and start; both lie in
-# :math:`(-1, 1)`, so :math:`\Delta < 2` and the bound with :math:`\Delta = 2` holds for
-# any input. The bias needed grows only like :math:`\ln(T/\varepsilon)`.
+# Read the assumptions off each line. For the LSTM with free gates the drift has two
+# parts: the start leaking away, :math:`(1 - \varphi^T)|c_0|`, and what the input gate lets
+# in, up to :math:`\iota` per step, with no cap: with :math:`f \to 1` this is the count of
+# the next example, and an LSTM cell can sit anywhere. With coupled gates (every GRU, and
+# an LSTM with :math:`i = 1 - f`) the state moves towards the candidate, and
+# :math:`\Delta`, the largest distance between candidate and start, is below
+# :math:`1 + |s_0|`. It is below 2 only when the state starts inside :math:`(-1, 1)`: true
+# for a GRU started there (it never leaves), not for an LSTM cell. The bias needed grows
+# like :math:`\ln(T\Delta/\varepsilon)`, so like :math:`\ln(T(1 + |c_0|)/\varepsilon)`.
 #
-# The witness: a one-unit GRU and LSTM start at :math:`h_0 = c_0 = -0.9`, and random
-# binary rows drive their candidate. The markers are the cells' drift after T steps;
-# the lines are the bound. The drift equals the closed-form sum over the cells' own
-# candidates to rounding (the table after the plot). With :math:`i = 1 - f` the LSTM's
-# cell update is the GRU's, so each cross sits inside a circle.
+# The witness: a one-unit GRU and a coupled LSTM start at :math:`h_0 = c_0 = -0.9`, and
+# random binary rows drive their candidate. The markers are the cells' drift after T
+# steps; the lines are the bound :math:`(1 - \sigma(\beta)^T)(1 + |h_0|)`. The drift
+# equals the closed-form sum over the cells' own candidates to rounding (the table after
+# the plot). With :math:`i = 1 - f` the LSTM's cell update is the GRU's, so each cross
+# sits inside a circle.
 fig, ax = plt.subplots(figsize=(6, 4))
 colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 for k, (T, color) in enumerate(zip(keep.horizons, colors, strict=False)):
@@ -138,7 +149,21 @@ html_table(rows[:: max(1, len(rows) // 12)], caption="Drift: cells, closed form,
 # from SymPy's solution, and the drift a GRU shows at that bias in the worst case it can
 # get near (start :math:`-\tanh 10`, candidate :math:`\tanh 10`, so :math:`\Delta` just
 # under 2): it meets :math:`\varepsilon` to the digits shown.
-html_table(keep.bias_rows(), caption="Gate bias needed to keep the state within ε for T = 28")
+html_table(
+    keep.bias_rows(), caption="Gate bias to keep a state started in (−1, 1) within ε for T = 28"
+)
+
+# %%
+# From any start
+# --------------
+# The same cells at keep bias 4, now with keep gates that the input moves a little, and
+# an LSTM whose input gate is free (not :math:`1 - f`), started from :math:`-1000` to
+# :math:`1000`. The drift equals the unrolled sum on the cells' own gates (checked in the
+# tests) and stays under the general bounds, with :math:`\varphi` and :math:`s` the
+# smallest keep gate and :math:`\iota` the largest input gate the cells recorded. The
+# last column is :math:`2(1 - s^T)`, the bound for a state started inside
+# :math:`(-1, 1)`: from a start outside it the cells drift far past it.
+html_table(keep.start_rows(), caption=f"Drift over T = {keep.start_horizon} steps by start")
 
 # %%
 # The LSTM caveat
@@ -153,16 +178,22 @@ print(f"max |h_t - o_t tanh(c_t)|:        {keep.caveat_h_formula_error:.1e}")
 # %%
 # Answers in plain words
 # ----------------------
-# **Q1.1.** Neither cell can make its state *equal* the input: the state is tanh of an
-# affine map, confined to (−1, 1), and equal to its argument only at 0. Both can make the
-# state *carry* the input: tanh is one-to-one, so an invertible input map loses nothing,
-# and for binary pixels the sign of each unit gives the pixel back, even with gates well
-# short of 0 and 1. The gates: LSTM f → 0, i → 1 (and o → 0 or no recurrent candidate
-# weight); GRU z → 0 (and r → 0 or no recurrent candidate weight).
+# **Q1.1.** With the gates that store (below), neither cell can make its state *equal* the
+# input in exact arithmetic: the state is then tanh of an affine map, confined to (−1, 1),
+# and equal to its argument only at 0 (in float32, rounding can make it equal a binary
+# pixel, as shown above). Both can make the state *carry* the input: tanh is one-to-one,
+# so an invertible input map loses nothing, and for binary pixels the sign of each unit
+# gives the pixel back, even with gates well short of 0 and 1. The gates: LSTM f → 0,
+# i → 1 (and o → 0 or no recurrent candidate weight); GRU z → 0 (and r → 0 or no
+# recurrent candidate weight).
 #
-# **Q1.2.** Yes, both: LSTM f → 1, i → 0; GRU z → 1. At a finite bias the state drifts
-# by at most (1 − σ(β)^T)·2 over T steps, and the bias needed to stay within ε grows like
-# ln(T/ε) (table above). For the LSTM the *cell* is kept; its output is kept only when
-# the output gate is constant.
+# **Q1.2.** Yes, both: LSTM f → 1, i → 0; GRU z → 1. At a finite bias the state drifts.
+# For a GRU started inside (−1, 1), or an LSTM with i = 1 − f, keep gate σ(β) and a cell
+# started inside (−1, 1), the drift over T steps is at most (1 − σ(β)^T)·2; from a start
+# s_0 anywhere it is at most (1 − σ(β)^T)(1 + |s_0|). For an LSTM whose input gate is free
+# it is at most (1 − φ^T)|c_0| + ιT (keep gate at least φ, input gate at most ι): the cell
+# is unbounded, so this grows with the start and with T. The bias needed to stay within ε
+# grows like ln(T(1 + |s_0|)/ε) (tables above). For the LSTM the *cell* is kept; its
+# output is kept only when the output gate is constant.
 
 # sphinx_gallery_thumbnail_number = 2

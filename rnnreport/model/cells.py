@@ -9,12 +9,16 @@ A step takes ``a_x``, the input's contribution to every pre-activation, already 
 all T inputs with one matmul before the loop over time (see :mod:`rnnreport.model.layers`).
 
 Weights are stored so that ``x @ U`` works on row vectors ``x`` of shape ``(B, D)``, the
-way TensorFlow stores its kernels; torch stores the transposes.
+way TensorFlow stores its kernels; torch stores the transposes. The order of their column
+blocks is written once, in each cell's ``blocks`` (:class:`GateLayout`): the cell's own
+``step``, the fast path and torch's weight map in :mod:`rnnreport.model.layers`, the theory
+modules and the tests all read it from there.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -49,7 +53,59 @@ def torch_uniform_(tensor: Tensor, hidden_size: int) -> Tensor:
         return tensor.uniform_(-k, k)
 
 
-class LSTMCell(nn.Module):
+def check_gate_layout(owner: str, blocks: tuple[str, ...], gate_names: tuple[str, ...]) -> None:
+    """Raise unless ``gate_names`` lists each of ``blocks`` once, first, then other records.
+
+    ``blocks`` names a cell's column blocks in order, by the gate each one feeds;
+    ``gate_names`` names what its ``step`` reports. Run for every cell class when it is
+    defined (:class:`GateLayout`), so that the two cannot disagree silently.
+    """
+    head, rest = gate_names[: len(blocks)], gate_names[len(blocks) :]
+    if (
+        not blocks
+        or len(set(blocks)) != len(blocks)
+        or len(set(gate_names)) != len(gate_names)
+        or set(head) != set(blocks)
+        or set(rest) & set(blocks)
+    ):
+        raise TypeError(
+            f"{owner}: gate_names={gate_names} must list every column block of "
+            f"blocks={blocks} exactly once, before any other recorded value"
+        )
+
+
+class GateLayout:
+    """The column layout of a cell's weights ``U``, ``W`` and ``b``, written once per cell.
+
+    ``blocks`` names the column blocks in order, each ``hidden_size`` wide, by the gate each
+    one feeds; ``gate_names`` names what ``step`` reports (and probes record): each block's
+    gate once, then any other value recorded beside them (the LSTM's ``c``). The two are
+    checked against each other when a cell class is defined.
+    """
+
+    blocks: ClassVar[tuple[str, ...]]
+    gate_names: ClassVar[tuple[str, ...]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_gate_layout(cls.__name__, cls.blocks, cls.gate_names)
+
+    @classmethod
+    def columns(cls, hidden_size: int, *names: str) -> slice:
+        """The columns of the adjacent blocks ``names``, in this order: for the GRU,
+        ``columns(H, "z", "r")`` is ``slice(0, 2 * H)``."""
+        k = cls.blocks.index(names[0]) if names and names[0] in cls.blocks else -1
+        if k < 0 or cls.blocks[k : k + len(names)] != names:
+            raise ValueError(f"{names} are not adjacent blocks of {cls.__name__}: {cls.blocks}")
+        return slice(k * hidden_size, (k + len(names)) * hidden_size)
+
+    @classmethod
+    def split(cls, a: Tensor) -> dict[str, Tensor]:
+        """``a`` (..., nH) cut into its column blocks: {name: (..., H)}, in ``blocks`` order."""
+        return dict(zip(cls.blocks, a.chunk(len(cls.blocks), dim=-1), strict=True))
+
+
+class LSTMCell(GateLayout, nn.Module):
     r"""The LSTM cell of TensorFlow 1's ``BasicLSTMCell`` (Hochreiter & Schmidhuber 1997,
     with the forget gate of Gers et al. 2000 and no peepholes).
 
@@ -68,9 +124,10 @@ class LSTMCell(nn.Module):
     writes :math:`\sigma(i_t)` where we write :math:`i_t`: here a gate's name is its value.
 
     Shapes: ``x_t`` (B, D); ``h, c`` (B, H). Parameters: ``U`` (D, 4H), ``W`` (H, 4H),
-    ``b`` (4H,), column blocks in TF1's order ``[i | j | f | o]``. torch.nn.LSTM orders its
-    rows ``[i | f | g | o]`` (its ``g`` is our ``j``) and keeps two biases that only ever
-    appear summed; :func:`rnnreport.model.layers.copy_from_torch` maps one onto the other.
+    ``b`` (4H,), column blocks in TF1's order ``[i | j | f | o]`` (``blocks``). torch.nn.LSTM
+    orders its rows ``[i | f | g | o]`` (its ``g`` is our ``j``) and keeps two biases that
+    only ever appear summed; :func:`rnnreport.model.layers.copy_from_torch` maps one onto
+    the other.
 
     .. note::
         ``forget_bias`` is a constant added inside the forget gate's sigmoid, not a
@@ -79,7 +136,10 @@ class LSTMCell(nn.Module):
         computes exactly torch.nn.LSTM's function.
     """
 
+    blocks = ("i", "j", "f", "o")
+    """The column blocks of ``U``, ``W`` and ``b``, in TF1's order."""
     gate_names = ("i", "f", "j", "o", "c")
+    """What ``step`` reports: the gates in the equations' order, then the cell state."""
 
     def __init__(
         self,
@@ -126,11 +186,11 @@ class LSTMCell(nn.Module):
         Returns ``((h_t, c_t), gates)`` with ``gates`` = {i, f, j, o, c}, each (B, H).
         """
         h_prev, c_prev = state
-        a_i, a_j, a_f, a_o = (a_x + h_prev @ self.W).chunk(4, dim=-1)  # each (B, H)
-        i = torch.sigmoid(a_i)
-        f = torch.sigmoid(a_f + self.forget_bias)
-        j = torch.tanh(a_j)
-        o = torch.sigmoid(a_o)
+        a = self.split(a_x + h_prev @ self.W)  # pre-activations {i, j, f, o}, each (B, H)
+        i = torch.sigmoid(a["i"])
+        f = torch.sigmoid(a["f"] + self.forget_bias)
+        j = torch.tanh(a["j"])
+        o = torch.sigmoid(a["o"])
         c = f * c_prev + i * j
         h = o * torch.tanh(c)
         return (h, c), {"i": i, "f": f, "j": j, "o": o, "c": c}
@@ -144,7 +204,7 @@ class LSTMCell(nn.Module):
         return self.step(self.project_input(x_t), state)
 
 
-class GRUCell(nn.Module):
+class GRUCell(GateLayout, nn.Module):
     r"""The GRU cell (Cho et al. 2014), reset gate before or after the recurrent matmul.
 
     .. math::
@@ -162,7 +222,8 @@ class GRUCell(nn.Module):
     gate and :math:`\tilde h_t` the candidate.
 
     Shapes: ``x_t`` (B, D); ``h`` (B, H). Parameters: ``U`` (D, 3H), ``W`` (H, 3H),
-    ``b`` (3H,), column blocks ``[z | r | h]``; with ``reset="after"`` also ``b_hn`` (H,).
+    ``b`` (3H,), column blocks ``[z | r | h_tilde]`` (``blocks``; the last feeds the
+    candidate); with ``reset="after"`` also ``b_hn`` (H,).
 
     .. note::
         ``reset="before"`` is Cho et al.'s arXiv v3 and TensorFlow 1's ``GRUCell``: the
@@ -172,7 +233,10 @@ class GRUCell(nn.Module):
         start at 1.0 (TF1's ``GRUCell``) and the candidate bias at 0.
     """
 
+    blocks = ("z", "r", "h_tilde")
+    """The column blocks of ``U``, ``W`` and ``b``, in TF1's order (gates, then candidate)."""
     gate_names = ("z", "r", "h_tilde")
+    """What ``step`` reports: the gates and the candidate."""
 
     def __init__(
         self, input_size: int, hidden_size: int, *, reset: str = "before", init: str = "tf1"
@@ -190,14 +254,15 @@ class GRUCell(nn.Module):
 
     def reset_parameters(self) -> None:
         D, H = self.input_size, self.hidden_size
+        gates, candidate = self.columns(H, "z", "r"), self.columns(H, "h_tilde")
         if self.init == "tf1":  # TF1 draws the gate kernel and the candidate kernel apart
-            glorot_uniform_(self.U[:, : 2 * H], D + H, 2 * H)
-            glorot_uniform_(self.W[:, : 2 * H], D + H, 2 * H)
-            glorot_uniform_(self.U[:, 2 * H :], D + H, H)
-            glorot_uniform_(self.W[:, 2 * H :], D + H, H)
+            glorot_uniform_(self.U[:, gates], D + H, 2 * H)
+            glorot_uniform_(self.W[:, gates], D + H, 2 * H)
+            glorot_uniform_(self.U[:, candidate], D + H, H)
+            glorot_uniform_(self.W[:, candidate], D + H, H)
             with torch.no_grad():
-                self.b[: 2 * H].fill_(1.0)
-                self.b[2 * H :].zero_()
+                self.b[gates].fill_(1.0)
+                self.b[candidate].zero_()
             if self.b_hn is not None:
                 nn.init.zeros_(self.b_hn)
         else:
@@ -219,8 +284,9 @@ class GRUCell(nn.Module):
         Returns ``(h_t, gates)`` with ``gates`` = {z, r, h_tilde}, each (B, H).
         """
         H = self.hidden_size
-        W_zr, W_h = self.W[:, : 2 * H], self.W[:, 2 * H :]
-        a_zr, a_h = a_x[:, : 2 * H], a_x[:, 2 * H :]
+        gates, candidate = self.columns(H, "z", "r"), self.columns(H, "h_tilde")
+        W_zr, W_h = self.W[:, gates], self.W[:, candidate]
+        a_zr, a_h = a_x[:, gates], a_x[:, candidate]
         z, r = torch.sigmoid(a_zr + h_prev @ W_zr).chunk(2, dim=-1)  # each (B, H)
         if self.reset == "before":
             h_tilde = torch.tanh(a_h + (r * h_prev) @ W_h)

@@ -42,6 +42,15 @@ Observer = Callable[[int, dict[str, Tensor]], None]
 
 Cell = LSTMCell | GRUCell
 
+_LSTM = {g: k for k, g in enumerate(LSTMCell.blocks)}
+"""Each LSTM gate's slot among the column blocks, read from the cell: δa keeps its order."""
+_LSTM_BY_C = slice(min(_LSTM[g] for g in "ijf"), max(_LSTM[g] for g in "ijf") + 1)
+"""The blocks δc drives (i, j, f); the backward takes them in one product per step."""
+if _LSTM_BY_C.stop - _LSTM_BY_C.start != 3:
+    raise ImportError(f"the LSTM backward needs i, j, f adjacent (o first or last): {_LSTM}")
+_GRU = {g: k for k, g in enumerate(GRUCell.blocks)}
+"""Each GRU block's slot, read from the cell (the candidate's is ``h_tilde``)."""
+
 
 class _Handle:
     """Removes an observer, like torch's ``RemovableHandle``."""
@@ -138,20 +147,21 @@ class _LSTMThroughTime(torch.autograd.Function):
         # sigmoid, and an absolute error of 1e-7 in a gradient factor is harmless
         tanh_c = torch.mul(c, 2).sigmoid_().mul_(2).sub_(1)
         k_c = _d_tanh(o, tanh_c)  # δh -> δc: o ⊙ (1 - tanh² c)
-        k_o = _d_sigmoid(tanh_c, o)  # δh -> δa^o: tanh c ⊙ o (1 - o)
-        k_ijf = h.new_empty(T, B, 3, H)  # δc -> δa^i, δa^j, δa^f
-        _d_sigmoid(j, i, out=k_ijf[:, :, 0])
-        _d_tanh(i, j, out=k_ijf[:, :, 1])
-        _d_sigmoid(c[:-1], f[1:], out=k_ijf[1:, :, 2])  # c_{t-1} ⊙ f (1 - f)
-        _d_sigmoid(c_0, f[0], out=k_ijf[0, :, 2])
-        da = h.new_empty(T, B, 4, H)  # δa_t, blocks in the cell's order [i | j | f | o]
+        I, J, F, O = (_LSTM[g] for g in "ijfo")
+        k = h.new_empty(T, B, 4, H)  # δc -> δa^i, δa^j, δa^f; δh -> δa^o, in the cell's order
+        _d_sigmoid(tanh_c, o, out=k[:, :, O])  # tanh c ⊙ o (1 - o)
+        _d_sigmoid(j, i, out=k[:, :, I])
+        _d_tanh(i, j, out=k[:, :, J])
+        _d_sigmoid(c[:-1], f[1:], out=k[1:, :, F])  # c_{t-1} ⊙ f (1 - f)
+        _d_sigmoid(c_0, f[0], out=k[0, :, F])
+        da = h.new_empty(T, B, 4, H)  # δa_t, blocks in the cell's order
         need = ctx.needs_input_grad
         W_T = W.T
         dh, dc = dy[T - 1], dc_T  # δh_t and δc_t, from t = T - 1 down
         for t in range(T - 1, -1, -1):
             dc = torch.addcmul(dc, dh, k_c[t])
-            torch.mul(k_ijf[t], dc.unsqueeze(1), out=da[t, :, :3])
-            torch.mul(k_o[t], dh, out=da[t, :, 3])
+            torch.mul(k[t, :, _LSTM_BY_C], dc.unsqueeze(1), out=da[t, :, _LSTM_BY_C])
+            torch.mul(k[t, :, O], dh, out=da[t, :, O])
             dc = dc * f[t]  # the part of δc_{t-1} that flows through c_t
             if t > 0:
                 dh = torch.addmm(dy[t - 1], da[t].view(B, 4 * H), W_T)
@@ -245,12 +255,14 @@ def _gru_after_backward(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Reset after: every δ of step t is δh_t times a factor known before the loop."""
     T, B, H = h_prev.shape
-    n = torch.matmul(h_prev, W[:, 2 * H :]).add_(b_hn)  # (T, B, H): n_t, all steps at once
-    k = h_prev.new_empty(T, B, 3, H)  # δh -> [δa^z, δa^r, δn]
-    k[:, :, 0] = k_z
-    _d_sigmoid(n.mul_(k_h), r, out=k[:, :, 1])  # δã ⊙ n_t ⊙ r (1 - r)
-    torch.mul(k_h, r, out=k[:, :, 2])
-    dg = h_prev.new_empty(T, B, 3, H)  # [δa^z | δa^r | δn] per step
+    Z, R, N = _GRU["z"], _GRU["r"], _GRU["h_tilde"]
+    candidate = GRUCell.columns(H, "h_tilde")
+    n = torch.matmul(h_prev, W[:, candidate]).add_(b_hn)  # (T, B, H): n_t, all steps at once
+    k = h_prev.new_empty(T, B, 3, H)  # δh -> δa^z, δa^r, δn, in the cell's order
+    k[:, :, Z] = k_z
+    _d_sigmoid(n.mul_(k_h), r, out=k[:, :, R])  # δã ⊙ n_t ⊙ r (1 - r)
+    torch.mul(k_h, r, out=k[:, :, N])
+    dg = h_prev.new_empty(T, B, 3, H)  # δa^z, δa^r, δn per step, in the cell's order
     dh = torch.empty_like(h_prev)  # δh_t for every step
     dh[T - 1] = dy[T - 1]
     W_T = W.T
@@ -263,8 +275,8 @@ def _gru_after_backward(
     dh_0 = torch.addmm(dh[0] * z[0], dg[0].view(B, 3 * H), W_T) if need_h_0 else None
     dg = dg.view(T, B, 3 * H)
     dW = h_prev.reshape(T * B, H).T @ dg.reshape(T * B, 3 * H)
-    db_hn = dg[..., 2 * H :].sum((0, 1))
-    torch.mul(dh, k_h, out=dg[..., 2 * H :])  # δa_x: the candidate's δ is δã, not δn = δã ⊙ r
+    db_hn = dg[..., candidate].sum((0, 1))
+    torch.mul(dh, k_h, out=dg[..., candidate])  # δa_x: the candidate's δ is δã, not δn = δã ⊙ r
     return dg, dW, db_hn, dh_0
 
 
@@ -281,21 +293,24 @@ def _gru_before_backward(
     """Reset before: δa^r_t needs δs_t = δã_t W_h^T first, so two matmuls per step."""
     T, B, H = h_prev.shape
     k_r = _d_sigmoid(h_prev, r)  # δs -> δa^r: h_{t-1} ⊙ r (1 - r)
-    da = h_prev.new_empty(T, B, 3 * H)  # [δa^z | δa^r | δã] per step
-    W_zr_T, W_h_T = W[:, : 2 * H].T, W[:, 2 * H :].T
+    da = h_prev.new_empty(T, B, 3 * H)  # δa^z, δa^r, δã per step, in the cell's order
+    z_, r_, zr = (GRUCell.columns(H, *g) for g in (("z",), ("r",), ("z", "r")))
+    candidate = GRUCell.columns(H, "h_tilde")
+    W_zr_T, W_h_T = W[:, zr].T, W[:, candidate].T
     dh, no_output = dy[T - 1], torch.zeros_like(h_prev[0])
     for t in range(T - 1, -1, -1):
-        da_h = torch.mul(k_h[t], dh, out=da[t, :, 2 * H :])
+        da_h = torch.mul(k_h[t], dh, out=da[t, :, candidate])
         ds = da_h @ W_h_T
-        torch.mul(k_z[t], dh, out=da[t, :, :H])
-        torch.mul(k_r[t], ds, out=da[t, :, H : 2 * H])
+        torch.mul(k_z[t], dh, out=da[t, :, z_])
+        torch.mul(k_r[t], ds, out=da[t, :, r_])
         if t > 0 or need_h_0:  # δh_{t-1}; h_0's only when asked for
             direct = torch.addcmul(dy[t - 1] if t > 0 else no_output, dh, z[t])
-            dh = torch.addmm(direct.addcmul_(ds, r[t]), da[t, :, : 2 * H], W_zr_T)
+            dh = torch.addmm(direct.addcmul_(ds, r[t]), da[t, :, zr], W_zr_T)
     rows = da.reshape(T * B, 3 * H)
-    dW_zr = h_prev.reshape(T * B, H).T @ rows[:, : 2 * H]
-    dW_h = (r * h_prev).reshape(T * B, H).T @ rows[:, 2 * H :]  # s_t = r_t ⊙ h_{t-1}
-    return da, torch.cat([dW_zr, dW_h], dim=1), dh
+    dW = W.new_empty(H, 3 * H)
+    dW[:, zr] = h_prev.reshape(T * B, H).T @ rows[:, zr]
+    dW[:, candidate] = (r * h_prev).reshape(T * B, H).T @ rows[:, candidate]
+    return da, dW, dh  # s_t = r_t ⊙ h_{t-1} multiplies the candidate's rows
 
 
 class RNN(nn.Module):
@@ -408,9 +423,9 @@ def torch_to_ours(
     The map is linear, so it carries gradients too (pass zero biases to map only weights).
     """
     H = weight_hh.shape[1]
-    # torch's gate rows under our names, and the order we keep them in
-    names, order = ("ifjo", "ijfo") if cell == "lstm" else ("rzh", "zrh")
-    reorder = partial(_reorder, size=H, names=names, order=order)
+    # torch's gate rows under our names; the order we keep them in is the cell's
+    names = _TORCH_ROWS[cell]
+    reorder = partial(_reorder, size=H, names=names, order=CELLS[cell].blocks)
     if cell == "lstm":
         bias = bias_ih + bias_hh
     else:  # b_hn stays out of the sum: it is multiplied by r
@@ -421,7 +436,11 @@ def torch_to_ours(
     return ours
 
 
-def _reorder(w: Tensor, size: int, names: str, order: str) -> Tensor:
+_TORCH_ROWS = {"lstm": ("i", "f", "j", "o"), "gru": ("r", "z", "h_tilde")}
+"""torch.nn.LSTM's and torch.nn.GRU's gate rows (``[i|f|g|o]``, ``[r|z|n]``) under our names."""
+
+
+def _reorder(w: Tensor, size: int, names: tuple[str, ...], order: tuple[str, ...]) -> Tensor:
     """Split ``w``'s rows into blocks of ``size`` named by ``names``; stack them in ``order``."""
     blocks = dict(zip(names, w.split(size, dim=0), strict=True))
     return torch.cat([blocks[name] for name in order])
