@@ -5,9 +5,12 @@ Training is the assignment's: Adam (lr 1e-3, other settings at their defaults), 
 order is drawn from ``config.seed``, the initial weights too, so the same config gives the
 same weights and metrics on the same machine.
 
-The cache holds one file per trained model, named by the config and a key that covers the
-config, the data and the source of the code that defines the model (``cells.py``,
-``layers.py``, ``models.py``): an edit there retrains, an edit to a plot does not. Files are
+The cache holds one file per trained model, named by the config and a key that covers
+everything that determines its weights and metrics (:func:`cache_key`): the config, the data,
+the code that defines the model and its training (a fingerprint of the functions and classes
+themselves, see :mod:`rnnreport.fingerprint`), the torch and numpy versions and the device
+that trains. An edit to a cell or to the training loop retrains; an edit to a plot, a
+docstring or a comment does not, and neither does moving a function between modules. Files are
 written to a temporary name and renamed, so an interrupted write leaves nothing that looks
 valid; an entry that fails to load or whose checksum does not match is trained again. An
 interrupted *training* keeps its last finished epoch and resumes from it.
@@ -15,10 +18,12 @@ interrupted *training* keeps its last finished epoch and resumes from it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -28,16 +33,14 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from . import settings
 from .data import MNIST, Split, load_mnist
-from .model import cells, classifier, layers
-from .model.classifier import ModelConfig, build_model, count_parameters
-
-TRAINING_VERSION = 1
-"""Bump when the training procedure changes in a way that changes results."""
+from .fingerprint import fingerprint
+from .model.classifier import build_model, count_parameters
 
 EVAL_BATCH = 2000
 PROGRESS = ("auto", "bar", "lines", "off")
@@ -154,21 +157,45 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def code_digest(config: TrainConfig) -> str:
-    """sha256 over the source of the modules that define ``config``'s model, and the
-    training version: the recurrent models are defined by cells, layers and models."""
-    defining = {sys.modules[type(config).__module__], classifier}  # classifier seeds every build
-    if isinstance(config, ModelConfig):
-        defining |= {cells, layers}
-    h = hashlib.sha256(f"training v{TRAINING_VERSION}".encode())
-    for module in sorted(defining, key=lambda m: m.__name__):
-        h.update(Path(module.__file__).read_bytes())
-    return h.hexdigest()
+def device_description(device: torch.device | str | None = None) -> str:
+    """What trains, as it enters the cache key: ``cpu x86_64 AVX512`` (the instruction set
+    torch's kernels use) or ``cuda NVIDIA H100 80GB HBM3``; the same arithmetic on another
+    kind of device may round differently."""
+    device = torch.device(device or default_device())
+    if device.type == "cuda":
+        return f"cuda {torch.cuda.get_device_name(device)}"
+    if device.type == "cpu":
+        return f"cpu {platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
+    return device.type
 
 
-def cache_path(config: TrainConfig, data: MNIST) -> Path:
-    """The cache file for ``config`` trained on ``data`` with the current model code."""
-    key = f"{config.key}|{data.digest}|{code_digest(config)}"
+@functools.cache
+def code_digest(config_class: type) -> str:
+    """Fingerprint of the code that defines a trained model of ``config_class``: the class
+    (and what its ``build()`` constructs), :func:`~rnnreport.model.classifier.build_model`,
+    and the training functions, with everything of the package they use (see
+    :mod:`rnnreport.fingerprint`). The progress display is left out: it changes no result."""
+    roots = (config_class, build_model, _fresh, _fit, evaluate)
+    return fingerprint(roots, ignore=(_Progress,))
+
+
+def cache_key(config: TrainConfig, data: MNIST, device: torch.device | str | None = None) -> dict:
+    """Everything that determines ``config``'s trained weights and metrics, and nothing else."""
+    return {
+        "config": config.key,
+        "data": data.digest,
+        "code": code_digest(type(config)),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "device": device_description(device),
+        "threads": CPU_THREADS,
+    }
+
+
+def cache_path(config: TrainConfig, data: MNIST, device: torch.device | str | None = None) -> Path:
+    """The cache file for ``config`` trained on ``data`` on ``device`` (default: the one
+    :func:`default_device` picks), named by :func:`cache_key`."""
+    key = json.dumps(cache_key(config, data, device), sort_keys=True)
     key = hashlib.sha256(key.encode()).hexdigest()
     return settings.cache_dir() / "runs" / f"{config.name}-s{config.seed}-{key[:16]}.pt"
 
@@ -248,11 +275,12 @@ def _load_entry(path: Path, config: TrainConfig) -> tuple[torch.nn.Module, Resul
 
 
 def load_cached(
-    config: TrainConfig, data: MNIST | None = None
+    config: TrainConfig, data: MNIST | None = None, device: torch.device | str | None = None
 ) -> tuple[torch.nn.Module, Result] | None:
-    """The cached trained model for ``config``, or None when it has not been trained yet."""
+    """The cached trained model for ``config`` (trained on ``device``, by default the one
+    :func:`default_device` picks), or None when it has not been trained yet."""
     data = data or load_mnist()
-    return _load_entry(cache_path(config, data), config)
+    return _load_entry(cache_path(config, data, device), config)
 
 
 # -- training ------------------------------------------------------------------------------
@@ -323,7 +351,8 @@ def trained_model(
     epoch (tests use it to interrupt a run).
     """
     data = data or load_mnist()
-    path = cache_path(config, data)
+    device = torch.device(device or default_device())
+    path = cache_path(config, data, device)
     if use_cache and (hit := _load_entry(path, config)) is not None:
         hit[0].eval()
         return hit
@@ -331,7 +360,7 @@ def trained_model(
         model, result = _fit(
             config,
             data,
-            torch.device(device or default_device()),
+            device,
             progress,
             path if use_cache else None,
             on_epoch,
@@ -550,5 +579,7 @@ def _worker(spec: str, progress: str) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(_worker(*sys.argv[1:]))
+if __name__ == "__main__":  # run as the package's module, not as __main__: one set of classes
+    from rnnreport.train import _worker as worker
+
+    sys.exit(worker(*sys.argv[1:]))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -71,21 +71,28 @@ def test_cache_reuses_the_stored_result(data) -> None:
     assert cached is not None and cached[1] == trained
 
 
-def test_cache_key_covers_config_data_and_code(data, monkeypatch) -> None:
-    path = cache_path(TINY, data)
-    assert cache_path(TINY, data) == path
-    assert cache_path(ModelConfig(**{**TINY.__dict__, "units": 9}), data) != path
-    assert cache_path(TINY, replace(data, digest="0" * 64)) != path
-    read_bytes = Path.read_bytes
-
-    def edited(self: Path) -> bytes:  # as if cells.py had been edited
-        return read_bytes(self) + (b"# edited" if self.name == "cells.py" else b"")
-
-    monkeypatch.setattr(Path, "read_bytes", edited)
-    assert cache_path(TINY, data) != path
-    monkeypatch.undo()
-    monkeypatch.setattr(train_module, "TRAINING_VERSION", train_module.TRAINING_VERSION + 1)
-    assert cache_path(TINY, data) != path
+def test_each_input_of_the_key_retrains(data) -> None:
+    """Change what determines a trained model, one thing at a time: each is trained anew."""
+    config = ModelConfig(cell="gru", units=4, epochs=1, limit=256)
+    first = train(config, data=data, progress="off")
+    assert train(config, data=data).cached
+    changes = {
+        "a constant of train.py": (train_module, "EVAL_BATCH", train_module.EVAL_BATCH // 2),
+        "the torch version": (torch, "__version__", "2.99.0"),
+        "the numpy version": (np, "__version__", "9.9.9"),
+        "the device": (torch.backends.cpu, "get_cpu_capability", lambda: "DEFAULT"),
+    }
+    for what, (owner, name, value) in changes.items():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(owner, name, value)
+            train_module.code_digest.cache_clear()
+            again = train(config, data=data, progress="off")
+            assert not again.cached, what
+            assert again.test_loss_sum == pytest.approx(first.test_loss_sum), what
+    train_module.code_digest.cache_clear()
+    assert not train(replace(config, units=5), data=data, progress="off").cached
+    assert not train(config, data=replace(data, digest="0" * 64), progress="off").cached
+    assert train(config, data=data).cached  # all back as it was: the first entry again
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "tamper", "tamper-metrics"])
