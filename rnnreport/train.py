@@ -226,25 +226,47 @@ def evaluate(
     return loss_sum, correct / len(y)
 
 
-# -- the cache -----------------------------------------------------------------------------
+# -- files checked before they are trusted -------------------------------------------------
 
 
-def _checksum(state: dict[str, torch.Tensor], result: str) -> str:
-    """sha256 over the stored metrics (JSON text) and every weight tensor, by name."""
-    h = hashlib.sha256(result.encode())
-    for name in sorted(state):
-        h.update(name.encode())
-        h.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+class _Unusable(Exception):
+    """A cache file that is not to be trusted; the message says what was found."""
+
+
+def _checksum(content: Any) -> str:
+    """sha256 over ``content``: dicts (by key), lists, tuples, tensors (dtype, shape and
+    bytes) and plain values, nested."""
+    h = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            h.update(f"tensor {t.dtype} {tuple(t.shape)}:".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            h.update(f"dict {len(value)}:".encode())
+            for key in sorted(value, key=repr):
+                feed(key)
+                feed(value[key])
+        elif isinstance(value, list | tuple):
+            h.update(f"{type(value).__name__} {len(value)}:".encode())
+            for item in value:
+                feed(item)
+        else:
+            h.update(f"{type(value).__name__} {value!r};".encode())
+
+    feed(content)
     return h.hexdigest()
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+def _save_checked(content: dict[str, Any], path: Path) -> None:
+    """Save ``content`` with its checksum: to a temporary file beside ``path``, then renamed
+    into place, so that an interrupted write leaves nothing that looks valid."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            torch.save({"content": content, "checksum": _checksum(content)}, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -253,25 +275,61 @@ def _atomic_save(obj: Any, path: Path) -> None:
         raise
 
 
+def _load_checked(path: Path, fields: tuple[str, ...]) -> dict[str, Any]:
+    """What :func:`_save_checked` saved at ``path``, holding ``fields``; raises
+    :class:`_Unusable` saying what was found instead."""
+    size = path.stat().st_size
+    try:
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        raise _Unusable(
+            f"{size:,} bytes that torch cannot load (truncated or overwritten)"
+        ) from None
+    if not (isinstance(stored, dict) and {"content", "checksum"} <= stored.keys()):
+        raise _Unusable("a torch file without the checksum this cache writes")
+    content = stored["content"]
+    if _checksum(content) != stored["checksum"]:
+        raise _Unusable("its contents do not match their checksum: changed after they were written")
+    if missing := [name for name in fields if name not in content]:
+        raise _Unusable(f"it has no {', '.join(missing)}")
+    return content
+
+
+# -- the cache -----------------------------------------------------------------------------
+
+
 def _load_entry(path: Path, config: TrainConfig) -> tuple[torch.nn.Module, Result] | None:
-    """The cached model and result at ``path``, or None if absent, unreadable or not verified."""
+    """The cached model (in eval mode) and result at ``path``, or None if absent or not verified."""
     if not path.exists():
         return None
     try:
-        entry = torch.load(path, map_location="cpu", weights_only=True)
-        result = Result.from_dict(json.loads(entry["result"]), cached=True)
-        checksum = _checksum(entry["weights"], entry["result"])
-        if result.config != config or checksum != entry["checksum"]:
-            raise ValueError("config or checksum mismatch")
+        entry = _load_checked(path, ("result", "weights"))
+        try:
+            result = Result.from_dict(json.loads(entry["result"]), cached=True)
+        except (ValueError, KeyError, TypeError) as error:
+            raise _Unusable(f"its result does not load ({type(error).__name__}: {error})") from None
+        if result.config != config:
+            raise _Unusable(f"it holds {result.config}, not {config}")
         model = build_model(config)
-        model.load_state_dict(entry["weights"], strict=True)
-    except Exception as error:  # any failure means: do not trust it, train again
+        try:
+            model.load_state_dict(entry["weights"], strict=True)
+        except RuntimeError as error:
+            raise _Unusable(f"its weights do not fit {config.name}: {_first_line(error)}") from None
+    except _Unusable as why:
         print(
-            f"rnnreport: ignoring bad cache entry {path.name} ({error}); retraining",
-            file=sys.stderr,
+            f"rnnreport: ignoring bad cache entry {path.name}: {why}; retraining", file=sys.stderr
         )
         return None
-    return model, result
+    return model.eval(), result
+
+
+def _store(path: Path, model: torch.nn.Module, result: Result) -> None:
+    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _save_checked({"result": json.dumps(result.to_dict()), "weights": weights}, path)
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def load_cached(
@@ -352,55 +410,81 @@ def trained_model(
     """
     data = data or load_mnist()
     device = torch.device(device or default_device())
+    if not use_cache:
+        return _train(config, data, device, progress, None, on_epoch)
     path = cache_path(config, data, device)
-    if use_cache and (hit := _load_entry(path, config)) is not None:
-        hit[0].eval()
+    if (hit := _load_entry(path, config)) is not None:
         return hit
+    partial = path.with_suffix(".partial")
+    model, result = _train(config, data, device, progress, partial, on_epoch)
+    _store(path, model, result)
+    partial.unlink(missing_ok=True)
+    return model, result
+
+
+def _train(
+    config: TrainConfig,
+    data: MNIST,
+    device: torch.device,
+    progress: str,
+    partial: Path | None,
+    on_epoch: Callable[[Epoch], None] | None,
+) -> tuple[torch.nn.Module, Result]:
+    """Train ``config`` on :data:`CPU_THREADS` threads, resuming from the epoch checkpoint at
+    ``partial`` and keeping one there after every epoch (None: no checkpoints)."""
+
+    def after_epoch(run: _Run) -> None:
+        if partial is not None:
+            _checkpoint(partial, run)
+        if on_epoch is not None:
+            on_epoch(run.history[-1])
+
     with _cpu_threads(CPU_THREADS):
-        model, result = _fit(
-            config,
-            data,
-            device,
-            progress,
-            path if use_cache else None,
-            on_epoch,
-        )
-    if use_cache:
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        text = json.dumps(result.to_dict())
-        _atomic_save({"result": text, "weights": state, "checksum": _checksum(state, text)}, path)
-        path.with_suffix(".partial").unlink(missing_ok=True)
-    return model.cpu().eval(), result
+        run = (partial is not None and _resume(partial, config, device)) or _fresh(config, device)
+        result = _fit(config, data, run, device, progress, after_epoch)
+    return run.model.cpu().eval(), result
+
+
+@dataclass
+class _Run:
+    """A training under way: what an epoch checkpoint holds."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    order: torch.Generator  # draws the order of the batches
+    history: list[Epoch] = field(default_factory=list)  # the finished epochs
+    spent: float = 0.0  # seconds of training so far
+
+
+def _fresh(config: TrainConfig, device: torch.device) -> _Run:
+    """Initial model, optimizer and batch-order generator, all from ``config.seed``."""
+    model = build_model(config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    order = torch.Generator().manual_seed(config.seed)  # batch order, drawn on the CPU everywhere
+    return _Run(model, optimizer, order)
 
 
 def _fit(
     config: TrainConfig,
     data: MNIST,
+    run: _Run,
     device: torch.device,
     progress: str,
-    path: Path | None,
-    on_epoch: Callable[[Epoch], None] | None,
-) -> tuple[torch.nn.Module, Result]:
-    partial = path.with_suffix(".partial") if path is not None else None
-    model, optimizer, order = _fresh(config, device)
-    history: list[Epoch] = []
-    spent = 0.0
-    if partial is not None and partial.exists():
-        if (resumed := _resume(partial, model, optimizer, order)) is not None:
-            history, spent = resumed
-        else:  # a half-applied checkpoint must not leak into the run
-            model, optimizer, order = _fresh(config, device)
+    after_epoch: Callable[[_Run], None],
+) -> Result:
+    """Train ``run`` from its last finished epoch to ``config.epochs``; the test metrics."""
+    model, optimizer = run.model, run.optimizer
     train_x, train_y = _tensors(data.train, device)
     if config.limit is not None:
         train_x, train_y = train_x[: config.limit], train_y[: config.limit]
     n, B = len(train_y), config.batch_size
     bar = _Progress(progress, f"{config.name} seed {config.seed}", total=config.epochs * -(-n // B))
     try:
-        for epoch in range(len(history) + 1, config.epochs + 1):
+        for epoch in range(len(run.history) + 1, config.epochs + 1):
             start = time.perf_counter()
             model.train()
             total = 0.0
-            for idx in torch.randperm(n, generator=order).to(device).split(B):
+            for idx in torch.randperm(n, generator=run.order).to(device).split(B):
                 loss = F.cross_entropy(model(train_x[idx].float()), train_y[idx], reduction="sum")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -409,28 +493,24 @@ def _fit(
                 bar.batch(loss.item() / len(idx))
             valid_loss, valid_acc = evaluate(model, data.valid, device)
             seconds = time.perf_counter() - start
-            spent += seconds
+            run.spent += seconds
             record = Epoch(epoch, total / n, valid_loss / len(data.valid.y), valid_acc, seconds)
-            history.append(record)
+            run.history.append(record)
             bar.epoch(record, config.epochs)
-            if partial is not None:
-                _checkpoint(partial, model, optimizer, order, history, spent)
-            if on_epoch is not None:
-                on_epoch(record)
+            after_epoch(run)
     finally:
         bar.close()
     test_loss_sum, test_acc = evaluate(model, data.test, device)
-    result = Result(
+    return Result(
         config=config,
         params=count_parameters(model),
-        history=tuple(history),
+        history=tuple(run.history),
         test_loss_sum=test_loss_sum,
         test_loss=test_loss_sum / len(data.test.y),
         test_accuracy=test_acc,
-        train_seconds=spent,
+        train_seconds=run.spent,
         device=str(device),
     )
-    return model, result
 
 
 @contextmanager
@@ -444,42 +524,46 @@ def _cpu_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _fresh(
-    config: TrainConfig, device: torch.device
-) -> tuple[torch.nn.Module, torch.optim.Adam, torch.Generator]:
-    """Initial model, optimizer and batch-order generator, all from ``config.seed``."""
-    model = build_model(config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    order = torch.Generator().manual_seed(config.seed)  # batch order, drawn on the CPU everywhere
-    return model, optimizer, order
+_CHECKPOINT = ("model", "optimizer", "order", "history", "spent")
 
 
-def _checkpoint(path, model, optimizer, order, history, spent) -> None:
-    _atomic_save(
-        {
-            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "optimizer": optimizer.state_dict(),
-            "order": order.get_state(),
-            "history": json.dumps([asdict(e) for e in history]),
-            "spent": spent,
-        },
-        path,
-    )
+def _checkpoint(path: Path, run: _Run) -> None:
+    """Keep ``run`` at ``path``, checked like a cache entry (:func:`_save_checked`)."""
+    state = {
+        "model": {k: v.detach().cpu() for k, v in run.model.state_dict().items()},
+        "optimizer": run.optimizer.state_dict(),
+        "order": run.order.get_state(),
+        "history": json.dumps([asdict(e) for e in run.history]),
+        "spent": run.spent,
+    }
+    _save_checked(state, path)
 
 
-def _resume(path, model, optimizer, order) -> tuple[list[Epoch], float] | None:
-    """Restore an interrupted run's last finished epoch; None when there is none to trust."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"], strict=True)
-        optimizer.load_state_dict(state["optimizer"])
-        order.set_state(state["order"])
-        history = [Epoch(**e) for e in json.loads(state["history"])]
-    except Exception as error:
-        print(f"rnnreport: ignoring bad checkpoint {path.name} ({error})", file=sys.stderr)
+def _resume(path: Path, config: TrainConfig, device: torch.device) -> _Run | None:
+    """The run an interrupted training of ``config`` kept at ``path``; None when there is
+    none, or when it fails its check (a note says why, the file goes, training starts over)."""
+    if not path.exists():
         return None
-    print(f"rnnreport: resuming {path.stem} after epoch {len(history)}", file=sys.stderr)
-    return history, float(state["spent"])
+    run = _fresh(config, device)
+    try:
+        state = _load_checked(path, _CHECKPOINT)
+        try:
+            run.model.load_state_dict(state["model"], strict=True)
+            run.optimizer.load_state_dict(state["optimizer"])
+            run.order.set_state(state["order"])
+            run.history = [Epoch(**e) for e in json.loads(state["history"])]
+            run.spent = float(state["spent"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as error:
+            raise _Unusable(f"it does not fit {config.name}: {_first_line(error)}") from None
+    except _Unusable as why:
+        print(
+            f"rnnreport: ignoring bad checkpoint {path.name}: {why}; training from the start",
+            file=sys.stderr,
+        )
+        path.unlink(missing_ok=True)
+        return None
+    print(f"rnnreport: resuming {path.stem} after epoch {len(run.history)}", file=sys.stderr)
+    return run
 
 
 # -- many models at once -------------------------------------------------------------------

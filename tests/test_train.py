@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,26 +96,49 @@ def test_each_input_of_the_key_retrains(data) -> None:
     assert train(config, data=data).cached  # all back as it was: the first entry again
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "tamper", "tamper-metrics"])
-def test_a_bad_cache_entry_is_retrained(data, damage, capsys) -> None:
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("truncate", "200 bytes that torch cannot load"),
+        ("garbage", "16 bytes that torch cannot load"),
+        ("tamper", "do not match their checksum"),
+        ("tamper-metrics", "do not match their checksum"),
+        ("unsealed", "without the checksum"),
+    ],
+)
+def test_a_bad_cache_entry_is_retrained(data, damage, reason, capsys) -> None:
     first = train(TINY, data=data)
     path = cache_path(TINY, data)
+    entry = torch.load(path, weights_only=True)
     if damage == "truncate":
         path.write_bytes(path.read_bytes()[:200])
     elif damage == "garbage":
         path.write_bytes(b"not a checkpoint")
     elif damage == "tamper":  # valid file, weights changed behind the checksum's back
-        entry = torch.load(path, weights_only=True)
-        entry["weights"]["fc2.bias"] += 1.0
+        entry["content"]["weights"]["fc2.bias"] += 1.0
         torch.save(entry, path)
-    else:  # valid file, a better test accuracy written in
-        entry = torch.load(path, weights_only=True)
-        entry["result"] = json.dumps({**json.loads(entry["result"]), "test_accuracy": 0.999})
+    elif damage == "tamper-metrics":  # valid file, a better test accuracy written in
+        result = {**json.loads(entry["content"]["result"]), "test_accuracy": 0.999}
+        entry["content"]["result"] = json.dumps(result)
         torch.save(entry, path)
+    else:  # the content without its checksum
+        torch.save(entry["content"], path)
     again = train(TINY, data=data)
     assert not again.cached and again == first
-    assert "bad cache entry" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"bad cache entry {path.name}: " in err and reason in err and err.count("\n") == 1
     assert train(TINY, data=data).cached
+
+
+def _flip_bytes_of(tensor: torch.Tensor, path: Path) -> None:
+    """Flip a few bytes of ``tensor`` where it is stored in the file at ``path``."""
+    raw = bytearray(path.read_bytes())
+    stored = tensor.numpy().tobytes()
+    at = raw.find(stored)
+    assert at >= 0 and raw.find(stored, at + 1) < 0  # found, once
+    for k in range(at + 8, at + 16):
+        raw[k] ^= 0x10
+    path.write_bytes(bytes(raw))
 
 
 def test_an_interrupted_run_resumes_to_the_same_result(data) -> None:
@@ -135,6 +159,28 @@ def test_an_interrupted_run_resumes_to_the_same_result(data) -> None:
     for name, value in uninterrupted_model.state_dict().items():
         assert torch.equal(value, model.state_dict()[name]), name
     assert not path.with_suffix(".partial").exists()
+
+
+def test_a_corrupted_checkpoint_is_discarded_and_training_starts_over(data, capsys) -> None:
+    config = replace(TINY, epochs=3)
+    uninterrupted = train(config, data=data, use_cache=False)
+
+    def stop_after_second(epoch) -> None:
+        if epoch.epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data=data, on_epoch=stop_after_second)
+    partial = cache_path(config, data).with_suffix(".partial")
+    weights = torch.load(partial, weights_only=True)["content"]["model"]["rnn.cells.0.W"]
+    _flip_bytes_of(weights, partial)
+    capsys.readouterr()
+    result = train(config, data=data)
+    err = capsys.readouterr().err
+    assert f"ignoring bad checkpoint {partial.name}: " in err and "checksum" in err
+    assert "training from the start" in err and "resuming" not in err
+    assert not result.cached and result == uninterrupted  # flipped weights did not leak in
+    assert train(config, data=data).cached
 
 
 def test_cli_train_json_then_cached(data, capsys) -> None:
