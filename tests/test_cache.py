@@ -17,7 +17,7 @@ import torch
 
 from rnnreport import train as train_module
 from rnnreport.fingerprint import closure, fingerprint
-from rnnreport.model.classifier import ModelConfig
+from rnnreport.model.classifier import TRAIN_SEQUENCES, ModelConfig
 from rnnreport.model.whole_image import BaselineConfig
 from rnnreport.train import cache_path, code_digest
 
@@ -173,3 +173,18 @@ def test_model_code_changes_only_the_keys_it_defines(data, monkeypatch) -> None:
     code_digest.cache_clear()
     assert cache_path(CONFIG, data) != recurrent
     assert cache_path(BaselineConfig(limit=256), data) == baseline
+
+
+@pytest.mark.parametrize("config_class", [ModelConfig, BaselineConfig])
+def test_a_limit_of_all_the_data_is_no_limit(config_class, data) -> None:
+    everything = config_class(limit=TRAIN_SEQUENCES)
+    assert everything == config_class() and everything.limit is None
+    assert cache_path(everything, data) == cache_path(config_class(), data)
+    with pytest.raises(ValueError, match="limit must be at most 55,000"):
+        config_class(limit=TRAIN_SEQUENCES + 1)
+
+
+def test_the_limit_bound_is_the_training_split() -> None:
+    from rnnreport.data import N_TRAIN_OFFICIAL, N_VALID
+
+    assert TRAIN_SEQUENCES == N_TRAIN_OFFICIAL - N_VALID
