@@ -22,6 +22,7 @@ import functools
 import hashlib
 import importlib
 import json
+import math
 import os
 import platform
 import sys
@@ -152,6 +153,10 @@ def _config_class(name: str) -> type:
     return cls
 
 
+class TrainingDiverged(RuntimeError):
+    """A training whose loss stopped being a finite number: not a result, so not cached."""
+
+
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -197,7 +202,12 @@ def cache_path(config: TrainConfig, data: MNIST, device: torch.device | str | No
     :func:`default_device` picks), named by :func:`cache_key`."""
     key = json.dumps(cache_key(config, data, device), sort_keys=True)
     key = hashlib.sha256(key.encode()).hexdigest()
-    return settings.cache_dir() / "runs" / f"{config.name}-s{config.seed}-{key[:16]}.pt"
+    return runs_dir() / f"{config.name}-s{config.seed}-{key[:16]}.pt"
+
+
+def runs_dir() -> Path:
+    """Where the trained models are: ``runs`` in :func:`rnnreport.settings.cache_dir`."""
+    return settings.cache_dir() / "runs"
 
 
 # -- evaluation ----------------------------------------------------------------------------
@@ -298,8 +308,47 @@ def _load_checked(path: Path, fields: tuple[str, ...]) -> dict[str, Any]:
 # -- the cache -----------------------------------------------------------------------------
 
 
+def check_cache(path: Path) -> Path:
+    """``path``, a cache entry, once its directory is writable and neither it nor its
+    checkpoint or lock is something other than a file; else a one-line
+    :class:`~rnnreport.settings.SettingError`, before any work."""
+    settings.writable_dir(path.parent, "RNNREPORT_CACHE")
+    for file in (path, path.with_suffix(".partial"), path.with_suffix(".lock")):
+        if file.exists() and not file.is_file():
+            raise settings.SettingError(
+                f"the cache entry {file} is not a file: remove it (the cache is RNNREPORT_CACHE, "
+                f"{settings.cache_dir()})"
+            )
+    return path
+
+
+@contextmanager
+def _locked(path: Path, config: TrainConfig) -> Iterator[None]:
+    """Hold the lock file beside the cache entry ``path``: a second process training the same
+    config waits here, then finds the entry. The system releases the lock of a process that
+    dies; the empty file stays. Where there are no POSIX locks (Windows), both train."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path.with_suffix(".lock"), "a") as lock:  # "a": never truncates
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(
+                f"rnnreport: waiting for another process training {config.name} seed "
+                f"{config.seed} (lock {lock.name})",
+                file=sys.stderr,
+                flush=True,
+            )
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
 def _load_entry(path: Path, config: TrainConfig) -> tuple[torch.nn.Module, Result] | None:
-    """The cached model (in eval mode) and result at ``path``, or None if absent or not verified."""
+    """The cached model (in eval mode) and result at ``path``, or None if absent or not
+    verified (then the file is removed, with a note saying what was found)."""
     if not path.exists():
         return None
     try:
@@ -319,6 +368,7 @@ def _load_entry(path: Path, config: TrainConfig) -> tuple[torch.nn.Module, Resul
         print(
             f"rnnreport: ignoring bad cache entry {path.name}: {why}; retraining", file=sys.stderr
         )
+        path.unlink(missing_ok=True)
         return None
     return model.eval(), result
 
@@ -409,16 +459,24 @@ def trained_model(
     epoch (tests use it to interrupt a run).
     """
     data = data or load_mnist()
+    if config.limit is not None and config.limit > len(data.train.y):
+        raise ValueError(
+            f"limit={config.limit:,} is more than the {len(data.train.y):,} training sequences of "
+            f"{data.source}: leave it out to train on all of them"
+        )
     device = torch.device(device or default_device())
     if not use_cache:
         return _train(config, data, device, progress, None, on_epoch)
-    path = cache_path(config, data, device)
+    path = check_cache(cache_path(config, data, device))
     if (hit := _load_entry(path, config)) is not None:
         return hit
-    partial = path.with_suffix(".partial")
-    model, result = _train(config, data, device, progress, partial, on_epoch)
-    _store(path, model, result)
-    partial.unlink(missing_ok=True)
+    with _locked(path, config):
+        if (hit := _load_entry(path, config)) is not None:  # trained meanwhile by another process
+            return hit
+        partial = path.with_suffix(".partial")
+        model, result = _train(config, data, device, progress, partial, on_epoch)
+        _store(path, model, result)
+        partial.unlink(missing_ok=True)
     return model, result
 
 
@@ -492,6 +550,12 @@ def _fit(
                 total += loss.item()
                 bar.batch(loss.item() / len(idx))
             valid_loss, valid_acc = evaluate(model, data.valid, device)
+            if not (math.isfinite(total) and math.isfinite(valid_loss)):
+                raise TrainingDiverged(
+                    f"{config.name} seed {config.seed} diverged: its training loss is "
+                    f"{total / n} in epoch {epoch} (lr {config.lr:g}); nothing was cached: "
+                    "train it with a smaller learning rate"
+                )
             seconds = time.perf_counter() - start
             run.spent += seconds
             record = Epoch(epoch, total / n, valid_loss / len(data.valid.y), valid_acc, seconds)
@@ -592,7 +656,8 @@ def train_many(
     fails or trains on other data leaves its config to be trained here instead.
     """
     data = data or load_mnist()
-    missing = list(dict.fromkeys(c for c in configs if not cache_path(c, data).exists()))
+    paths = {c: check_cache(cache_path(c, data)) for c in configs}  # before any work
+    missing = [c for c, path in paths.items() if not path.exists()]
     workers = default_workers(len(missing)) if workers is None else workers
     if len(missing) > 1 and workers > 1:
         _run_workers(missing, workers, progress, data.digest)
@@ -653,13 +718,13 @@ def _worker(spec: str, progress: str) -> int:
     config = _config_class(d["config_class"])(**d["config"])
     try:
         data = load_mnist()
-    except DataError as error:
+        if d.get("data_digest", data.digest) != data.digest:
+            print(f"rnnreport worker: {data.source} is not the data asked for", file=sys.stderr)
+            return 3
+        train(config, data=data, progress=progress)
+    except (DataError, settings.SettingError, TrainingDiverged, OSError) as error:
         print(f"rnnreport worker: {error}", file=sys.stderr)
         return 1
-    if d.get("data_digest", data.digest) != data.digest:
-        print(f"rnnreport worker: {data.source} is not the data asked for", file=sys.stderr)
-        return 3
-    train(config, data=data, progress=progress)
     return 0
 
 

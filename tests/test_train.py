@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+import subprocess
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,16 @@ from rnnreport import train as train_module
 from rnnreport.cli import main
 from rnnreport.data import load_mnist
 from rnnreport.model.classifier import ModelConfig
-from rnnreport.train import cache_path, load_cached, train, train_many, trained_model
+from rnnreport.model.whole_image import BaselineConfig
+from rnnreport.settings import SettingError
+from rnnreport.train import (
+    TrainingDiverged,
+    cache_path,
+    load_cached,
+    train,
+    train_many,
+    trained_model,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -183,6 +194,79 @@ def test_a_corrupted_checkpoint_is_discarded_and_training_starts_over(data, caps
     assert train(config, data=data).cached
 
 
+@dataclass(frozen=True)
+class _Exploding(BaselineConfig):
+    """Softmax regression whose first logit is NaN: every loss is NaN."""
+
+    def build(self) -> torch.nn.Module:
+        model = super().build()
+        with torch.no_grad():
+            model.out.bias[0] = float("nan")
+        return model
+
+
+def test_a_diverged_training_says_so_and_is_not_cached(data) -> None:
+    config = _Exploding(epochs=2, limit=256)
+    with pytest.raises(TrainingDiverged, match=r"softmax seed 0 diverged: .* nan in epoch 1"):
+        train(config, data=data)
+    path = cache_path(config, data)
+    assert not path.exists() and not path.with_suffix(".partial").exists()
+
+
+@pytest.mark.parametrize("which", [".pt", ".partial", ".lock"])
+def test_a_cache_entry_that_became_a_directory_fails_before_training(
+    data, which, monkeypatch
+) -> None:
+    cache_path(TINY, data).with_suffix(which).mkdir(parents=True)
+    monkeypatch.setattr(train_module, "_fit", None)  # any training would fail on this
+    with pytest.raises(SettingError, match=r"the cache entry .* is not a file: remove it"):
+        train(TINY, data=data)
+    with pytest.raises(SettingError, match="RNNREPORT_CACHE"):
+        train_many([TINY], data=data)
+
+
+def _cli_train(*args: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "rnnreport", "train", "--json", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_processes_training_one_config_train_it_once(data) -> None:
+    args = ("--cell", "lstm", "--units", "16", "--epochs", "2", "--limit", "2048")
+    first, second = _cli_train(*args), _cli_train(*args)
+    results, notes = [], []
+    for process in (first, second):
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err
+        results.append(json.loads(out))
+        notes.append(err)
+    assert sorted(r["cached"] for r in results) == [False, True]  # one trained, one waited
+    waited = notes[[r["cached"] for r in results].index(True)]
+    assert "waiting for another process training lstm-1x16 seed 0" in waited
+    assert results[0]["test_loss_sum"] == results[1]["test_loss_sum"]
+
+
+def test_the_lock_of_a_process_that_died_is_released(data) -> None:
+    path = train_module.check_cache(cache_path(TINY, data))  # makes the directory
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from rnnreport import train\n"
+            "with train._locked(Path(sys.argv[1]), None):\n"
+            "    print('held', flush=True); time.sleep(600)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with holder:
+        try:
+            assert holder.stdout.readline() == "held\n"
+        finally:
+            holder.kill()  # no cleanup runs: as if it crashed
+    assert not train(TINY, data=data).cached  # trained here, not waiting forever
+
+
 def test_cli_train_json_then_cached(data, capsys) -> None:
     args = ["train", "--cell", "lstm", "--units", "8", "--epochs", "1", "--limit", "256", "--json"]
     assert main(args) == 0
@@ -210,7 +294,10 @@ def test_cli_train_json_then_cached(data, capsys) -> None:
         (["train", "--cell", "rnn", "--units", "8"], "invalid choice: 'rnn'"),
         (["train", "--cell", "gru", "--units", "0"], "at least 1, got 0"),
         (["train", "--cell", "gru", "--units", "eight"], "whole number, got 'eight'"),
-        (["train", "--cell", "gru", "--units", "8", "--lr", "-1"], "lr must be positive"),
+        (
+            ["train", "--cell", "gru", "--units", "8", "--lr", "-1"],
+            "lr must be a finite number above 0",
+        ),
         (
             ["train", "--cell", "lstm", "--units", "8", "--reset", "after"],
             "only applies to the GRU",
