@@ -41,7 +41,7 @@ from torch.nn import functional as F
 from . import settings
 from .data import MNIST, Split, load_mnist
 from .fingerprint import fingerprint
-from .model.classifier import build_model, count_parameters
+from .model.classifier import TRAIN_SEQUENCES, build_model, count_parameters
 
 EVAL_BATCH = 2000
 PROGRESS = ("auto", "bar", "lines", "off")
@@ -661,6 +661,12 @@ def train_many(
     workers = default_workers(len(missing)) if workers is None else workers
     if len(missing) > 1 and workers > 1:
         _run_workers(missing, workers, progress, data.digest)
+    elif len(missing) > 1:  # one at a time, here (on a GPU), saying where it is all the same
+        tally = _Tally(missing, workers=1)
+        for config in missing:
+            start = time.perf_counter()
+            train(config, data=data, progress=progress)
+            tally.trained(config, time.perf_counter() - start, running={})
     return [train(c, data=data, progress=progress) for c in configs]
 
 
@@ -668,10 +674,12 @@ def _run_workers(configs: list[TrainConfig], workers: int, progress: str, data_d
     import subprocess
 
     # biggest first, so that the last model to finish is a small one
-    queue = sorted(configs, key=lambda c: -count_parameters(build_model(c)) * c.epochs)
+    tally = _Tally(configs, workers)
+    queue = sorted(configs, key=lambda c: -tally.cost[c])
     threads = str(CPU_THREADS)  # what training will use: no larger pool to start
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     running: list[tuple[subprocess.Popen, TrainConfig]] = []
+    started: dict[TrainConfig, float] = {}
     print(f"rnnreport: training {len(configs)} models in {workers} processes", file=sys.stderr)
     try:
         while queue or running:
@@ -686,11 +694,16 @@ def _run_workers(configs: list[TrainConfig], workers: int, progress: str, data_d
                 )
                 command = [sys.executable, "-m", "rnnreport.train", spec, progress]
                 running.append((subprocess.Popen(command, env=env), config))
+                started[config] = time.perf_counter()
             time.sleep(0.2)
             for process, config in list(running):
                 if process.poll() is not None:
                     running.remove((process, config))
-                    if process.returncode != 0:
+                    now = time.perf_counter()
+                    if process.returncode == 0:
+                        others = {c: now - started[c] for _, c in running}
+                        tally.trained(config, now - started[config], running=others)
+                    else:
                         print(
                             f"rnnreport: the worker training {config.name} seed {config.seed} "
                             f"failed (exit {process.returncode}); it will be trained here",
@@ -700,6 +713,52 @@ def _run_workers(configs: list[TrainConfig], workers: int, progress: str, data_d
         for process, _ in running:  # interrupted: stop the workers (finished epochs are kept)
             process.terminate()
             process.wait()
+
+
+class _Tally:
+    """Models trained and left while a batch of them trains, with an estimate of the time left.
+
+    The estimate assumes that a model's training time grows in proportion to its parameters
+    times the sequences it sees (:meth:`cost_of`), at the pace of the models trained so far.
+    """
+
+    def __init__(self, configs: list[TrainConfig], workers: int) -> None:
+        self.cost = {c: self.cost_of(c) for c in configs}
+        self.workers = workers
+        self.done: dict[TrainConfig, float] = {}  # seconds each trained model took
+
+    @staticmethod
+    def cost_of(config: TrainConfig) -> float:
+        """Parameters x sequences seen: the unit of the estimate."""
+        sequences = config.limit or TRAIN_SEQUENCES
+        return count_parameters(build_model(config)) * sequences * config.epochs
+
+    def remaining(self, running: dict[TrainConfig, float]) -> float:
+        """Seconds until all are trained; ``running``: those under way, and their seconds so far."""
+        pace = sum(self.done.values()) / sum(self.cost[c] for c in self.done)  # s per unit
+        waiting = [c for c in self.cost if c not in self.done and c not in running]
+        work = pace * sum(self.cost[c] for c in waiting)
+        work += sum(max(pace * self.cost[c] - seconds, 0.0) for c, seconds in running.items())
+        return work / min(self.workers, len(waiting) + len(running))
+
+    def trained(
+        self, config: TrainConfig, seconds: float, running: dict[TrainConfig, float]
+    ) -> None:
+        """Note that ``config`` took ``seconds``, and say where the batch is on stderr."""
+        self.done[config] = seconds
+        done, total = len(self.done), len(self.cost)
+        text = f"rnnreport: {done} of {total} models trained, {total - done} left"
+        if done < total:
+            text += f", about {_duration(self.remaining(running))} remaining (an estimate)"
+        print(text, file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return "less than a minute"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _class_name(config: TrainConfig) -> str:

@@ -321,9 +321,26 @@ def test_cli_missing_data_says_how_to_install(tmp_path, capsys) -> None:
 def test_train_many_trains_in_worker_processes(data, capsys) -> None:
     configs = [TINY, ModelConfig(**{**TINY.__dict__, "cell": "lstm"})]
     results = train_many(configs, data=data, progress="off", workers=2)
-    assert "training 2 models in 2 processes" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "training 2 models in 2 processes" in err
+    assert "rnnreport: 1 of 2 models trained, 1 left, about " in err and "(an estimate)" in err
+    assert "rnnreport: 2 of 2 models trained, 0 left\n" in err
     # the workers filled the cache; this process only read it back
     assert [r.cached for r in results] == [True, True]
     assert [r.config for r in results] == configs
     # one thread everywhere: a worker's result is exactly what this process would get
     assert train(configs[1], data=data, use_cache=False) == results[1]
+
+
+def test_the_estimate_scales_the_pace_so_far_to_what_is_left() -> None:
+    small, large = ModelConfig(units=8), ModelConfig(units=64)
+    twice = replace(small, seed=1)
+    tally = train_module._Tally([small, twice, large], workers=1)
+    tally.done[small] = 10.0  # seconds
+    pace = 10.0 / tally.cost[small]
+    both = tally.remaining(running={})
+    assert both == pytest.approx(pace * (tally.cost[twice] + tally.cost[large]))
+    assert tally.remaining(running={twice: 4.0}) == pytest.approx(both - 4.0)
+    two_workers = train_module._Tally([small, twice, large], workers=2)
+    two_workers.done[small] = 10.0
+    assert two_workers.remaining(running={}) == pytest.approx(both / 2)
