@@ -10,10 +10,16 @@ everything that determines its weights and metrics (:func:`cache_key`): the conf
 the code that defines the model and its training (a fingerprint of the functions and classes
 themselves, see :mod:`rnnreport.fingerprint`), the torch and numpy versions and the device
 that trains. An edit to a cell or to the training loop retrains; an edit to a plot, a
-docstring or a comment does not, and neither does moving a function between modules. Files are
-written to a temporary name and renamed, so an interrupted write leaves nothing that looks
-valid; an entry that fails to load or whose checksum does not match is trained again. An
-interrupted *training* keeps its last finished epoch and resumes from it.
+docstring or a comment does not, and neither does moving a function between modules.
+
+Nothing in the cache is trusted blindly. Entries and epoch checkpoints alike are written to a
+temporary name and renamed, so an interrupted write leaves nothing that looks valid, and carry
+a checksum over their weights and metrics: one that fails to load or to match is set aside
+with a one-line note saying what was found, and trained again (a checkpoint: from the start).
+An interrupted *training* resumes from its last finished epoch. A lock file beside each
+entry makes a second process training the same config wait and reuse the first one's result.
+A training whose loss stops being a finite number raises :class:`TrainingDiverged` and
+stores nothing. The cache directory is checked before any work (:func:`check_cache`).
 """
 
 from __future__ import annotations
@@ -162,6 +168,9 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+# -- the cache key -------------------------------------------------------------------------
+
+
 def device_description(device: torch.device | str | None = None) -> str:
     """What trains, as it enters the cache key: ``cpu x86_64 AVX512`` (the instruction set
     torch's kernels use) or ``cuda NVIDIA H100 80GB HBM3``; the same arithmetic on another
@@ -179,12 +188,15 @@ def code_digest(config_class: type) -> str:
     """Fingerprint of the code that defines a trained model of ``config_class``: the class
     (and what its ``build()`` constructs), :func:`~rnnreport.model.classifier.build_model`,
     and the training functions, with everything of the package they use (see
-    :mod:`rnnreport.fingerprint`). The progress display is left out: it changes no result."""
+    :mod:`rnnreport.fingerprint`). The progress display is left out: it changes no result.
+    Computed once per class in a process."""
     roots = (config_class, build_model, _fresh, _fit, evaluate)
     return fingerprint(roots, ignore=(_Progress,))
 
 
-def cache_key(config: TrainConfig, data: MNIST, device: torch.device | str | None = None) -> dict:
+def cache_key(
+    config: TrainConfig, data: MNIST, device: torch.device | str | None = None
+) -> dict[str, Any]:
     """Everything that determines ``config``'s trained weights and metrics, and nothing else."""
     return {
         "config": config.key,
