@@ -170,7 +170,6 @@ def _bench_output(out: str | None) -> Path:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_configs, benchmark
 
-    out = _bench_output(args.out)
     configs = bench_configs()
     if args.only:
         known = [c.name for c in configs]
@@ -180,6 +179,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 f"rnnreport bench: no config named {', '.join(unknown)}: use {', '.join(known)}"
             )
         configs = [c for c in configs if c.name in args.only]
+    out = _bench_output(args.out)
 
     def progress(row) -> None:
         print(f"  {row.name}: ours / torch.nn = {row.ratio:.2f}", file=sys.stderr, flush=True)

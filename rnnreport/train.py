@@ -300,6 +300,8 @@ def _save_checked(content: dict[str, Any], path: Path) -> None:
 def _load_checked(path: Path, fields: tuple[str, ...]) -> dict[str, Any]:
     """What :func:`_save_checked` saved at ``path``, holding ``fields``; raises
     :class:`_Unusable` saying what was found instead."""
+    if not path.is_file():
+        raise _Unusable("not a file")
     size = path.stat().st_size
     try:
         stored = torch.load(path, map_location="cpu", weights_only=True)
@@ -380,7 +382,8 @@ def _load_entry(path: Path, config: TrainConfig) -> tuple[torch.nn.Module, Resul
         print(
             f"rnnreport: ignoring bad cache entry {path.name}: {why}; retraining", file=sys.stderr
         )
-        path.unlink(missing_ok=True)
+        if path.is_file():
+            path.unlink()
         return None
     return model.eval(), result
 
@@ -665,7 +668,9 @@ def train_many(
     Each worker is a fresh ``python -m rnnreport.train`` on one thread (no fork: forking
     after torch's thread pool has started can hang), training one config into the cache;
     the largest models go first. Results come back through the cache, so a worker that
-    fails or trains on other data leaves its config to be trained here instead.
+    fails or trains on other data leaves its config to be trained here instead. As models
+    finish, a line on stderr says how many are trained and left, with an estimate of the
+    time remaining. The cache is checked before any work (:func:`check_cache`).
     """
     data = data or load_mnist()
     paths = {c: check_cache(cache_path(c, data)) for c in configs}  # before any work
