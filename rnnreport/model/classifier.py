@@ -88,11 +88,13 @@ def training_problems(config: Any) -> list[str]:
     lr = config.lr
     if not (isinstance(lr, int | float) and math.isfinite(lr) and 0 < lr <= MAX_LR):
         problems.append(f"lr must be a finite number above 0 and at most {MAX_LR:g}, not {lr!r}")
-    if config.limit is not None and not (_whole(config.limit) and config.limit >= 1):
-        problems.append(f"limit must be a whole number of at least 1, not {config.limit!r}")
+    if config.limit is not None and not _whole(config.limit):
+        problems.append(f"limit must be a whole number (or None for all), not {config.limit!r}")
+    elif config.limit is not None and config.limit < 1:
+        problems.append(f"limit must be at least 1 (or None for all), not {config.limit}")
     elif config.limit is not None and config.limit > TRAIN_SEQUENCES:
         problems.append(
-            f"limit must be at most {TRAIN_SEQUENCES:,}, the training sequences there are, not "
+            f"limit must be at most {TRAIN_SEQUENCES:,} (all the training sequences), not "
             f"{config.limit:,}: leave it out to train on all of them"
         )
     return problems
@@ -104,11 +106,16 @@ def _whole(value: Any) -> bool:
 
 def _out_of_range(config: Any, **most: int) -> list[str]:
     """A phrase for each field named in ``most`` that is not a whole number from 1 to its bound."""
-    return [
-        f"{name} must be a whole number from 1 to {bound:,}, not {value!r}"
-        for name, bound in most.items()
-        if not (_whole(value := getattr(config, name)) and 1 <= value <= bound)
-    ]
+    problems = []
+    for name, bound in most.items():
+        value = getattr(config, name)
+        if not _whole(value):
+            problems.append(f"{name} must be a whole number, not {value!r}")
+        elif value < 1:
+            problems.append(f"{name} must be at least 1, not {value}")
+        elif value > bound:
+            problems.append(f"{name} must be at most {bound:,}, not {value:,}")
+    return problems
 
 
 def normalise_limit(config: Any) -> None:
