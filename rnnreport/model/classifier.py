@@ -27,9 +27,9 @@ STEPS, PIXELS, CLASSES, HEAD_UNITS = 28, 28, 10, 64
 TRAIN_SEQUENCES = 55_000
 """The assignment's training split (MNIST's 60,000 less the first 5,000, kept for
 validation): the most a ``limit`` can take; a limit of all of them is no limit."""
+# Bounds far beyond the report's models (at most 128 units, 3 layers, 10 epochs, lr 1e-3)
+# that keep a typo from allocating a hundred gigabytes or training for a month.
 MAX_UNITS, MAX_LAYERS, MAX_EPOCHS, MAX_LR = 4096, 8, 1000, 10.0
-"""Bounds far beyond the report's models (at most 128 units, 3 layers, 10 epochs, lr 1e-3)
-that keep a typo from allocating a hundred gigabytes or training for a month."""
 
 
 @dataclass(frozen=True)
