@@ -1,7 +1,8 @@
 """``python -m rnnreport``: train one model, describe the data (and run the grid, the benchmark).
 
-Bad arguments print one line saying what is wrong and exit with status 2; missing or corrupt
-data prints how to fix it and exits with status 1.
+Bad arguments print one line saying what is wrong and exit with status 2; a broken
+environment (missing or corrupt data, an unwritable cache or output directory, an unknown
+budget) prints one line saying how to fix it and exits with status 1, before any work.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from .model.classifier import ModelConfig
+from . import settings
+from .model.classifier import MAX_EPOCHS, MAX_LAYERS, MAX_UNITS, TRAIN_SEQUENCES, ModelConfig
 from .settings import BUDGETS
+
+MAX_SEEDS, MAX_REPEATS, MAX_THREADS = 100, 10_000, 1024
 
 
 class UsageError(Exception):
@@ -25,8 +30,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
-def _whole(minimum: int):
-    """An argparse type: a whole number of at least ``minimum``, else a one-line error."""
+def _whole(minimum: int, maximum: int | None = None):
+    """An argparse type: a whole number from ``minimum`` to ``maximum``, else a one-line error."""
 
     def parse(text: str) -> int:
         try:
@@ -37,9 +42,21 @@ def _whole(minimum: int):
             raise argparse.ArgumentTypeError(
                 f"expected a number of at least {minimum}, got {value}"
             )
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(
+                f"expected a number of at most {maximum:,}, got {value}"
+            )
         return value
 
     return parse
+
+
+def _number(text: str) -> float:
+    """An argparse type: a number (its range is the config's to check)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 _positive, _natural = _whole(1), _whole(0)
@@ -92,6 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise UsageError(f"rnnreport train: {error}") from None
+    _check_cache()
     data = _load_data(args)
     result = train(config, data=data, progress="off" if args.json else "auto")
     if args.json:
@@ -112,11 +130,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_cache() -> None:
+    from .train import runs_dir
+
+    settings.writable_dir(runs_dir(), "RNNREPORT_CACHE")
+
+
 def cmd_grid(args: argparse.Namespace) -> int:
     from .experiments.grid import run_grid
-    from .settings import budget as current_budget
 
-    budget = current_budget() if args.budget is None else BUDGETS[args.budget]
+    budget = settings.budget() if args.budget is None else BUDGETS[args.budget]
+    _check_cache()
     if args.data_dir:  # the worker processes that train the grid read the same files
         os.environ["RNNREPORT_MNIST"] = args.data_dir
     table = run_grid(
@@ -129,9 +153,22 @@ def cmd_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_output(out: str | None) -> Path:
+    """Where ``bench`` writes, checked before it runs: ``--out``, else the output directory."""
+    if out is None:
+        return settings.writable_dir(settings.output_dir(), "RNNREPORT_OUTPUT") / "bench.json"
+    path = Path(out).expanduser()
+    why = "a directory" if path.is_dir() else settings.unwritable(path.parent)
+    if why is not None:
+        raise UsageError(
+            f"rnnreport bench: cannot write --out {out} ({why}): pass a file path "
+            "in a directory you can write to"
+        )
+    return path
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_configs, benchmark
-    from .settings import output_dir
 
     configs = bench_configs()
     if args.only:
@@ -142,6 +179,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 f"rnnreport bench: no config named {', '.join(unknown)}: use {', '.join(known)}"
             )
         configs = [c for c in configs if c.name in args.only]
+    out = _bench_output(args.out)
 
     def progress(row) -> None:
         print(f"  {row.name}: ours / torch.nn = {row.ratio:.2f}", file=sys.stderr, flush=True)
@@ -154,12 +192,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         threads=args.threads,
         on_row=None if args.json else progress,
     )
-    path = result.write(args.out or output_dir() / "bench.json")
-    if args.json:
-        print(json.dumps(result.to_dict()))
-    else:
-        print(result.table())
-        print(f"written to {path}")
+    # the measurements first: a write that fails now must not lose them
+    print(json.dumps(result.to_dict()) if args.json else result.table(), flush=True)
+    try:
+        result.write(out)
+    except OSError as error:
+        print(
+            f"rnnreport bench: could not write {out} ({error.strerror or error}); "
+            "the results are printed above",
+            file=sys.stderr,
+        )
+        return 1
+    if not args.json:
+        print(f"written to {out}")
     return 0
 
 
@@ -169,22 +214,26 @@ def build_parser() -> _Parser:
 
     p = sub.add_parser("train", help="train one model (or take it from the cache)")
     p.add_argument("--cell", choices=("lstm", "gru"), required=True)
-    p.add_argument("--units", type=_positive, required=True, help="recurrent units H")
-    p.add_argument("--layers", type=_positive, default=1, help="stacked layers L (default 1)")
-    p.add_argument("--epochs", type=_positive, default=10, help="default 10")
+    units, layers = _whole(1, MAX_UNITS), _whole(1, MAX_LAYERS)
+    epochs, sequences = _whole(1, MAX_EPOCHS), _whole(1, TRAIN_SEQUENCES)
+    p.add_argument("--units", type=units, required=True, help="recurrent units H")
+    p.add_argument("--layers", type=layers, default=1, help="stacked layers L (default 1)")
+    p.add_argument("--epochs", type=epochs, default=10, help="default 10")
     p.add_argument("--seed", type=_natural, default=0, help="default 0")
     p.add_argument("--limit", type=_positive, help="train on the first N training sequences")
     p.add_argument("--reset", choices=("before", "after"), default="before", help="GRU only")
     p.add_argument("--init", choices=("tf1", "torch"), default="tf1")
-    p.add_argument("--batch-size", type=_positive, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=sequences, default=256)
+    p.add_argument("--lr", type=_number, default=1e-3, help="Adam's learning rate (default 1e-3)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_data_dir(p)
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("grid", help="the 8-model grid over seeds, as a results table")
-    p.add_argument("--seeds", type=_positive, help="seeds per model (default: the budget's)")
-    p.add_argument("--epochs", type=_positive, help="epochs (default: the budget's)")
+    p.add_argument(
+        "--seeds", type=_whole(1, MAX_SEEDS), help="seeds per model (default: the budget's)"
+    )
+    p.add_argument("--epochs", type=epochs, help="epochs (default: the budget's)")
     p.add_argument("--budget", choices=tuple(BUDGETS), help="default: $RNNREPORT_BUDGET, else full")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_data_dir(p)
@@ -192,10 +241,13 @@ def build_parser() -> _Parser:
 
     p = sub.add_parser("bench", help="training speed of our cells against torch.nn's")
     p.add_argument("--only", action="append", metavar="NAME", help="one config (repeatable)")
-    p.add_argument("--repeats", type=_positive, default=10, help="timed steps (default 10)")
-    p.add_argument("--warmup", type=_natural, default=3, help="untimed steps first (default 3)")
-    p.add_argument("--batch-size", type=_positive, default=256)
-    p.add_argument("--threads", type=_positive, help="torch CPU threads (default: torch's)")
+    repeats, threads = _whole(1, MAX_REPEATS), _whole(1, MAX_THREADS)
+    p.add_argument("--repeats", type=repeats, default=10, help="timed steps (default 10)")
+    p.add_argument(
+        "--warmup", type=_whole(0, MAX_REPEATS), default=3, help="untimed steps first (default 3)"
+    )
+    p.add_argument("--batch-size", type=sequences, default=256)
+    p.add_argument("--threads", type=threads, help="torch CPU threads (default: torch's)")
     p.add_argument("--out", metavar="PATH", help="JSON file (default: output dir/bench.json)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=cmd_bench)
@@ -210,6 +262,7 @@ def build_parser() -> _Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .data import DataError
+    from .train import TrainingDiverged
 
     try:
         args = build_parser().parse_args(argv)
@@ -217,8 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(error, file=sys.stderr)
         return 2
-    except DataError as error:
+    except (DataError, settings.SettingError, TrainingDiverged) as error:
         print(f"rnnreport: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # the machine, not the arguments: a full disk, a lost mount
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"rnnreport: {error.strerror or error}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(

@@ -17,8 +17,14 @@ variable               meaning
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+
+class SettingError(RuntimeError):
+    """An environment variable names something unusable: one line saying which (the
+    command line exits with status 1)."""
 
 
 def cache_dir() -> Path:
@@ -67,7 +73,7 @@ def budget() -> Budget:
     """The build budget named by ``$RNNREPORT_BUDGET`` (``full`` when unset)."""
     value = os.environ.get("RNNREPORT_BUDGET", "full").strip().lower() or "full"
     if value not in BUDGETS:
-        raise ValueError(
+        raise SettingError(
             f"RNNREPORT_BUDGET={value!r} is not a budget: use one of {', '.join(BUDGETS)}"
         )
     return BUDGETS[value]
@@ -76,3 +82,29 @@ def budget() -> Budget:
 def output_dir() -> Path:
     """Where gallery scripts write tables and figures: ``$RNNREPORT_OUTPUT`` or a local folder."""
     return Path(os.environ.get("RNNREPORT_OUTPUT") or "rnnreport-output").expanduser()
+
+
+def unwritable(directory: Path) -> str | None:
+    """Why no file can be written in ``directory`` (made if missing), or None when one can."""
+    try:
+        if directory.exists() and not directory.is_dir():
+            return "a file, not a directory"
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        return error.strerror or str(error) or type(error).__name__
+    return None
+
+
+def writable_dir(directory: Path, variable: str) -> Path:
+    """``directory`` (made if missing), once a file could be written in it; else a
+    :class:`SettingError` naming ``variable``, the environment variable that chose it."""
+    if (why := unwritable(directory)) is None:
+        return directory
+    value = os.environ.get(variable)
+    chosen = f"{variable}={value}" if value else f"{variable} is unset, so the default"
+    raise SettingError(
+        f"cannot write in {directory} ({why}; {chosen}): point {variable} at a directory you "
+        "can write to"
+    )

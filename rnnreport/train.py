@@ -5,20 +5,32 @@ Training is the assignment's: Adam (lr 1e-3, other settings at their defaults), 
 order is drawn from ``config.seed``, the initial weights too, so the same config gives the
 same weights and metrics on the same machine.
 
-The cache holds one file per trained model, named by the config and a key that covers the
-config, the data and the source of the code that defines the model (``cells.py``,
-``layers.py``, ``models.py``): an edit there retrains, an edit to a plot does not. Files are
-written to a temporary name and renamed, so an interrupted write leaves nothing that looks
-valid; an entry that fails to load or whose checksum does not match is trained again. An
-interrupted *training* keeps its last finished epoch and resumes from it.
+The cache holds one file per trained model, named by the config and a key that covers
+everything that determines its weights and metrics (:func:`cache_key`): the config, the data,
+the code that defines the model and its training (a fingerprint of the functions and classes
+themselves, see :mod:`rnnreport.fingerprint`), the torch and numpy versions and the device
+that trains. An edit to a cell or to the training loop retrains; an edit to a plot, a
+docstring or a comment does not, and neither does moving a function between modules.
+
+Nothing in the cache is trusted blindly. Entries and epoch checkpoints alike are written to a
+temporary name and renamed, so an interrupted write leaves nothing that looks valid, and carry
+a checksum over their weights and metrics: one that fails to load or to match is set aside
+with a one-line note saying what was found, and trained again (a checkpoint: from the start).
+An interrupted *training* resumes from its last finished epoch. A lock file beside each
+entry makes a second process training the same config wait and reuse the first one's result.
+A training whose loss stops being a finite number raises :class:`TrainingDiverged` and
+stores nothing. The cache directory is checked before any work (:func:`check_cache`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
+import math
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -28,16 +40,14 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from . import settings
 from .data import MNIST, Split, load_mnist
-from .model import cells, classifier, layers
-from .model.classifier import ModelConfig, build_model, count_parameters
-
-TRAINING_VERSION = 1
-"""Bump when the training procedure changes in a way that changes results."""
+from .fingerprint import fingerprint
+from .model.classifier import TRAIN_SEQUENCES, build_model, count_parameters
 
 EVAL_BATCH = 2000
 PROGRESS = ("auto", "bar", "lines", "off")
@@ -149,28 +159,67 @@ def _config_class(name: str) -> type:
     return cls
 
 
+class TrainingDiverged(RuntimeError):
+    """A training whose loss stopped being a finite number: not a result, so not cached."""
+
+
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def code_digest(config: TrainConfig) -> str:
-    """sha256 over the source of the modules that define ``config``'s model, and the
-    training version: the recurrent models are defined by cells, layers and models."""
-    defining = {sys.modules[type(config).__module__], classifier}  # classifier seeds every build
-    if isinstance(config, ModelConfig):
-        defining |= {cells, layers}
-    h = hashlib.sha256(f"training v{TRAINING_VERSION}".encode())
-    for module in sorted(defining, key=lambda m: m.__name__):
-        h.update(Path(module.__file__).read_bytes())
-    return h.hexdigest()
+# -- the cache key -------------------------------------------------------------------------
 
 
-def cache_path(config: TrainConfig, data: MNIST) -> Path:
-    """The cache file for ``config`` trained on ``data`` with the current model code."""
-    key = f"{config.key}|{data.digest}|{code_digest(config)}"
+def device_description(device: torch.device | str | None = None) -> str:
+    """What trains, as it enters the cache key: ``cpu x86_64 AVX512`` (the instruction set
+    torch's kernels use) or ``cuda NVIDIA H100 80GB HBM3``; the same arithmetic on another
+    kind of device may round differently."""
+    device = torch.device(device or default_device())
+    if device.type == "cuda":
+        return f"cuda {torch.cuda.get_device_name(device)}"
+    if device.type == "cpu":
+        return f"cpu {platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
+    return device.type
+
+
+@functools.cache
+def code_digest(config_class: type) -> str:
+    """Fingerprint of the code that defines a trained model of ``config_class``: the class
+    (and what its ``build()`` constructs), :func:`~rnnreport.model.classifier.build_model`,
+    and the training functions, with everything of the package they use (see
+    :mod:`rnnreport.fingerprint`). The progress display is left out: it changes no result.
+    Computed once per class in a process."""
+    roots = (config_class, build_model, _fresh, _fit, evaluate)
+    return fingerprint(roots, ignore=(_Progress,))
+
+
+def cache_key(
+    config: TrainConfig, data: MNIST, device: torch.device | str | None = None
+) -> dict[str, Any]:
+    """Everything that determines ``config``'s trained weights and metrics, and nothing else."""
+    return {
+        "config": config.key,
+        "data": data.digest,
+        "code": code_digest(type(config)),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "device": device_description(device),
+        "threads": CPU_THREADS,
+    }
+
+
+def cache_path(config: TrainConfig, data: MNIST, device: torch.device | str | None = None) -> Path:
+    """The cache file for ``config`` trained on ``data`` on ``device`` (default: the one
+    :func:`default_device` picks), named by :func:`cache_key`."""
+    key = json.dumps(cache_key(config, data, device), sort_keys=True)
     key = hashlib.sha256(key.encode()).hexdigest()
-    return settings.cache_dir() / "runs" / f"{config.name}-s{config.seed}-{key[:16]}.pt"
+    return runs_dir() / f"{config.name}-s{config.seed}-{key[:16]}.pt"
+
+
+def runs_dir() -> Path:
+    """Where the trained models are: ``runs`` in :func:`rnnreport.settings.cache_dir`."""
+    return settings.cache_dir() / "runs"
 
 
 # -- evaluation ----------------------------------------------------------------------------
@@ -199,25 +248,47 @@ def evaluate(
     return loss_sum, correct / len(y)
 
 
-# -- the cache -----------------------------------------------------------------------------
+# -- files checked before they are trusted -------------------------------------------------
 
 
-def _checksum(state: dict[str, torch.Tensor], result: str) -> str:
-    """sha256 over the stored metrics (JSON text) and every weight tensor, by name."""
-    h = hashlib.sha256(result.encode())
-    for name in sorted(state):
-        h.update(name.encode())
-        h.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+class _Unusable(Exception):
+    """A cache file that is not to be trusted; the message says what was found."""
+
+
+def _checksum(content: Any) -> str:
+    """sha256 over ``content``: dicts (by key), lists, tuples, tensors (dtype, shape and
+    bytes) and plain values, nested."""
+    h = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            h.update(f"tensor {t.dtype} {tuple(t.shape)}:".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            h.update(f"dict {len(value)}:".encode())
+            for key in sorted(value, key=repr):
+                feed(key)
+                feed(value[key])
+        elif isinstance(value, list | tuple):
+            h.update(f"{type(value).__name__} {len(value)}:".encode())
+            for item in value:
+                feed(item)
+        else:
+            h.update(f"{type(value).__name__} {value!r};".encode())
+
+    feed(content)
     return h.hexdigest()
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+def _save_checked(content: dict[str, Any], path: Path) -> None:
+    """Save ``content`` with its checksum: to a temporary file beside ``path``, then renamed
+    into place, so that an interrupted write leaves nothing that looks valid."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            torch.save({"content": content, "checksum": _checksum(content)}, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -226,33 +297,113 @@ def _atomic_save(obj: Any, path: Path) -> None:
         raise
 
 
+def _load_checked(path: Path, fields: tuple[str, ...]) -> dict[str, Any]:
+    """What :func:`_save_checked` saved at ``path``, holding ``fields``; raises
+    :class:`_Unusable` saying what was found instead."""
+    if not path.is_file():
+        raise _Unusable("not a file")
+    size = path.stat().st_size
+    try:
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        raise _Unusable(
+            f"{size:,} bytes that torch cannot load (truncated or overwritten)"
+        ) from None
+    if not (isinstance(stored, dict) and {"content", "checksum"} <= stored.keys()):
+        raise _Unusable("a torch file without the checksum this cache writes")
+    content = stored["content"]
+    if _checksum(content) != stored["checksum"]:
+        raise _Unusable("its contents do not match their checksum: changed after they were written")
+    if missing := [name for name in fields if name not in content]:
+        raise _Unusable(f"it has no {', '.join(missing)}")
+    return content
+
+
+# -- the cache -----------------------------------------------------------------------------
+
+
+def check_cache(path: Path) -> Path:
+    """``path``, a cache entry, once its directory is writable and neither it nor its
+    checkpoint or lock is something other than a file; else a one-line
+    :class:`~rnnreport.settings.SettingError`, before any work."""
+    settings.writable_dir(path.parent, "RNNREPORT_CACHE")
+    for file in (path, path.with_suffix(".partial"), path.with_suffix(".lock")):
+        if file.exists() and not file.is_file():
+            raise settings.SettingError(
+                f"the cache entry {file} is not a file: remove it (the cache is RNNREPORT_CACHE, "
+                f"{settings.cache_dir()})"
+            )
+    return path
+
+
+@contextmanager
+def _locked(path: Path, config: TrainConfig) -> Iterator[None]:
+    """Hold the lock file beside the cache entry ``path``: a second process training the same
+    config waits here, then finds the entry. The system releases the lock of a process that
+    dies; the empty file stays. Where there are no POSIX locks (Windows), both train."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path.with_suffix(".lock"), "a") as lock:  # "a": never truncates
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(
+                f"rnnreport: waiting for another process training {config.name} seed "
+                f"{config.seed} (lock {lock.name})",
+                file=sys.stderr,
+                flush=True,
+            )
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
 def _load_entry(path: Path, config: TrainConfig) -> tuple[torch.nn.Module, Result] | None:
-    """The cached model and result at ``path``, or None if absent, unreadable or not verified."""
+    """The cached model (in eval mode) and result at ``path``, or None if absent or not
+    verified (then the file is removed, with a note saying what was found)."""
     if not path.exists():
         return None
     try:
-        entry = torch.load(path, map_location="cpu", weights_only=True)
-        result = Result.from_dict(json.loads(entry["result"]), cached=True)
-        checksum = _checksum(entry["weights"], entry["result"])
-        if result.config != config or checksum != entry["checksum"]:
-            raise ValueError("config or checksum mismatch")
+        entry = _load_checked(path, ("result", "weights"))
+        try:
+            result = Result.from_dict(json.loads(entry["result"]), cached=True)
+        except (ValueError, KeyError, TypeError) as error:
+            raise _Unusable(f"its result does not load ({type(error).__name__}: {error})") from None
+        if result.config != config:
+            raise _Unusable(f"it holds {result.config}, not {config}")
         model = build_model(config)
-        model.load_state_dict(entry["weights"], strict=True)
-    except Exception as error:  # any failure means: do not trust it, train again
+        try:
+            model.load_state_dict(entry["weights"], strict=True)
+        except RuntimeError as error:
+            raise _Unusable(f"its weights do not fit {config.name}: {_first_line(error)}") from None
+    except _Unusable as why:
         print(
-            f"rnnreport: ignoring bad cache entry {path.name} ({error}); retraining",
-            file=sys.stderr,
+            f"rnnreport: ignoring bad cache entry {path.name}: {why}; retraining", file=sys.stderr
         )
+        if path.is_file():
+            path.unlink()
         return None
-    return model, result
+    return model.eval(), result
+
+
+def _store(path: Path, model: torch.nn.Module, result: Result) -> None:
+    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _save_checked({"result": json.dumps(result.to_dict()), "weights": weights}, path)
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def load_cached(
-    config: TrainConfig, data: MNIST | None = None
+    config: TrainConfig, data: MNIST | None = None, device: torch.device | str | None = None
 ) -> tuple[torch.nn.Module, Result] | None:
-    """The cached trained model for ``config``, or None when it has not been trained yet."""
+    """The cached trained model for ``config`` (trained on ``device``, by default the one
+    :func:`default_device` picks), or None when it has not been trained yet."""
     data = data or load_mnist()
-    return _load_entry(cache_path(config, data), config)
+    return _load_entry(cache_path(config, data, device), config)
 
 
 # -- training ------------------------------------------------------------------------------
@@ -323,55 +474,90 @@ def trained_model(
     epoch (tests use it to interrupt a run).
     """
     data = data or load_mnist()
-    path = cache_path(config, data)
-    if use_cache and (hit := _load_entry(path, config)) is not None:
-        hit[0].eval()
-        return hit
-    with _cpu_threads(CPU_THREADS):
-        model, result = _fit(
-            config,
-            data,
-            torch.device(device or default_device()),
-            progress,
-            path if use_cache else None,
-            on_epoch,
+    if config.limit is not None and config.limit > len(data.train.y):
+        raise ValueError(
+            f"limit={config.limit:,} is more than the {len(data.train.y):,} training sequences of "
+            f"{data.source}: leave it out to train on all of them"
         )
-    if use_cache:
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        text = json.dumps(result.to_dict())
-        _atomic_save({"result": text, "weights": state, "checksum": _checksum(state, text)}, path)
-        path.with_suffix(".partial").unlink(missing_ok=True)
-    return model.cpu().eval(), result
+    device = torch.device(device or default_device())
+    if not use_cache:
+        return _train(config, data, device, progress, None, on_epoch)
+    path = check_cache(cache_path(config, data, device))
+    if (hit := _load_entry(path, config)) is not None:
+        return hit
+    with _locked(path, config):
+        if (hit := _load_entry(path, config)) is not None:  # trained meanwhile by another process
+            return hit
+        partial = path.with_suffix(".partial")
+        model, result = _train(config, data, device, progress, partial, on_epoch)
+        _store(path, model, result)
+        partial.unlink(missing_ok=True)
+    return model, result
+
+
+def _train(
+    config: TrainConfig,
+    data: MNIST,
+    device: torch.device,
+    progress: str,
+    partial: Path | None,
+    on_epoch: Callable[[Epoch], None] | None,
+) -> tuple[torch.nn.Module, Result]:
+    """Train ``config`` on :data:`CPU_THREADS` threads, resuming from the epoch checkpoint at
+    ``partial`` and keeping one there after every epoch (None: no checkpoints)."""
+
+    def after_epoch(run: _Run) -> None:
+        if partial is not None:
+            _checkpoint(partial, run)
+        if on_epoch is not None:
+            on_epoch(run.history[-1])
+
+    with _cpu_threads(CPU_THREADS):
+        run = (partial is not None and _resume(partial, config, device)) or _fresh(config, device)
+        result = _fit(config, data, run, device, progress, after_epoch)
+    return run.model.cpu().eval(), result
+
+
+@dataclass
+class _Run:
+    """A training under way: what an epoch checkpoint holds."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    order: torch.Generator  # draws the order of the batches
+    history: list[Epoch] = field(default_factory=list)  # the finished epochs
+    spent: float = 0.0  # seconds of training so far
+
+
+def _fresh(config: TrainConfig, device: torch.device) -> _Run:
+    """Initial model, optimizer and batch-order generator, all from ``config.seed``."""
+    model = build_model(config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    order = torch.Generator().manual_seed(config.seed)  # batch order, drawn on the CPU everywhere
+    return _Run(model, optimizer, order)
 
 
 def _fit(
     config: TrainConfig,
     data: MNIST,
+    run: _Run,
     device: torch.device,
     progress: str,
-    path: Path | None,
-    on_epoch: Callable[[Epoch], None] | None,
-) -> tuple[torch.nn.Module, Result]:
-    partial = path.with_suffix(".partial") if path is not None else None
-    model, optimizer, order = _fresh(config, device)
-    history: list[Epoch] = []
-    spent = 0.0
-    if partial is not None and partial.exists():
-        if (resumed := _resume(partial, model, optimizer, order)) is not None:
-            history, spent = resumed
-        else:  # a half-applied checkpoint must not leak into the run
-            model, optimizer, order = _fresh(config, device)
+    after_epoch: Callable[[_Run], None],
+) -> Result:
+    """Train ``run`` from its last finished epoch to ``config.epochs``; the test metrics."""
+    model, optimizer = run.model, run.optimizer
     train_x, train_y = _tensors(data.train, device)
     if config.limit is not None:
         train_x, train_y = train_x[: config.limit], train_y[: config.limit]
     n, B = len(train_y), config.batch_size
     bar = _Progress(progress, f"{config.name} seed {config.seed}", total=config.epochs * -(-n // B))
     try:
-        for epoch in range(len(history) + 1, config.epochs + 1):
+        for epoch in range(len(run.history) + 1, config.epochs + 1):
             start = time.perf_counter()
             model.train()
             total = 0.0
-            for idx in torch.randperm(n, generator=order).to(device).split(B):
+            for idx in torch.randperm(n, generator=run.order).to(device).split(B):
                 loss = F.cross_entropy(model(train_x[idx].float()), train_y[idx], reduction="sum")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -379,29 +565,31 @@ def _fit(
                 total += loss.item()
                 bar.batch(loss.item() / len(idx))
             valid_loss, valid_acc = evaluate(model, data.valid, device)
+            if not (math.isfinite(total) and math.isfinite(valid_loss)):
+                raise TrainingDiverged(
+                    f"{config.name} seed {config.seed} diverged: its training loss is "
+                    f"{total / n} in epoch {epoch} (lr {config.lr:g}); nothing was cached: "
+                    "train it with a smaller learning rate"
+                )
             seconds = time.perf_counter() - start
-            spent += seconds
+            run.spent += seconds
             record = Epoch(epoch, total / n, valid_loss / len(data.valid.y), valid_acc, seconds)
-            history.append(record)
+            run.history.append(record)
             bar.epoch(record, config.epochs)
-            if partial is not None:
-                _checkpoint(partial, model, optimizer, order, history, spent)
-            if on_epoch is not None:
-                on_epoch(record)
+            after_epoch(run)
     finally:
         bar.close()
     test_loss_sum, test_acc = evaluate(model, data.test, device)
-    result = Result(
+    return Result(
         config=config,
         params=count_parameters(model),
-        history=tuple(history),
+        history=tuple(run.history),
         test_loss_sum=test_loss_sum,
         test_loss=test_loss_sum / len(data.test.y),
         test_accuracy=test_acc,
-        train_seconds=spent,
+        train_seconds=run.spent,
         device=str(device),
     )
-    return model, result
 
 
 @contextmanager
@@ -415,42 +603,46 @@ def _cpu_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _fresh(
-    config: TrainConfig, device: torch.device
-) -> tuple[torch.nn.Module, torch.optim.Adam, torch.Generator]:
-    """Initial model, optimizer and batch-order generator, all from ``config.seed``."""
-    model = build_model(config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    order = torch.Generator().manual_seed(config.seed)  # batch order, drawn on the CPU everywhere
-    return model, optimizer, order
+_CHECKPOINT = ("model", "optimizer", "order", "history", "spent")
 
 
-def _checkpoint(path, model, optimizer, order, history, spent) -> None:
-    _atomic_save(
-        {
-            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "optimizer": optimizer.state_dict(),
-            "order": order.get_state(),
-            "history": json.dumps([asdict(e) for e in history]),
-            "spent": spent,
-        },
-        path,
-    )
+def _checkpoint(path: Path, run: _Run) -> None:
+    """Keep ``run`` at ``path``, checked like a cache entry (:func:`_save_checked`)."""
+    state = {
+        "model": {k: v.detach().cpu() for k, v in run.model.state_dict().items()},
+        "optimizer": run.optimizer.state_dict(),
+        "order": run.order.get_state(),
+        "history": json.dumps([asdict(e) for e in run.history]),
+        "spent": run.spent,
+    }
+    _save_checked(state, path)
 
 
-def _resume(path, model, optimizer, order) -> tuple[list[Epoch], float] | None:
-    """Restore an interrupted run's last finished epoch; None when there is none to trust."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"], strict=True)
-        optimizer.load_state_dict(state["optimizer"])
-        order.set_state(state["order"])
-        history = [Epoch(**e) for e in json.loads(state["history"])]
-    except Exception as error:
-        print(f"rnnreport: ignoring bad checkpoint {path.name} ({error})", file=sys.stderr)
+def _resume(path: Path, config: TrainConfig, device: torch.device) -> _Run | None:
+    """The run an interrupted training of ``config`` kept at ``path``; None when there is
+    none, or when it fails its check (a note says why, the file goes, training starts over)."""
+    if not path.exists():
         return None
-    print(f"rnnreport: resuming {path.stem} after epoch {len(history)}", file=sys.stderr)
-    return history, float(state["spent"])
+    run = _fresh(config, device)
+    try:
+        state = _load_checked(path, _CHECKPOINT)
+        try:
+            run.model.load_state_dict(state["model"], strict=True)
+            run.optimizer.load_state_dict(state["optimizer"])
+            run.order.set_state(state["order"])
+            run.history = [Epoch(**e) for e in json.loads(state["history"])]
+            run.spent = float(state["spent"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as error:
+            raise _Unusable(f"it does not fit {config.name}: {_first_line(error)}") from None
+    except _Unusable as why:
+        print(
+            f"rnnreport: ignoring bad checkpoint {path.name}: {why}; training from the start",
+            file=sys.stderr,
+        )
+        path.unlink(missing_ok=True)
+        return None
+    print(f"rnnreport: resuming {path.stem} after epoch {len(run.history)}", file=sys.stderr)
+    return run
 
 
 # -- many models at once -------------------------------------------------------------------
@@ -476,13 +668,22 @@ def train_many(
     Each worker is a fresh ``python -m rnnreport.train`` on one thread (no fork: forking
     after torch's thread pool has started can hang), training one config into the cache;
     the largest models go first. Results come back through the cache, so a worker that
-    fails or trains on other data leaves its config to be trained here instead.
+    fails or trains on other data leaves its config to be trained here instead. As models
+    finish, a line on stderr says how many are trained and left, with an estimate of the
+    time remaining. The cache is checked before any work (:func:`check_cache`).
     """
     data = data or load_mnist()
-    missing = list(dict.fromkeys(c for c in configs if not cache_path(c, data).exists()))
+    paths = {c: check_cache(cache_path(c, data)) for c in configs}  # before any work
+    missing = [c for c, path in paths.items() if not path.exists()]
     workers = default_workers(len(missing)) if workers is None else workers
     if len(missing) > 1 and workers > 1:
         _run_workers(missing, workers, progress, data.digest)
+    elif len(missing) > 1:  # one at a time, here (on a GPU), saying where it is all the same
+        tally = _Tally(missing, workers=1)
+        for config in missing:
+            start = time.perf_counter()
+            train(config, data=data, progress=progress)
+            tally.trained(config, time.perf_counter() - start, running={})
     return [train(c, data=data, progress=progress) for c in configs]
 
 
@@ -490,10 +691,12 @@ def _run_workers(configs: list[TrainConfig], workers: int, progress: str, data_d
     import subprocess
 
     # biggest first, so that the last model to finish is a small one
-    queue = sorted(configs, key=lambda c: -count_parameters(build_model(c)) * c.epochs)
+    tally = _Tally(configs, workers)
+    queue = sorted(configs, key=lambda c: -tally.cost[c])
     threads = str(CPU_THREADS)  # what training will use: no larger pool to start
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     running: list[tuple[subprocess.Popen, TrainConfig]] = []
+    started: dict[TrainConfig, float] = {}
     print(f"rnnreport: training {len(configs)} models in {workers} processes", file=sys.stderr)
     try:
         while queue or running:
@@ -508,11 +711,16 @@ def _run_workers(configs: list[TrainConfig], workers: int, progress: str, data_d
                 )
                 command = [sys.executable, "-m", "rnnreport.train", spec, progress]
                 running.append((subprocess.Popen(command, env=env), config))
+                started[config] = time.perf_counter()
             time.sleep(0.2)
             for process, config in list(running):
                 if process.poll() is not None:
                     running.remove((process, config))
-                    if process.returncode != 0:
+                    now = time.perf_counter()
+                    if process.returncode == 0:
+                        others = {c: now - started[c] for _, c in running}
+                        tally.trained(config, now - started[config], running=others)
+                    else:
                         print(
                             f"rnnreport: the worker training {config.name} seed {config.seed} "
                             f"failed (exit {process.returncode}); it will be trained here",
@@ -522,6 +730,52 @@ def _run_workers(configs: list[TrainConfig], workers: int, progress: str, data_d
         for process, _ in running:  # interrupted: stop the workers (finished epochs are kept)
             process.terminate()
             process.wait()
+
+
+class _Tally:
+    """Models trained and left while a batch of them trains, with an estimate of the time left.
+
+    The estimate assumes that a model's training time grows in proportion to its parameters
+    times the sequences it sees (:meth:`cost_of`), at the pace of the models trained so far.
+    """
+
+    def __init__(self, configs: list[TrainConfig], workers: int) -> None:
+        self.cost = {c: self.cost_of(c) for c in configs}
+        self.workers = workers
+        self.done: dict[TrainConfig, float] = {}  # seconds each trained model took
+
+    @staticmethod
+    def cost_of(config: TrainConfig) -> float:
+        """Parameters x sequences seen: the unit of the estimate."""
+        sequences = config.limit or TRAIN_SEQUENCES
+        return count_parameters(build_model(config)) * sequences * config.epochs
+
+    def remaining(self, running: dict[TrainConfig, float]) -> float:
+        """Seconds until all are trained; ``running``: those under way, and their seconds so far."""
+        pace = sum(self.done.values()) / sum(self.cost[c] for c in self.done)  # s per unit
+        waiting = [c for c in self.cost if c not in self.done and c not in running]
+        work = pace * sum(self.cost[c] for c in waiting)
+        work += sum(max(pace * self.cost[c] - seconds, 0.0) for c, seconds in running.items())
+        return work / min(self.workers, len(waiting) + len(running))
+
+    def trained(
+        self, config: TrainConfig, seconds: float, running: dict[TrainConfig, float]
+    ) -> None:
+        """Note that ``config`` took ``seconds``, and say where the batch is on stderr."""
+        self.done[config] = seconds
+        done, total = len(self.done), len(self.cost)
+        text = f"rnnreport: {done} of {total} models trained, {total - done} left"
+        if done < total:
+            text += f", about {_duration(self.remaining(running))} remaining (an estimate)"
+        print(text, file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return "less than a minute"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _class_name(config: TrainConfig) -> str:
@@ -540,15 +794,17 @@ def _worker(spec: str, progress: str) -> int:
     config = _config_class(d["config_class"])(**d["config"])
     try:
         data = load_mnist()
-    except DataError as error:
+        if d.get("data_digest", data.digest) != data.digest:
+            print(f"rnnreport worker: {data.source} is not the data asked for", file=sys.stderr)
+            return 3
+        train(config, data=data, progress=progress)
+    except (DataError, settings.SettingError, TrainingDiverged, OSError) as error:
         print(f"rnnreport worker: {error}", file=sys.stderr)
         return 1
-    if d.get("data_digest", data.digest) != data.digest:
-        print(f"rnnreport worker: {data.source} is not the data asked for", file=sys.stderr)
-        return 3
-    train(config, data=data, progress=progress)
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(_worker(*sys.argv[1:]))
+if __name__ == "__main__":  # run as the package's module, not as __main__: one set of classes
+    from rnnreport.train import _worker as worker
+
+    sys.exit(worker(*sys.argv[1:]))

@@ -15,7 +15,8 @@ ALLOWED = {
     "inspection": {"inspection", "model", "settings"},
     "theory": {"theory", "model", "inspection"},
     "data": {"settings"},
-    "train": {"settings", "model", "data"},
+    "fingerprint": set(),
+    "train": {"settings", "model", "data", "fingerprint"},
     "experiments": {"experiments", "settings", "model", "inspection", "data", "train"},
 }
 """Which parts each part may import; parts not listed (``bench``, ``cli``) may import any."""

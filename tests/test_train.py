@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+import subprocess
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,7 +16,16 @@ from rnnreport import train as train_module
 from rnnreport.cli import main
 from rnnreport.data import load_mnist
 from rnnreport.model.classifier import ModelConfig
-from rnnreport.train import cache_path, load_cached, train, train_many, trained_model
+from rnnreport.model.whole_image import BaselineConfig
+from rnnreport.settings import SettingError
+from rnnreport.train import (
+    TrainingDiverged,
+    cache_path,
+    load_cached,
+    train,
+    train_many,
+    trained_model,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -71,43 +83,73 @@ def test_cache_reuses_the_stored_result(data) -> None:
     assert cached is not None and cached[1] == trained
 
 
-def test_cache_key_covers_config_data_and_code(data, monkeypatch) -> None:
-    path = cache_path(TINY, data)
-    assert cache_path(TINY, data) == path
-    assert cache_path(ModelConfig(**{**TINY.__dict__, "units": 9}), data) != path
-    assert cache_path(TINY, replace(data, digest="0" * 64)) != path
-    read_bytes = Path.read_bytes
+def test_each_input_of_the_key_retrains(data) -> None:
+    """Change what determines a trained model, one thing at a time: each is trained anew."""
+    config = ModelConfig(cell="gru", units=4, epochs=1, limit=256)
+    first = train(config, data=data, progress="off")
+    assert train(config, data=data).cached
+    changes = {
+        "a constant of train.py": (train_module, "EVAL_BATCH", train_module.EVAL_BATCH // 2),
+        "the torch version": (torch, "__version__", "2.99.0"),
+        "the numpy version": (np, "__version__", "9.9.9"),
+        "the device": (torch.backends.cpu, "get_cpu_capability", lambda: "DEFAULT"),
+    }
+    for what, (owner, name, value) in changes.items():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(owner, name, value)
+            train_module.code_digest.cache_clear()
+            again = train(config, data=data, progress="off")
+            assert not again.cached, what
+            assert again.test_loss_sum == pytest.approx(first.test_loss_sum), what
+    train_module.code_digest.cache_clear()
+    assert not train(replace(config, units=5), data=data, progress="off").cached
+    assert not train(config, data=replace(data, digest="0" * 64), progress="off").cached
+    assert train(config, data=data).cached  # all back as it was: the first entry again
 
-    def edited(self: Path) -> bytes:  # as if cells.py had been edited
-        return read_bytes(self) + (b"# edited" if self.name == "cells.py" else b"")
 
-    monkeypatch.setattr(Path, "read_bytes", edited)
-    assert cache_path(TINY, data) != path
-    monkeypatch.undo()
-    monkeypatch.setattr(train_module, "TRAINING_VERSION", train_module.TRAINING_VERSION + 1)
-    assert cache_path(TINY, data) != path
-
-
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "tamper", "tamper-metrics"])
-def test_a_bad_cache_entry_is_retrained(data, damage, capsys) -> None:
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("truncate", "200 bytes that torch cannot load"),
+        ("garbage", "16 bytes that torch cannot load"),
+        ("tamper", "do not match their checksum"),
+        ("tamper-metrics", "do not match their checksum"),
+        ("unsealed", "without the checksum"),
+    ],
+)
+def test_a_bad_cache_entry_is_retrained(data, damage, reason, capsys) -> None:
     first = train(TINY, data=data)
     path = cache_path(TINY, data)
+    entry = torch.load(path, weights_only=True)
     if damage == "truncate":
         path.write_bytes(path.read_bytes()[:200])
     elif damage == "garbage":
         path.write_bytes(b"not a checkpoint")
     elif damage == "tamper":  # valid file, weights changed behind the checksum's back
-        entry = torch.load(path, weights_only=True)
-        entry["weights"]["fc2.bias"] += 1.0
+        entry["content"]["weights"]["fc2.bias"] += 1.0
         torch.save(entry, path)
-    else:  # valid file, a better test accuracy written in
-        entry = torch.load(path, weights_only=True)
-        entry["result"] = json.dumps({**json.loads(entry["result"]), "test_accuracy": 0.999})
+    elif damage == "tamper-metrics":  # valid file, a better test accuracy written in
+        result = {**json.loads(entry["content"]["result"]), "test_accuracy": 0.999}
+        entry["content"]["result"] = json.dumps(result)
         torch.save(entry, path)
+    else:  # the content without its checksum
+        torch.save(entry["content"], path)
     again = train(TINY, data=data)
     assert not again.cached and again == first
-    assert "bad cache entry" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"bad cache entry {path.name}: " in err and reason in err and err.count("\n") == 1
     assert train(TINY, data=data).cached
+
+
+def _flip_bytes_of(tensor: torch.Tensor, path: Path) -> None:
+    """Flip a few bytes of ``tensor`` where it is stored in the file at ``path``."""
+    raw = bytearray(path.read_bytes())
+    stored = tensor.numpy().tobytes()
+    at = raw.find(stored)
+    assert at >= 0 and raw.find(stored, at + 1) < 0  # found, once
+    for k in range(at + 8, at + 16):
+        raw[k] ^= 0x10
+    path.write_bytes(bytes(raw))
 
 
 def test_an_interrupted_run_resumes_to_the_same_result(data) -> None:
@@ -128,6 +170,101 @@ def test_an_interrupted_run_resumes_to_the_same_result(data) -> None:
     for name, value in uninterrupted_model.state_dict().items():
         assert torch.equal(value, model.state_dict()[name]), name
     assert not path.with_suffix(".partial").exists()
+
+
+def test_a_corrupted_checkpoint_is_discarded_and_training_starts_over(data, capsys) -> None:
+    config = replace(TINY, epochs=3)
+    uninterrupted = train(config, data=data, use_cache=False)
+
+    def stop_after_second(epoch) -> None:
+        if epoch.epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data=data, on_epoch=stop_after_second)
+    partial = cache_path(config, data).with_suffix(".partial")
+    weights = torch.load(partial, weights_only=True)["content"]["model"]["rnn.cells.0.W"]
+    _flip_bytes_of(weights, partial)
+    capsys.readouterr()
+    result = train(config, data=data)
+    err = capsys.readouterr().err
+    assert f"ignoring bad checkpoint {partial.name}: " in err and "checksum" in err
+    assert "training from the start" in err and "resuming" not in err
+    assert not result.cached and result == uninterrupted  # flipped weights did not leak in
+    assert train(config, data=data).cached
+
+
+@dataclass(frozen=True)
+class _Exploding(BaselineConfig):
+    """Softmax regression whose first logit is NaN: every loss is NaN."""
+
+    def build(self) -> torch.nn.Module:
+        model = super().build()
+        with torch.no_grad():
+            model.out.bias[0] = float("nan")
+        return model
+
+
+def test_a_diverged_training_says_so_and_is_not_cached(data) -> None:
+    config = _Exploding(epochs=2, limit=256)
+    with pytest.raises(TrainingDiverged, match=r"softmax seed 0 diverged: .* nan in epoch 1"):
+        train(config, data=data)
+    path = cache_path(config, data)
+    assert not path.exists() and not path.with_suffix(".partial").exists()
+
+
+@pytest.mark.parametrize("which", [".pt", ".partial", ".lock"])
+def test_a_cache_entry_that_became_a_directory_fails_before_training(
+    data, which, monkeypatch
+) -> None:
+    cache_path(TINY, data).with_suffix(which).mkdir(parents=True)
+    monkeypatch.setattr(train_module, "_fit", None)  # any training would fail on this
+    with pytest.raises(SettingError, match=r"the cache entry .* is not a file: remove it"):
+        train(TINY, data=data)
+    with pytest.raises(SettingError, match="RNNREPORT_CACHE"):
+        train_many([TINY], data=data)
+
+
+def _cli_train(*args: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "rnnreport", "train", "--json", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_processes_training_one_config_train_it_once(data) -> None:
+    args = ("--cell", "lstm", "--units", "16", "--epochs", "2", "--limit", "2048")
+    first, second = _cli_train(*args), _cli_train(*args)
+    results, notes = [], []
+    for process in (first, second):
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err
+        results.append(json.loads(out))
+        notes.append(err)
+    assert sorted(r["cached"] for r in results) == [False, True]  # one trained, one waited
+    waited = notes[[r["cached"] for r in results].index(True)]
+    assert "waiting for another process training lstm-1x16 seed 0" in waited
+    assert results[0]["test_loss_sum"] == results[1]["test_loss_sum"]
+
+
+def test_the_lock_of_a_process_that_died_is_released(data) -> None:
+    path = train_module.check_cache(cache_path(TINY, data))  # makes the directory
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from rnnreport import train\n"
+            "with train._locked(Path(sys.argv[1]), None):\n"
+            "    print('held', flush=True); time.sleep(600)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with holder:
+        try:
+            assert holder.stdout.readline() == "held\n"
+        finally:
+            holder.kill()  # no cleanup runs: as if it crashed
+    assert not train(TINY, data=data).cached  # trained here, not waiting forever
 
 
 def test_cli_train_json_then_cached(data, capsys) -> None:
@@ -157,7 +294,10 @@ def test_cli_train_json_then_cached(data, capsys) -> None:
         (["train", "--cell", "rnn", "--units", "8"], "invalid choice: 'rnn'"),
         (["train", "--cell", "gru", "--units", "0"], "at least 1, got 0"),
         (["train", "--cell", "gru", "--units", "eight"], "whole number, got 'eight'"),
-        (["train", "--cell", "gru", "--units", "8", "--lr", "-1"], "lr must be positive"),
+        (
+            ["train", "--cell", "gru", "--units", "8", "--lr", "-1"],
+            "lr must be a finite number above 0",
+        ),
         (
             ["train", "--cell", "lstm", "--units", "8", "--reset", "after"],
             "only applies to the GRU",
@@ -181,9 +321,26 @@ def test_cli_missing_data_says_how_to_install(tmp_path, capsys) -> None:
 def test_train_many_trains_in_worker_processes(data, capsys) -> None:
     configs = [TINY, ModelConfig(**{**TINY.__dict__, "cell": "lstm"})]
     results = train_many(configs, data=data, progress="off", workers=2)
-    assert "training 2 models in 2 processes" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "training 2 models in 2 processes" in err
+    assert "rnnreport: 1 of 2 models trained, 1 left, about " in err and "(an estimate)" in err
+    assert "rnnreport: 2 of 2 models trained, 0 left\n" in err
     # the workers filled the cache; this process only read it back
     assert [r.cached for r in results] == [True, True]
     assert [r.config for r in results] == configs
     # one thread everywhere: a worker's result is exactly what this process would get
     assert train(configs[1], data=data, use_cache=False) == results[1]
+
+
+def test_the_estimate_scales_the_pace_so_far_to_what_is_left() -> None:
+    small, large = ModelConfig(units=8), ModelConfig(units=64)
+    twice = replace(small, seed=1)
+    tally = train_module._Tally([small, twice, large], workers=1)
+    tally.done[small] = 10.0  # seconds
+    pace = 10.0 / tally.cost[small]
+    both = tally.remaining(running={})
+    assert both == pytest.approx(pace * (tally.cost[twice] + tally.cost[large]))
+    assert tally.remaining(running={twice: 4.0}) == pytest.approx(both - 4.0)
+    two_workers = train_module._Tally([small, twice, large], workers=2)
+    two_workers.done[small] = 10.0
+    assert two_workers.remaining(running={}) == pytest.approx(both / 2)

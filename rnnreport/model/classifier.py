@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +23,13 @@ from .cells import INITS, RESETS, glorot_uniform_
 from .layers import RNN
 
 STEPS, PIXELS, CLASSES, HEAD_UNITS = 28, 28, 10, 64
+
+TRAIN_SEQUENCES = 55_000
+"""The assignment's training split (MNIST's 60,000 less the first 5,000, kept for
+validation): the most a ``limit`` can take; a limit of all of them is no limit."""
+# Bounds far beyond the report's models (at most 128 units, 3 layers, 10 epochs, lr 1e-3)
+# that keep a typo from allocating a hundred gigabytes or training for a month.
+MAX_UNITS, MAX_LAYERS, MAX_EPOCHS, MAX_LR = 4096, 8, 1000, 10.0
 
 
 @dataclass(frozen=True)
@@ -48,15 +57,11 @@ class ModelConfig:
             problems.append("reset only applies to the GRU: leave it at 'before' for the LSTM")
         if self.init not in INITS:
             problems.append(f"init must be one of {INITS}, not {self.init!r}")
-        for name in ("units", "layers", "epochs", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
-        if not self.lr > 0:
-            problems.append(f"lr must be positive, not {self.lr}")
-        if self.limit is not None and self.limit < 1:
-            problems.append(f"limit must be at least 1 (or None for all), not {self.limit}")
+        problems += _out_of_range(self, units=MAX_UNITS, layers=MAX_LAYERS)
+        problems += training_problems(self)
         if problems:
             raise ValueError("invalid ModelConfig: " + "; ".join(problems))
+        normalise_limit(self)
 
     @property
     def name(self) -> str:
@@ -72,6 +77,51 @@ class ModelConfig:
     def build(self) -> Classifier:
         """A fresh classifier for this config (seed the RNG first: see :func:`build_model`)."""
         return Classifier(self)
+
+
+def training_problems(config: Any) -> list[str]:
+    """What is wrong with the training fields every config shares (seed, epochs,
+    batch_size, lr, limit), one phrase each: the checks of both configs' ``__post_init__``."""
+    problems = _out_of_range(config, epochs=MAX_EPOCHS, batch_size=TRAIN_SEQUENCES)
+    if not (_whole(config.seed) and 0 <= config.seed < 2**63):
+        problems.append(f"seed must be from 0 to 2**63 - 1 (torch's seeds), not {config.seed!r}")
+    lr = config.lr
+    if not (isinstance(lr, int | float) and math.isfinite(lr) and 0 < lr <= MAX_LR):
+        problems.append(f"lr must be a finite number above 0 and at most {MAX_LR:g}, not {lr!r}")
+    if config.limit is not None and not _whole(config.limit):
+        problems.append(f"limit must be a whole number (or None for all), not {config.limit!r}")
+    elif config.limit is not None and config.limit < 1:
+        problems.append(f"limit must be at least 1 (or None for all), not {config.limit}")
+    elif config.limit is not None and config.limit > TRAIN_SEQUENCES:
+        problems.append(
+            f"limit must be at most {TRAIN_SEQUENCES:,} (all the training sequences), not "
+            f"{config.limit:,}: leave it out to train on all of them"
+        )
+    return problems
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _out_of_range(config: Any, **most: int) -> list[str]:
+    """A phrase for each field named in ``most`` that is not a whole number from 1 to its bound."""
+    problems = []
+    for name, bound in most.items():
+        value = getattr(config, name)
+        if not _whole(value):
+            problems.append(f"{name} must be a whole number, not {value!r}")
+        elif value < 1:
+            problems.append(f"{name} must be at least 1, not {value}")
+        elif value > bound:
+            problems.append(f"{name} must be at most {bound:,}, not {value:,}")
+    return problems
+
+
+def normalise_limit(config: Any) -> None:
+    """A limit of every training sequence is no limit: one model, one name and one key."""
+    if config.limit == TRAIN_SEQUENCES:
+        object.__setattr__(config, "limit", None)  # a frozen dataclass, still being made
 
 
 def config_key(config: object) -> str:

@@ -40,7 +40,7 @@ from itertools import pairwise
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .classifier import config_key
+from .classifier import config_key, normalise_limit, training_problems
 
 KINDS = ("softmax", "mlp1", "mlp2", "cnn")
 """The four whole-image models of the course's Homework 1, in its order."""
@@ -151,15 +151,10 @@ class BaselineConfig:
         problems = []
         if self.kind not in KINDS:
             problems.append(f"kind must be one of {KINDS}, not {self.kind!r}")
-        for name in ("epochs", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
-        if not self.lr > 0:
-            problems.append(f"lr must be positive, not {self.lr}")
-        if self.limit is not None and self.limit < 1:
-            problems.append(f"limit must be at least 1 (or None for all), not {self.limit}")
+        problems += training_problems(self)
         if problems:
             raise ValueError("invalid BaselineConfig: " + "; ".join(problems))
+        normalise_limit(self)
 
     @property
     def name(self) -> str:

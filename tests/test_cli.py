@@ -1,0 +1,144 @@
+"""``python -m rnnreport`` on bad input and in a bad environment: one line, never a traceback.
+
+Bad arguments exit with status 2, a broken environment with status 1, and both before any
+work is done (no training here: every case fails before it would start).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnreport.cli import main
+
+TRAIN = ["train", "--cell", "gru", "--units", "8"]
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([*TRAIN, "--lr", "inf"], "lr must be a finite number above 0 and at most 10, not inf"),
+        ([*TRAIN, "--lr", "nan"], "lr must be a finite number"),
+        ([*TRAIN, "--lr", "1e30"], "not 1e+30"),
+        ([*TRAIN, "--lr", "fast"], "expected a number, got 'fast'"),
+        ([*TRAIN, "--limit", "100000"], "limit must be at most 55,000"),
+        ([*TRAIN, "--seed", str(2**64)], "seed must be from 0 to 2**63 - 1"),
+        ([*TRAIN, "--seed", "-1"], "at least 0, got -1"),
+        (["train", "--cell", "gru", "--units", "100000"], "at most 4,096, got 100000"),
+        ([*TRAIN, "--layers", "50"], "at most 8, got 50"),
+        ([*TRAIN, "--epochs", "100000"], "at most 1,000, got 100000"),
+        ([*TRAIN, "--batch-size", "10000000"], "at most 55,000, got 10000000"),
+        (["grid", "--seeds", "1000000"], "at most 100, got 1000000"),
+        (["bench", "--repeats", "100000000"], "at most 10,000, got 100000000"),
+        (["bench", "--batch-size", "10000000"], "at most 55,000, got 10000000"),
+    ],
+)
+def test_bad_arguments_one_line_exit_2(args, message, capsys) -> None:
+    assert main(args) == 2
+    assert message in _one_line(capsys)
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail loudly if anything would load data, train or benchmark."""
+    import rnnreport.bench
+    import rnnreport.data
+    import rnnreport.train
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("work started before the environment was checked")
+
+    monkeypatch.setattr(rnnreport.data, "load_mnist", forbidden)
+    monkeypatch.setattr(rnnreport.train, "_fit", forbidden)
+    monkeypatch.setattr(rnnreport.train, "_run_workers", forbidden)
+    monkeypatch.setattr(rnnreport.bench, "benchmark", forbidden)
+
+
+def _unwritable(kind: str, tmp_path: Path) -> Path:
+    if kind == "a file":
+        path = tmp_path / "file"
+        path.write_text("not a directory")
+        return path
+    if kind == "under a file":
+        (tmp_path / "file").write_text("not a directory")
+        return tmp_path / "file" / "cache"
+    return Path("/proc/rnnreport-cache")  # the kernel's: nothing can be made there
+
+
+UNWRITABLE = ["a file", "under a file", "/proc"]
+
+
+@pytest.mark.parametrize("kind", UNWRITABLE)
+@pytest.mark.parametrize("command", [TRAIN, ["grid", "--budget", "smoke"]], ids=["train", "grid"])
+def test_an_unwritable_cache_fails_in_one_line_before_any_work(
+    kind, command, tmp_path, monkeypatch, no_work, capsys
+) -> None:
+    path = _unwritable(kind, tmp_path)
+    monkeypatch.setenv("RNNREPORT_CACHE", str(path))
+    assert main(command) == 1
+    err = _one_line(capsys)
+    assert f"RNNREPORT_CACHE={path}" in err and "point RNNREPORT_CACHE at a directory" in err
+
+
+def test_an_unknown_budget_fails_in_one_line(monkeypatch, no_work, capsys) -> None:
+    monkeypatch.setenv("RNNREPORT_BUDGET", "bogus")
+    assert main(["grid"]) == 1
+    assert "RNNREPORT_BUDGET='bogus' is not a budget: use one of full, smoke" in _one_line(capsys)
+
+
+@pytest.mark.parametrize("kind", UNWRITABLE)
+def test_bench_checks_its_output_before_it_runs(kind, tmp_path, monkeypatch, no_work, capsys):
+    path = _unwritable(kind, tmp_path)
+    monkeypatch.setenv("RNNREPORT_OUTPUT", str(path))
+    assert main(["bench"]) == 1
+    assert f"RNNREPORT_OUTPUT={path}" in _one_line(capsys)
+    assert main(["bench", "--out", str(path / "bench.json")]) == 2
+    assert f"cannot write --out {path / 'bench.json'}" in _one_line(capsys)
+    assert main(["bench", "--out", str(tmp_path)]) == 2  # a directory, not a file
+    assert "(a directory)" in _one_line(capsys)
+
+
+def test_bench_prints_its_table_before_a_failed_write(tmp_path, monkeypatch, capsys) -> None:
+    from rnnreport.bench import Benchmark
+
+    def disk_full(self, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Benchmark, "write", disk_full)
+    args = ["bench", "--only", "gru-1x32-after", "--repeats", "1", "--warmup", "0"]
+    assert main([*args, "--batch-size", "4", "--out", str(tmp_path / "b.json")]) == 1
+    out, err = capsys.readouterr()
+    assert "gru-1x32-after" in out and "ours ms" in out  # the measured table
+    last = err.splitlines()[-1]  # after the progress lines, one line on the failure
+    assert "could not write" in last and "No space left on device" in last
+    assert "printed above" in last and "Traceback" not in err
+
+
+def test_the_module_ends_in_one_line_not_a_traceback(tmp_path) -> None:
+    (tmp_path / "file").write_text("")
+    env = {**os.environ, "RNNREPORT_CACHE": str(tmp_path / "file"), "RNNREPORT_BUDGET": "full"}
+    for args, env_change, status in [
+        (["grid"], {"RNNREPORT_BUDGET": "bogus"}, 1),
+        (TRAIN, {}, 1),
+        ([*TRAIN, "--units", "100000"], {}, 2),
+    ]:
+        run = subprocess.run(
+            [sys.executable, "-m", "rnnreport", *args],
+            env={**env, **env_change},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == status, run.stderr
+        assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
