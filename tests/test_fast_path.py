@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnreport.model.layers import RNN, _GRUThroughTime, _LSTMThroughTime
+from rnnreport.model.layers import RNN, _GRUThroughTime, _LSTMThroughTime, _tanh_from_sigmoid
 
 TOL = 1e-5
 T, B, D, H = 6, 4, 5, 3
@@ -139,3 +139,25 @@ def test_wrong_number_of_states_says_so() -> None:
     rnn = RNN("gru", D, H, 2)
     with pytest.raises(ValueError, match=r"one initial state per layer \(2\), got 1"):
         rnn(torch.randn(T, B, D), [torch.zeros(B, H)])
+
+
+def test_tanh_from_sigmoid_rounds_within_two_tenths_of_a_micro() -> None:
+    """The fast path's tanh, 2σ(2a) - 1, against float64's tanh: the documented bound."""
+    a = torch.linspace(-20, 20, 400_001)
+    fast = _tanh_from_sigmoid(torch.sigmoid(2 * a)).double()
+    assert (fast - torch.tanh(a.double())).abs().max().item() <= 2e-7
+    assert torch.equal(
+        _tanh_from_sigmoid(torch.tensor([0.5, 0.0, 1.0])), torch.tensor([0, -1, 1.0])
+    )
+
+
+def test_evaluation_runs_the_fast_forward_and_equals_the_reference() -> None:
+    for variant in VARIANTS:
+        rnn = _make(variant, 2)
+        x = torch.randn(T, B, D)
+        with torch.no_grad():
+            y_fast, _ = rnn(x)
+            rnn.fast = False
+            y_reference, _ = rnn(x)
+        assert not torch.equal(y_fast, y_reference)  # two ways of rounding...
+        assert (y_fast - y_reference).abs().max().item() <= TOL  # ...of one function

@@ -4,21 +4,28 @@ r"""Unroll a cell over T time steps and stack L layers of it, fast enough to tra
 inputs of a layer at once (``x U + b`` for every step in one matmul), then runs the cell's
 ``step`` over time; layer ``l + 1`` reads the outputs of layer ``l``.
 
-Two ways through time, one set of equations. Both call the cell's own ``step`` at every
-step, so the forward arithmetic is exactly :mod:`rnnreport.model.cells`:
+Two ways through time, one set of equations:
 
-* the *reference* path lets autograd record every operation of every step; it runs
-  whenever an observer is registered (probes see the gates), or with ``rnn.fast = False``;
-* the *fast* path (the default in training) runs the same loop without recording, keeps
-  the gates, and back-propagates through time with hand-written derivatives
+* the *reference* path calls the cell's own ``step`` at every step and lets autograd
+  record every operation; it runs whenever an observer is registered (probes see the
+  gates), or with ``rnn.fast = False``;
+* the *fast* path (the default, in training and evaluation) computes the same equations
+  with fewer passes over memory (:func:`_lstm_forward`, :func:`_gru_forward`), keeps the
+  gates, and back-propagates through time with hand-written derivatives
   (``_LSTMThroughTime``, ``_GRUThroughTime``, their equations in their docstrings).
   Autograd would record a dozen operations per step and replay each backwards; the
   hand-written backward needs a few operations per step, computes every factor that
   depends only on the saved gates for all T steps at once, and gets the weight gradients
   of all T steps from one matmul over ``T·B`` rows at the end.
 
+At 32 units a step's time goes to its element-wise work, not to its matmul, so the fast
+forward takes every sigmoid of a step in one call and computes tanh as
+:math:`\tanh a = 2\sigma(2a) - 1` (:func:`_tanh_from_sigmoid`): torch's CPU ``tanh`` is
+several times slower than its ``sigmoid``. The two paths are the same function; they
+round differently, by less than 2e-7 per tanh (absolute).
+
 ``tests/test_fast_path.py`` checks that both paths give the same outputs, final states and
-gradients. Without gradients (``torch.no_grad()``, evaluation) the loop just runs.
+gradients.
 
 Looking inside: :meth:`RNN.add_observer` registers a callback that receives every
 layer's gate activations and outputs, stacked over time. Probes use it
@@ -104,8 +111,105 @@ def _previous(first: Tensor, sequence: Tensor) -> Tensor:
     return torch.cat([first.unsqueeze(0), sequence[:-1]])
 
 
+def _tanh_from_sigmoid(s: Tensor) -> Tensor:
+    """``2s - 1`` in place: tanh(a) from ``s = σ(2a)``, since tanh a = 2σ(2a) - 1.
+
+    The fast path's tanh: torch's CPU ``tanh`` is several times slower than its ``sigmoid``
+    (``rnnreport bench`` measures both). Doubling a pre-activation is exact in floating
+    point, so the only difference from ``torch.tanh`` is rounding: below 2e-7, absolute.
+    """
+    return s.mul_(2).sub_(1)
+
+
+def _doubling(n: int, blocks: slice, like: Tensor) -> Tensor:
+    """(n,) ones, and 2 over ``blocks``: scales the columns whose tanh is taken as σ(2a)."""
+    scale = like.new_ones(n)
+    scale[blocks] = 2
+    return scale
+
+
+def _lstm_forward(
+    cell: LSTMCell, a_x: Tensor, W: Tensor, h_0: Tensor, c_0: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    r"""The LSTM's equations over T steps in few passes: ``(h, g, c, tanh_c)``, over time.
+
+    ``h``, ``c`` and ``tanh_c`` are (T, B, H); ``g`` (T, B, 4H) holds :math:`i, j, f, o`
+    in the cell's column order. A step is one matmul, one sigmoid over all four blocks and
+    a few products, where :meth:`LSTMCell.step` makes a dozen passes:
+
+    .. math::
+        s_t = \sigma(\hat a_t + h_{t-1} \hat W), \quad
+        j_t = 2 s^j_t - 1, \quad
+        c_t = f_t \odot c_{t-1} + i_t \odot j_t, \quad
+        h_t = o_t \odot (2\sigma(2c_t) - 1)
+
+    with :math:`\hat a, \hat W` the pre-activation's two parts with the :math:`j` block
+    doubled and the forget bias added to :math:`\hat a` (before the matmul, so it rounds
+    differently from the cell's order).
+    """
+    T, B, n = a_x.shape
+    H = n // 4
+    I, J, F, O = (cell.columns(H, g) for g in "ijfo")
+    scale = _doubling(n, J, a_x)
+    shift = a_x.new_zeros(n)
+    shift[F] = cell.forget_bias
+    a_x = torch.addcmul(shift, a_x, scale)  # (T, B, 4H)
+    W = W * scale
+    g = torch.empty_like(a_x)
+    h, c, tanh_c = (a_x.new_empty(T, B, H) for _ in range(3))
+    h_t, c_t = h_0, c_0
+    for t in range(T):
+        s = torch.addmm(a_x[t], h_t, W, out=g[t]).sigmoid_()  # (B, 4H): σ of every block
+        i, j, f, o = s[:, I], _tanh_from_sigmoid(s[:, J]), s[:, F], s[:, O]
+        c_t = torch.mul(f, c_t, out=c[t]).addcmul_(i, j)
+        tanh_c_t = _tanh_from_sigmoid(torch.mul(c_t, 2, out=tanh_c[t]).sigmoid_())
+        h_t = torch.mul(o, tanh_c_t, out=h[t])
+    return h, g, c, tanh_c
+
+
+def _gru_forward(
+    cell: GRUCell, a_x: Tensor, W: Tensor, b_hn: Tensor | None, h_0: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The GRU's equations over T steps in few passes: ``(h, zr, h_tilde)``, over time.
+
+    ``h`` and ``h_tilde`` are (T, B, H); ``zr`` (T, B, 2H) holds :math:`z, r`. The
+    candidate's columns are doubled (its tanh is :math:`2\sigma(2a) - 1`), and the new
+    state is one ``lerp``:
+
+    .. math::
+        h_t = 	ilde h_t + z_t \odot (h_{t-1} - 	ilde h_t)
+            = (1 - z_t) \odot 	ilde h_t + z_t \odot h_{t-1}
+
+    Reset after takes :math:`h_{t-1} W` for all three blocks in one matmul, with
+    :math:`b_{hn}` added inside it.
+    """
+    T, B, n = a_x.shape
+    H = n // 3
+    gates, candidate = cell.columns(H, "z", "r"), cell.columns(H, "h_tilde")
+    scale = _doubling(n, candidate, a_x)
+    a_x, W = a_x * scale, W * scale
+    W_zr, W_h = W[:, gates], W[:, candidate]
+    if b_hn is not None:  # reset after: b_hn sits inside the candidate's matmul
+        b_h = a_x.new_zeros(n)
+        b_h[candidate] = 2 * b_hn
+    zr, h_tilde, h = a_x.new_empty(T, B, 2 * H), a_x.new_empty(T, B, H), a_x.new_empty(T, B, H)
+    h_t = h_0
+    for t in range(T):
+        a_zr, a_h = a_x[t, :, gates], a_x[t, :, candidate]
+        if b_hn is None:  # reset before
+            z, r = torch.addmm(a_zr, h_t, W_zr, out=zr[t]).sigmoid_().chunk(2, dim=-1)
+            torch.addmm(a_h, r * h_t, W_h, out=h_tilde[t])
+        else:
+            hW = torch.addmm(b_h, h_t, W)  # (B, 3H): h_{t-1} W, and 2 b_hn in the candidate's
+            z, r = torch.add(a_zr, hW[:, gates], out=zr[t]).sigmoid_().chunk(2, dim=-1)
+            torch.addcmul(a_h, r, hW[:, candidate], out=h_tilde[t])
+        h_tilde_t = _tanh_from_sigmoid(h_tilde[t].sigmoid_())
+        h_t = torch.lerp(h_tilde_t, h_t, z, out=h[t])
+    return h, zr, h_tilde
+
+
 class _LSTMThroughTime(torch.autograd.Function):
-    r"""One LSTM layer over T steps: the cell's forward, a hand-written backward.
+    r"""One LSTM layer over T steps: :func:`_lstm_forward`, and a hand-written backward.
 
     Inputs: ``a_x`` (T, B, 4H) = x U + b, ``W`` (H, 4H), ``h_0``, ``c_0`` (B, H).
     Outputs: ``h`` (T, B, H) and ``c_T`` (B, H).
@@ -134,20 +238,18 @@ class _LSTMThroughTime(torch.autograd.Function):
     def forward(  # type: ignore[override]
         ctx: FunctionCtx, cell: LSTMCell, a_x: Tensor, W: Tensor, h_0: Tensor, c_0: Tensor
     ) -> tuple[Tensor, Tensor]:
-        h, (_, c_T), g = _unroll(cell, a_x, (h_0, c_0))
-        ctx.save_for_backward(W, h_0, c_0, h, g["i"], g["f"], g["j"], g["o"], g["c"])
-        return h, c_T
+        h, g, c, tanh_c = _lstm_forward(cell, a_x, W, h_0, c_0)
+        ctx.save_for_backward(W, h_0, c_0, h, g, c, tanh_c)
+        return h, c[-1]
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, dy: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
-        W, h_0, c_0, h, i, f, j, o, c = ctx.saved_tensors
+        W, h_0, c_0, h, g, c, tanh_c = ctx.saved_tensors
         T, B, H = h.shape
-        # tanh c_t again, as 2σ(2c) - 1: torch's CPU tanh is several times slower than its
-        # sigmoid, and an absolute error of 1e-7 in a gradient factor is harmless
-        tanh_c = torch.mul(c, 2).sigmoid_().mul_(2).sub_(1)
+        I, J, F, O = (_LSTM[name] for name in "ijfo")
+        i, j, f, o = (g.view(T, B, 4, H)[:, :, k] for k in (I, J, F, O))
         k_c = _d_tanh(o, tanh_c)  # δh -> δc: o ⊙ (1 - tanh² c)
-        I, J, F, O = (_LSTM[g] for g in "ijfo")
         k = h.new_empty(T, B, 4, H)  # δc -> δa^i, δa^j, δa^f; δh -> δa^o, in the cell's order
         _d_sigmoid(tanh_c, o, out=k[:, :, O])  # tanh c ⊙ o (1 - o)
         _d_sigmoid(j, i, out=k[:, :, I])
@@ -157,12 +259,12 @@ class _LSTMThroughTime(torch.autograd.Function):
         da = h.new_empty(T, B, 4, H)  # δa_t, blocks in the cell's order
         need = ctx.needs_input_grad
         W_T = W.T
-        dh, dc = dy[T - 1], dc_T  # δh_t and δc_t, from t = T - 1 down
+        dh, dc = dy[T - 1], dc_T.clone()  # δh_t and δc_t, from t = T - 1 down
         for t in range(T - 1, -1, -1):
-            dc = torch.addcmul(dc, dh, k_c[t])
+            dc.addcmul_(dh, k_c[t])
             torch.mul(k[t, :, _LSTM_BY_C], dc.unsqueeze(1), out=da[t, :, _LSTM_BY_C])
             torch.mul(k[t, :, O], dh, out=da[t, :, O])
-            dc = dc * f[t]  # the part of δc_{t-1} that flows through c_t
+            dc.mul_(f[t])  # the part of δc_{t-1} that flows through c_t
             if t > 0:
                 dh = torch.addmm(dy[t - 1], da[t].view(B, 4 * H), W_T)
         dh_0 = da[0].view(B, 4 * H) @ W_T if need[3] else None
@@ -172,7 +274,7 @@ class _LSTMThroughTime(torch.autograd.Function):
 
 
 class _GRUThroughTime(torch.autograd.Function):
-    r"""One GRU layer over T steps: the cell's forward, a hand-written backward.
+    r"""One GRU layer over T steps: :func:`_gru_forward`, and a hand-written backward.
 
     Inputs: ``a_x`` (T, B, 3H) = x U + b, ``W`` (H, 3H), ``b_hn`` (H,) or None, ``h_0``
     (B, H). Output: ``h`` (T, B, H).
@@ -212,16 +314,17 @@ class _GRUThroughTime(torch.autograd.Function):
         b_hn: Tensor | None,
         h_0: Tensor,
     ) -> Tensor:
-        h, _, g = _unroll(cell, a_x, h_0)
+        h, zr, h_tilde = _gru_forward(cell, a_x, W, b_hn, h_0)
         ctx.reset = cell.reset
-        ctx.save_for_backward(W, b_hn, h_0, h, g["z"], g["r"], g["h_tilde"])
+        ctx.save_for_backward(W, b_hn, h_0, h, zr, h_tilde)
         return h
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, dy: Tensor) -> tuple[Tensor | None, ...]:
-        W, b_hn, h_0, h, z, r, h_tilde = ctx.saved_tensors
+        W, b_hn, h_0, h, zr, h_tilde = ctx.saved_tensors
         T, B, H = h.shape
+        z, r = zr.chunk(2, dim=-1)
         h_prev = _previous(h_0, h)  # (T, B, H)
         k_h = _d_tanh(1 - z, h_tilde)  # δh -> δã: (1 - z) ⊙ (1 - h̃²)
         k_z = _d_sigmoid(h_prev - h_tilde, z)  # δh -> δa^z: (h_{t-1} - h̃) ⊙ z (1 - z)
@@ -361,8 +464,7 @@ class RNN(nn.Module):
         for l, cell in enumerate(self.cells):
             state = states[l] if states is not None else cell.initial_state(B, x)
             a_x = cell.project_input(x)  # (T, B, nH): all steps in one matmul
-            if self._observers or not self.fast or not _needs_grad(cell, a_x, state):
-                # (T, B, H): the next layer's input
+            if self._observers or not self.fast:  # x (T, B, H): the next layer's input
                 x, state, gates = _unroll(cell, a_x, state, keep_gates=bool(self._observers))
                 for observer in self._observers:
                     observer(l, {**gates, "h": x})
@@ -374,16 +476,6 @@ class RNN(nn.Module):
                 state = x[-1]
             finals.append(state)
         return x, finals
-
-
-def _needs_grad(cell: Cell, a_x: Tensor, state: Any) -> bool:
-    """Whether autograd will want gradients from this layer."""
-    if not torch.is_grad_enabled():
-        return False
-    tensors = [a_x, cell.W, *(state if isinstance(state, tuple) else (state,))]
-    if isinstance(cell, GRUCell) and cell.b_hn is not None:
-        tensors.append(cell.b_hn)
-    return any(t.requires_grad for t in tensors)
 
 
 def copy_from_torch(rnn: RNN, reference: nn.LSTM | nn.GRU) -> RNN:
