@@ -18,8 +18,8 @@ Two ways through time, one set of equations:
   depends only on the saved gates for all T steps at once, and gets the weight gradients
   of all T steps from one matmul over ``T·B`` rows at the end.
 
-At 32 units a step's time goes to its element-wise work, not to its matmul, so the fast
-forward takes every sigmoid of a step in one call and computes tanh as
+At 32 units a step's time goes to its number of operations more than to its matmul, so
+the fast forward takes every sigmoid of a step in one call and computes tanh as
 :math:`\tanh a = 2\sigma(2a) - 1` (:func:`_tanh_from_sigmoid`): torch's CPU ``tanh`` is
 several times slower than its ``sigmoid``. The two paths are the same function; they
 round differently, by less than 2e-7 per tanh (absolute).
@@ -135,17 +135,20 @@ def _lstm_forward(
 
     ``h``, ``c`` and ``tanh_c`` are (T, B, H); ``g`` (T, B, 4H) holds :math:`i, j, f, o`
     in the cell's column order. A step is one matmul, one sigmoid over all four blocks and
-    a few products, where :meth:`LSTMCell.step` makes a dozen passes:
+    six products, where :meth:`LSTMCell.step` makes a dozen passes:
 
     .. math::
         s_t = \sigma(\hat a_t + h_{t-1} \hat W), \quad
-        j_t = 2 s^j_t - 1, \quad
-        c_t = f_t \odot c_{t-1} + i_t \odot j_t, \quad
+        c_t = f_t \odot c_{t-1} + 2\, i_t \odot s^j_t - i_t, \quad
         h_t = o_t \odot (2\sigma(2c_t) - 1)
 
     with :math:`\hat a, \hat W` the pre-activation's two parts with the :math:`j` block
     doubled and the forget bias added to :math:`\hat a` (before the matmul, so it rounds
-    differently from the cell's order).
+    differently from the cell's order), so that :math:`s^j_t = \sigma(2 a^j_t)` and
+    :math:`i_t \odot j_t = i_t \odot (2 s^j_t - 1)`; :math:`j = 2 s^j - 1` itself is taken
+    for all steps at once after the loop. The loop indexes lists of views made once
+    (``unbind``): at 32 units a step's time is its number of operations, each with a fixed
+    cost, more than their arithmetic.
     """
     T, B, n = a_x.shape
     H = n // 4
@@ -153,17 +156,19 @@ def _lstm_forward(
     scale = _doubling(n, J, a_x)
     shift = a_x.new_zeros(n)
     shift[F] = cell.forget_bias
-    a_x = torch.addcmul(shift, a_x, scale)  # (T, B, 4H)
+    g = torch.addcmul(shift, a_x, scale)  # (T, B, 4H): â, then the gates, in place
     W = W * scale
-    g = torch.empty_like(a_x)
     h, c, tanh_c = (a_x.new_empty(T, B, H) for _ in range(3))
+    rows, h_rows, c_rows, tanh_c_rows = g.unbind(), h.unbind(), c.unbind(), tanh_c.unbind()
+    i_rows, s_j_rows, f_rows, o_rows = (g[..., k].unbind() for k in (I, J, F, O))
     h_t, c_t = h_0, c_0
     for t in range(T):
-        s = torch.addmm(a_x[t], h_t, W, out=g[t]).sigmoid_()  # (B, 4H): σ of every block
-        i, j, f, o = s[:, I], _tanh_from_sigmoid(s[:, J]), s[:, F], s[:, O]
-        c_t = torch.mul(f, c_t, out=c[t]).addcmul_(i, j)
-        tanh_c_t = _tanh_from_sigmoid(torch.mul(c_t, 2, out=tanh_c[t]).sigmoid_())
-        h_t = torch.mul(o, tanh_c_t, out=h[t])
+        rows[t].addmm_(h_t, W).sigmoid_()  # (B, 4H): σ of every block
+        i, s_j, f, o = i_rows[t], s_j_rows[t], f_rows[t], o_rows[t]
+        c_t = torch.mul(f, c_t, out=c_rows[t]).addcmul_(i, s_j, value=2).sub_(i)
+        tanh_c_t = _tanh_from_sigmoid(torch.mul(c_t, 2, out=tanh_c_rows[t]).sigmoid_())
+        h_t = torch.mul(o, tanh_c_t, out=h_rows[t])
+    _tanh_from_sigmoid(g[..., J])  # j_t = 2 s^j_t - 1, every step at once
     return h, g, c, tanh_c
 
 
@@ -250,24 +255,33 @@ class _LSTMThroughTime(torch.autograd.Function):
         I, J, F, O = (_LSTM[name] for name in "ijfo")
         i, j, f, o = (g.view(T, B, 4, H)[:, :, k] for k in (I, J, F, O))
         k_c = _d_tanh(o, tanh_c)  # δh -> δc: o ⊙ (1 - tanh² c)
-        k = h.new_empty(T, B, 4, H)  # δc -> δa^i, δa^j, δa^f; δh -> δa^o, in the cell's order
-        _d_sigmoid(tanh_c, o, out=k[:, :, O])  # tanh c ⊙ o (1 - o)
-        _d_sigmoid(j, i, out=k[:, :, I])
-        _d_tanh(i, j, out=k[:, :, J])
-        _d_sigmoid(c[:-1], f[1:], out=k[1:, :, F])  # c_{t-1} ⊙ f (1 - f)
-        _d_sigmoid(c_0, f[0], out=k[0, :, F])
-        da = h.new_empty(T, B, 4, H)  # δa_t, blocks in the cell's order
+        # the factors δc -> δa^i, δa^j, δa^f and δh -> δa^o, in the cell's order; the loop
+        # multiplies them by δc_t and δh_t in place, turning them into δa_t
+        da = h.new_empty(T, B, 4, H)
+        _d_sigmoid(tanh_c, o, out=da[:, :, O])  # tanh c ⊙ o (1 - o)
+        _d_sigmoid(j, i, out=da[:, :, I])
+        _d_tanh(i, j, out=da[:, :, J])
+        _d_sigmoid(c[:-1], f[1:], out=da[1:, :, F])  # c_{t-1} ⊙ f (1 - f)
+        _d_sigmoid(c_0, f[0], out=da[0, :, F])
         need = ctx.needs_input_grad
         W_T = W.T
-        dh, dc = dy[T - 1], dc_T.clone()  # δh_t and δc_t, from t = T - 1 down
+        # per-step views made once: the loop below runs only arithmetic
+        da_by_c, da_o, da_rows = (
+            da[:, :, _LSTM_BY_C].unbind(),
+            da[:, :, O].unbind(),
+            da.view(T, B, 4 * H).unbind(),
+        )
+        k_c_rows, f_rows, dy_rows = k_c.unbind(), f.unbind(), dy.unbind()
+        dh, dc = dy_rows[T - 1], dc_T.clone()  # δh_t and δc_t, from t = T - 1 down
+        dc_by_blocks = dc.unsqueeze(1)  # (B, 1, H): δc, updated in place, for i, j, f at once
         for t in range(T - 1, -1, -1):
-            dc.addcmul_(dh, k_c[t])
-            torch.mul(k[t, :, _LSTM_BY_C], dc.unsqueeze(1), out=da[t, :, _LSTM_BY_C])
-            torch.mul(k[t, :, O], dh, out=da[t, :, O])
-            dc.mul_(f[t])  # the part of δc_{t-1} that flows through c_t
+            dc.addcmul_(dh, k_c_rows[t])
+            da_by_c[t].mul_(dc_by_blocks)
+            da_o[t].mul_(dh)
+            dc.mul_(f_rows[t])  # the part of δc_{t-1} that flows through c_t
             if t > 0:
-                dh = torch.addmm(dy[t - 1], da[t].view(B, 4 * H), W_T)
-        dh_0 = da[0].view(B, 4 * H) @ W_T if need[3] else None
+                dh = torch.addmm(dy_rows[t - 1], da_rows[t], W_T)
+        dh_0 = da_rows[0] @ W_T if need[3] else None
         da = da.view(T, B, 4 * H)
         dW = _previous(h_0, h).reshape(T * B, H).T @ da.reshape(T * B, 4 * H) if need[2] else None
         return None, da, dW, dh_0, dc if need[4] else None
