@@ -198,18 +198,22 @@ def _gru_forward(
         b_h = a_x.new_zeros(n)
         b_h[candidate] = 2 * b_hn
     zr, h_tilde, h = a_x.new_empty(T, B, 2 * H), a_x.new_empty(T, B, H), a_x.new_empty(T, B, H)
+    # per-step views made once: the loop below runs only arithmetic
+    a_zr_rows, a_h_rows = a_x[..., gates].unbind(), a_x[..., candidate].unbind()
+    zr_rows, h_tilde_rows, h_rows = zr.unbind(), h_tilde.unbind(), h.unbind()
+    z_rows, r_rows = (zr[..., k].unbind() for k in (slice(0, H), slice(H, 2 * H)))  # z, then r
     h_t = h_0
     for t in range(T):
-        a_zr, a_h = a_x[t, :, gates], a_x[t, :, candidate]
+        z, r = z_rows[t], r_rows[t]
         if b_hn is None:  # reset before
-            z, r = torch.addmm(a_zr, h_t, W_zr, out=zr[t]).sigmoid_().chunk(2, dim=-1)
-            torch.addmm(a_h, r * h_t, W_h, out=h_tilde[t])
+            torch.addmm(a_zr_rows[t], h_t, W_zr, out=zr_rows[t]).sigmoid_()
+            torch.addmm(a_h_rows[t], r * h_t, W_h, out=h_tilde_rows[t])
         else:
             hW = torch.addmm(b_h, h_t, W)  # (B, 3H): h_{t-1} W, and 2 b_hn in the candidate's
-            z, r = torch.add(a_zr, hW[:, gates], out=zr[t]).sigmoid_().chunk(2, dim=-1)
-            torch.addcmul(a_h, r, hW[:, candidate], out=h_tilde[t])
-        h_tilde_t = _tanh_from_sigmoid(h_tilde[t].sigmoid_())
-        h_t = torch.lerp(h_tilde_t, h_t, z, out=h[t])
+            torch.add(a_zr_rows[t], hW[:, gates], out=zr_rows[t]).sigmoid_()
+            torch.addcmul(a_h_rows[t], r, hW[:, candidate], out=h_tilde_rows[t])
+        h_tilde_t = _tanh_from_sigmoid(h_tilde_rows[t].sigmoid_())
+        h_t = torch.lerp(h_tilde_t, h_t, z, out=h_rows[t])
     return h, zr, h_tilde
 
 
@@ -383,13 +387,20 @@ def _gru_after_backward(
     dh = torch.empty_like(h_prev)  # δh_t for every step
     dh[T - 1] = dy[T - 1]
     W_T = W.T
+    # per-step views made once: the loop below runs only arithmetic
+    k_rows, dg_blocks, dg_rows = k.unbind(), dg.unbind(), dg.view(T, B, 3 * H).unbind()
+    dh_blocks, dh_rows, dy_rows, z_rows = (
+        dh.unsqueeze(2).unbind(),
+        dh.unbind(),
+        dy.unbind(),
+        z.unbind(),
+    )
     for t in range(T - 1, -1, -1):
-        torch.mul(k[t], dh[t].unsqueeze(1), out=dg[t])
+        torch.mul(k_rows[t], dh_blocks[t], out=dg_blocks[t])
         if t > 0:
-            torch.addmm(
-                torch.addcmul(dy[t - 1], dh[t], z[t]), dg[t].view(B, 3 * H), W_T, out=dh[t - 1]
-            )
-    dh_0 = torch.addmm(dh[0] * z[0], dg[0].view(B, 3 * H), W_T) if need_h_0 else None
+            direct = torch.addcmul(dy_rows[t - 1], dh_rows[t], z_rows[t])
+            torch.addmm(direct, dg_rows[t], W_T, out=dh_rows[t - 1])
+    dh_0 = torch.addmm(dh[0] * z[0], dg_rows[0], W_T) if need_h_0 else None
     dg = dg.view(T, B, 3 * H)
     dW = h_prev.reshape(T * B, H).T @ dg.reshape(T * B, 3 * H)
     db_hn = dg[..., candidate].sum((0, 1))
@@ -414,15 +425,19 @@ def _gru_before_backward(
     z_, r_, zr = (GRUCell.columns(H, *g) for g in (("z",), ("r",), ("z", "r")))
     candidate = GRUCell.columns(H, "h_tilde")
     W_zr_T, W_h_T = W[:, zr].T, W[:, candidate].T
-    dh, no_output = dy[T - 1], torch.zeros_like(h_prev[0])
+    # per-step views made once: the loop below runs only arithmetic
+    da_z, da_r, da_zr, da_h = (da[..., cols].unbind() for cols in (z_, r_, zr, candidate))
+    k_h_rows, k_z_rows, k_r_rows = k_h.unbind(), k_z.unbind(), k_r.unbind()
+    z_rows, r_rows = z.unbind(), r.unbind()
+    dy_rows = [*dy[:-1].unbind(), torch.zeros_like(h_prev[0])]  # [-1]: none reaches h_0
+    dh = dy[T - 1]
     for t in range(T - 1, -1, -1):
-        da_h = torch.mul(k_h[t], dh, out=da[t, :, candidate])
-        ds = da_h @ W_h_T
-        torch.mul(k_z[t], dh, out=da[t, :, z_])
-        torch.mul(k_r[t], ds, out=da[t, :, r_])
+        ds = torch.mul(k_h_rows[t], dh, out=da_h[t]) @ W_h_T
+        torch.mul(k_z_rows[t], dh, out=da_z[t])
+        torch.mul(k_r_rows[t], ds, out=da_r[t])
         if t > 0 or need_h_0:  # δh_{t-1}; h_0's only when asked for
-            direct = torch.addcmul(dy[t - 1] if t > 0 else no_output, dh, z[t])
-            dh = torch.addmm(direct.addcmul_(ds, r[t]), da[t, :, zr], W_zr_T)
+            direct = torch.addcmul(dy_rows[t - 1], dh, z_rows[t])
+            dh = torch.addmm(direct.addcmul_(ds, r_rows[t]), da_zr[t], W_zr_T)
     rows = da.reshape(T * B, 3 * H)
     dW = W.new_empty(H, 3 * H)
     dW[:, zr] = h_prev.reshape(T * B, H).T @ rows[:, zr]
