@@ -7,9 +7,8 @@ inputs of a layer at once (``x U + b`` for every step in one matmul), then runs 
 Two ways through time, one set of equations:
 
 * the *reference* path calls the cell's own ``step`` at every step and lets autograd
-  record every operation; it runs whenever an observer is registered (probes see the
-  gates), or with ``rnn.fast = False``;
-* the *fast* path (the default, in training and evaluation) computes the same equations
+  record every operation; it runs with ``rnn.fast = False``;
+* the *fast* path (the default: training, evaluation, probes) computes the same equations
   with fewer passes over memory (:func:`_lstm_forward`, :func:`_gru_forward`), keeps the
   gates, and back-propagates through time with hand-written derivatives
   (``_LSTMThroughTime``, ``_GRUThroughTime``, their equations in their docstrings).
@@ -28,8 +27,9 @@ round differently, by less than 2e-7 per tanh (absolute).
 gradients.
 
 Looking inside: :meth:`RNN.add_observer` registers a callback that receives every
-layer's gate activations and outputs, stacked over time. Probes use it
-(:func:`rnnreport.inspection.probes.record`); with no observer, nothing is kept.
+layer's gate activations and outputs, stacked over time, from whichever path runs (so
+that recording changes no output, not even its rounding). Probes use it
+(:func:`rnnreport.inspection.probes.record`); with no observer, nothing is handed out.
 """
 
 from __future__ import annotations
@@ -182,8 +182,8 @@ def _gru_forward(
     state is one ``lerp``:
 
     .. math::
-        h_t = 	ilde h_t + z_t \odot (h_{t-1} - 	ilde h_t)
-            = (1 - z_t) \odot 	ilde h_t + z_t \odot h_{t-1}
+        h_t = \tilde h_t + z_t \odot (h_{t-1} - \tilde h_t)
+            = (1 - z_t) \odot \tilde h_t + z_t \odot h_{t-1}
 
     Reset after takes :math:`h_{t-1} W` for all three blocks in one matmul, with
     :math:`b_{hn}` added inside it.
@@ -245,10 +245,19 @@ class _LSTMThroughTime(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: FunctionCtx, cell: LSTMCell, a_x: Tensor, W: Tensor, h_0: Tensor, c_0: Tensor
+        ctx: FunctionCtx,
+        cell: LSTMCell,
+        a_x: Tensor,
+        W: Tensor,
+        h_0: Tensor,
+        c_0: Tensor,
+        gates: dict[str, Tensor] | None = None,
     ) -> tuple[Tensor, Tensor]:
         h, g, c, tanh_c = _lstm_forward(cell, a_x, W, h_0, c_0)
         ctx.save_for_backward(W, h_0, c_0, h, g, c, tanh_c)
+        if gates is not None:  # for observers: {i, f, j, o, c}, each (T, B, H)
+            named = {**LSTMCell.split(g), "c": c}
+            gates.update({name: named[name] for name in LSTMCell.gate_names})
         return h, c[-1]
 
     @staticmethod
@@ -288,7 +297,7 @@ class _LSTMThroughTime(torch.autograd.Function):
         dh_0 = da_rows[0] @ W_T if need[3] else None
         da = da.view(T, B, 4 * H)
         dW = _previous(h_0, h).reshape(T * B, H).T @ da.reshape(T * B, 4 * H) if need[2] else None
-        return None, da, dW, dh_0, dc if need[4] else None
+        return None, da, dW, dh_0, dc if need[4] else None, None
 
 
 class _GRUThroughTime(torch.autograd.Function):
@@ -331,10 +340,14 @@ class _GRUThroughTime(torch.autograd.Function):
         W: Tensor,
         b_hn: Tensor | None,
         h_0: Tensor,
+        gates: dict[str, Tensor] | None = None,
     ) -> Tensor:
         h, zr, h_tilde = _gru_forward(cell, a_x, W, b_hn, h_0)
         ctx.reset = cell.reset
         ctx.save_for_backward(W, b_hn, h_0, h, zr, h_tilde)
+        if gates is not None:  # for observers: {z, r, h_tilde}, each (T, B, H)
+            z, r = zr.chunk(2, dim=-1)
+            gates.update({"z": z, "r": r, "h_tilde": h_tilde})
         return h
 
     @staticmethod
@@ -360,6 +373,7 @@ class _GRUThroughTime(torch.autograd.Function):
             dW if need[2] else None,
             db_hn if need[3] else None,
             dh_0 if need[4] else None,
+            None,
         )
 
 
@@ -453,9 +467,9 @@ class RNN(nn.Module):
     LSTM, ``h`` for the GRU). Keyword arguments go to each cell (``init``, ``reset``,
     ``forget_bias``).
 
-    ``fast`` (default True) back-propagates with the hand-written derivatives when no
-    observer is registered; set it to False to let autograd record every step instead
-    (the reference the fast path is tested against).
+    ``fast`` (default True) runs the fused forward and back-propagates with the
+    hand-written derivatives; set it to False to step the cells and let autograd record
+    every step instead (the reference the fast path is tested against).
     """
 
     def __init__(
@@ -493,16 +507,17 @@ class RNN(nn.Module):
         for l, cell in enumerate(self.cells):
             state = states[l] if states is not None else cell.initial_state(B, x)
             a_x = cell.project_input(x)  # (T, B, nH): all steps in one matmul
-            if self._observers or not self.fast:  # x (T, B, H): the next layer's input
+            gates: dict[str, Tensor] = {}  # filled for observers, from whichever path runs
+            if not self.fast:  # x (T, B, H): the next layer's input
                 x, state, gates = _unroll(cell, a_x, state, keep_gates=bool(self._observers))
-                for observer in self._observers:
-                    observer(l, {**gates, "h": x})
             elif isinstance(cell, LSTMCell):
-                x, c_T = _LSTMThroughTime.apply(cell, a_x, cell.W, *state)
+                x, c_T = _LSTMThroughTime.apply(cell, a_x, cell.W, *state, gates)
                 state = (x[-1], c_T)
             else:
-                x = _GRUThroughTime.apply(cell, a_x, cell.W, cell.b_hn, state)
+                x = _GRUThroughTime.apply(cell, a_x, cell.W, cell.b_hn, state, gates)
                 state = x[-1]
+            for observer in self._observers:
+                observer(l, {**gates, "h": x})
             finals.append(state)
         return x, finals
 
