@@ -134,8 +134,9 @@ def _lstm_forward(
     r"""The LSTM's equations over T steps in few passes: ``(h, g, c, tanh_c)``, over time.
 
     ``h``, ``c`` and ``tanh_c`` are (T, B, H); ``g`` (T, B, 4H) holds :math:`i, j, f, o`
-    in the cell's column order. A step is one matmul, one sigmoid over all four blocks and
-    six products, where :meth:`LSTMCell.step` makes a dozen passes:
+    in the cell's column order. A step is ten operations, no tanh among them: one matmul,
+    one sigmoid over all four blocks, eight cheap passes (one more sigmoid among them),
+    where :meth:`LSTMCell.step` makes twelve, two of them torch's slow tanh:
 
     .. math::
         s_t = \sigma(\hat a_t + h_{t-1} \hat W), \quad
