@@ -175,8 +175,8 @@ def _lstm_forward(
 
 def _gru_forward(
     cell: GRUCell, a_x: Tensor, W: Tensor, b_hn: Tensor | None, h_0: Tensor
-) -> tuple[Tensor, Tensor, Tensor]:
-    r"""The GRU's equations over T steps in few passes: ``(h, zr, h_tilde)``, over time.
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    r"""The GRU's equations over T steps in few passes: ``(h, zr, h_tilde, n2)``, over time.
 
     ``h`` and ``h_tilde`` are (T, B, H); ``zr`` (T, B, 2H) holds :math:`z, r`. The
     candidate's columns are doubled (its tanh is :math:`2\sigma(2a) - 1`), and the new
@@ -187,7 +187,8 @@ def _gru_forward(
             = (1 - z_t) \odot \tilde h_t + z_t \odot h_{t-1}
 
     Reset after takes :math:`h_{t-1} W` for all three blocks in one matmul, with
-    :math:`b_{hn}` added inside it.
+    :math:`b_{hn}` added inside it, and keeps ``n2`` (T, B, H), :math:`2 n_t` with
+    :math:`n_t = h_{t-1} W_h + b_{hn}`, for the backward (None when resetting before).
     """
     T, B, n = a_x.shape
     H = n // 3
@@ -198,6 +199,8 @@ def _gru_forward(
     if b_hn is not None:  # reset after: b_hn sits inside the candidate's matmul
         b_h = a_x.new_zeros(n)
         b_h[candidate] = 2 * b_hn
+        hW_all = a_x.new_empty(T, B, n)  # h_{t-1} W of every step: the backward needs n_t
+        hW_rows = hW_all.unbind()
     zr, h_tilde, h = a_x.new_empty(T, B, 2 * H), a_x.new_empty(T, B, H), a_x.new_empty(T, B, H)
     # per-step views made once: the loop below runs only arithmetic
     a_zr_rows, a_h_rows = a_x[..., gates].unbind(), a_x[..., candidate].unbind()
@@ -210,12 +213,13 @@ def _gru_forward(
             torch.addmm(a_zr_rows[t], h_t, W_zr, out=zr_rows[t]).sigmoid_()
             torch.addmm(a_h_rows[t], r * h_t, W_h, out=h_tilde_rows[t])
         else:
-            hW = torch.addmm(b_h, h_t, W)  # (B, 3H): h_{t-1} W, and 2 b_hn in the candidate's
+            hW = torch.addmm(b_h, h_t, W, out=hW_rows[t])  # (B, 3H): h_{t-1} W (+ 2 b_hn)
             torch.add(a_zr_rows[t], hW[:, gates], out=zr_rows[t]).sigmoid_()
             torch.addcmul(a_h_rows[t], r, hW[:, candidate], out=h_tilde_rows[t])
         h_tilde_t = _tanh_from_sigmoid(h_tilde_rows[t].sigmoid_())
         h_t = torch.lerp(h_tilde_t, h_t, z, out=h_rows[t])
-    return h, zr, h_tilde
+    n2 = None if b_hn is None else hW_all[..., candidate]
+    return h, zr, h_tilde, n2
 
 
 class _LSTMThroughTime(torch.autograd.Function):
@@ -325,8 +329,8 @@ class _GRUThroughTime(torch.autograd.Function):
         \end{aligned}
 
     where :math:`s_t = r_t \odot h_{t-1}` (reset before) and
-    :math:`n_t = h_{t-1} W_h + b_{hn}` (reset after, recomputed for all steps in one
-    matmul). Weight gradients sum over steps in one matmul each:
+    :math:`n_t = h_{t-1} W_h + b_{hn}` (reset after, kept by the forward). Weight
+    gradients sum over steps in one matmul each:
     :math:`\partial L/\partial W_{zr} = \sum_t h_{t-1}^\top [\delta a^z_t, \delta a^r_t]`;
     :math:`\partial L/\partial W_h = \sum_t s_t^\top \delta\tilde a_t` (before) or
     :math:`\sum_t h_{t-1}^\top \delta n_t` (after), and
@@ -343,9 +347,9 @@ class _GRUThroughTime(torch.autograd.Function):
         h_0: Tensor,
         gates: dict[str, Tensor] | None = None,
     ) -> Tensor:
-        h, zr, h_tilde = _gru_forward(cell, a_x, W, b_hn, h_0)
+        h, zr, h_tilde, n2 = _gru_forward(cell, a_x, W, b_hn, h_0)
         ctx.reset = cell.reset
-        ctx.save_for_backward(W, b_hn, h_0, h, zr, h_tilde)
+        ctx.save_for_backward(W, n2, h_0, h, zr, h_tilde)
         if gates is not None:  # for observers: {z, r, h_tilde}, each (T, B, H)
             z, r = zr.chunk(2, dim=-1)
             gates.update({"z": z, "r": r, "h_tilde": h_tilde})
@@ -354,7 +358,7 @@ class _GRUThroughTime(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, dy: Tensor) -> tuple[Tensor | None, ...]:
-        W, b_hn, h_0, h, zr, h_tilde = ctx.saved_tensors
+        W, n2, h_0, h, zr, h_tilde = ctx.saved_tensors
         T, B, H = h.shape
         z, r = zr.chunk(2, dim=-1)
         h_prev = _previous(h_0, h)  # (T, B, H)
@@ -362,9 +366,7 @@ class _GRUThroughTime(torch.autograd.Function):
         k_z = _d_sigmoid(h_prev - h_tilde, z)  # δh -> δa^z: (h_{t-1} - h̃) ⊙ z (1 - z)
         need = ctx.needs_input_grad
         if ctx.reset == "after":
-            da_x, dW, db_hn, dh_0 = _gru_after_backward(
-                dy, W, b_hn, h_prev, z, r, k_h, k_z, need[4]
-            )
+            da_x, dW, db_hn, dh_0 = _gru_after_backward(dy, W, n2, h_prev, z, r, k_h, k_z, need[4])
         else:
             da_x, dW, dh_0 = _gru_before_backward(dy, W, h_prev, z, r, k_h, k_z, need[4])
             db_hn = None
@@ -381,7 +383,7 @@ class _GRUThroughTime(torch.autograd.Function):
 def _gru_after_backward(
     dy: Tensor,
     W: Tensor,
-    b_hn: Tensor,
+    n2: Tensor,
     h_prev: Tensor,
     z: Tensor,
     r: Tensor,
@@ -393,7 +395,7 @@ def _gru_after_backward(
     T, B, H = h_prev.shape
     Z, R, N = _GRU["z"], _GRU["r"], _GRU["h_tilde"]
     candidate = GRUCell.columns(H, "h_tilde")
-    n = torch.matmul(h_prev, W[:, candidate]).add_(b_hn)  # (T, B, H): n_t, all steps at once
+    n = n2 * 0.5  # (T, B, H): n_t, kept by the forward as 2 n_t (halving is exact)
     k = h_prev.new_empty(T, B, 3, H)  # δh -> δa^z, δa^r, δn, in the cell's order
     k[:, :, Z] = k_z
     _d_sigmoid(n.mul_(k_h), r, out=k[:, :, R])  # δã ⊙ n_t ⊙ r (1 - r)
