@@ -26,11 +26,21 @@ multiply-adds of every matmul of one training step (2 FLOPs each):
 with :math:`n = 4` (LSTM) or 3 (GRU) gate blocks: the backward pass does each matmul twice
 (the gradient for its weight and for its input) except the input gradients nobody needs
 (the pixels' and the zero initial state's; :math:`n_0 = n`, but 2 for the reset-before GRU,
-whose :math:`r \odot h_0` still needs its gradient to reach :math:`r`). Elementwise work is
-not counted. :func:`matmul_peak` measures what a large float32 matmul reaches on this
-machine in the same run; ``F_step / seconds`` over that peak says how close a step comes
-to the arithmetic limit, and the grid estimate scales the per-step times up to the full
-grid's 10 epochs of 55,000 sequences (training steps only, no evaluation).
+whose :math:`r \odot h_0` still needs its gradient to reach :math:`r`).
+:func:`matmul_peak` measures what a large float32 matmul reaches on this machine in the
+same run; ``F_step / seconds`` over that peak says how close a step comes to the
+arithmetic limit.
+
+At 32 units the matmuls are not what bounds a step: its element-wise work is. Every unit
+of every layer takes, per time step, the cell's sigmoids and tanhs forward and one
+derivative of each backward (:data:`NONLINEARITIES`: 3 σ and 2 tanh for the LSTM, 2 σ and
+1 tanh for the GRU). :func:`elementwise_rates` measures, in the same run, how many
+elements per second each of those kernels processes on a large tensor, and
+:func:`elementwise_seconds` turns a config's counts into the least time they take: the
+*element-wise limit*. A tanh is counted at the faster of torch's ``tanh`` and its
+``sigmoid`` (tanh a = 2σ(2a) − 1, so a kernel need not pay more for it). The two limits
+add, one thread doing both; the grid estimate scales the per-step times and both limits
+up to the full grid's 10 epochs of 55,000 sequences (training steps only, no evaluation).
 """
 
 from __future__ import annotations
@@ -87,6 +97,60 @@ def training_flops(config: ModelConfig, batch_size: int | None = None) -> int:
     return 3 * (embed + recurrent + head) - skipped
 
 
+NONLINEARITIES = {"lstm": {"sigmoid": 3, "tanh": 2}, "gru": {"sigmoid": 2, "tanh": 1}}
+"""Sigmoids and tanhs per unit and time step of each cell's forward (i, f, o; j, tanh c —
+z, r; h̃); its backward takes one derivative of each."""
+
+ELEMENTWISE_KERNELS = ("sigmoid", "tanh", "sigmoid_backward", "tanh_backward")
+"""The element-wise kernels whose throughput :func:`elementwise_rates` measures."""
+
+
+def elementwise_counts(config: ModelConfig, batch_size: int | None = None) -> dict[str, int]:
+    """Elements each of :data:`ELEMENTWISE_KERNELS` must process in one training step."""
+    B, T, H, L = batch_size or config.batch_size, STEPS, config.units, config.layers
+    per_step = NONLINEARITIES[config.cell]
+    cells = L * T * B * H  # one per unit, layer, time step and sequence
+    return {
+        "sigmoid": per_step["sigmoid"] * cells,
+        "tanh": per_step["tanh"] * cells,
+        "sigmoid_backward": per_step["sigmoid"] * cells,
+        "tanh_backward": per_step["tanh"] * cells,
+    }
+
+
+def elementwise_rates(
+    device: torch.device | str | None = None, size: int = STEPS * 256 * 32, repeats: int = 5
+) -> dict[str, float]:
+    """Best elements per second of each of :data:`ELEMENTWISE_KERNELS` on ``size`` floats.
+
+    The default size is one layer's gates at 32 units (T·B·H), a tensor that a training
+    step really passes over.
+    """
+    device = torch.device(device or default_device())
+    g = torch.Generator().manual_seed(0)
+    a, y = (torch.randn(size, generator=g).to(device) for _ in range(2))
+    out = torch.empty_like(a)
+    aten = torch.ops.aten
+    kernels = {
+        "sigmoid": lambda: torch.sigmoid(a, out=out),
+        "tanh": lambda: torch.tanh(a, out=out),
+        "sigmoid_backward": lambda: aten.sigmoid_backward.grad_input(a, y, grad_input=out),
+        "tanh_backward": lambda: aten.tanh_backward.grad_input(a, y, grad_input=out),
+    }
+    rates = {}
+    for name, kernel in kernels.items():
+        kernel()
+        rates[name] = size / min(_time(kernel, device) for _ in range(repeats))
+    return rates
+
+
+def elementwise_seconds(counts: dict[str, int], rates: dict[str, float]) -> float:
+    """The least time ``counts`` elements take at ``rates`` (a tanh at its cheaper of
+    ``tanh`` and ``sigmoid``): the element-wise limit of one training step."""
+    fastest = {**rates, "tanh": max(rates["tanh"], rates["sigmoid"])}
+    return sum(n / fastest[name] for name, n in counts.items())
+
+
 def matmul_peak(
     device: torch.device | str | None = None, size: int = 1024, repeats: int = 5
 ) -> float:
@@ -111,6 +175,7 @@ class Row:
     torch_s: float
     ours_best_s: float  # fastest repeat: what the machine does when nothing else disturbs it
     torch_best_s: float
+    elements: dict[str, int] = field(default_factory=dict)  # elementwise_counts, per kernel
 
     @property
     def ratio(self) -> float:
@@ -135,6 +200,7 @@ class Benchmark:
     warmup: int
     repeats: int
     torch_version: str = field(default=torch.__version__)
+    elementwise_rates: dict[str, float] = field(default_factory=dict)  # elements/s, measured
 
     def seq_per_s(self, seconds: float) -> float:
         return self.batch_size / seconds
@@ -142,8 +208,21 @@ class Benchmark:
     def gflops(self, row: Row, seconds: float) -> float:
         return row.flops / seconds / 1e9
 
+    def flop_limit_s(self, row: Row) -> float:
+        """Seconds of ``row``'s matmul FLOPs at the measured peak."""
+        return row.flops / (self.peak_gflops * 1e9)
+
+    def elementwise_limit_s(self, row: Row) -> float:
+        """Seconds of ``row``'s sigmoids, tanhs and derivatives at the measured rates
+        (0 where either was not measured)."""
+        if not row.elements or not self.elementwise_rates:
+            return 0.0
+        return elementwise_seconds(row.elements, self.elementwise_rates)
+
     def grid_minutes(self) -> dict[str, float] | None:
-        """Minutes to train the grid once (10 epochs): ours, torch's, and at the peak FLOP/s.
+        """Minutes to train the grid once (10 epochs): ours, torch's, at the peak FLOP/s
+        (``flop_limit``), at the element-wise rates (``elementwise_limit``) and both in turn
+        (``limit``, what one thread needs at least).
 
         None unless all 8 of the grid's configs were measured.
         """
@@ -152,10 +231,14 @@ class Benchmark:
         if {r.name for r in grid} != names:
             return None
         steps = 10 * TRAIN_SEQUENCES / self.batch_size  # 10 epochs of training steps
+        flop_limit = steps * sum(r.flops for r in grid) / (self.peak_gflops * 1e9) / 60
+        elementwise_limit = steps * sum(self.elementwise_limit_s(r) for r in grid) / 60
         return {
             "ours": steps * sum(r.ours_s for r in grid) / 60,
             "torch": steps * sum(r.torch_s for r in grid) / 60,
-            "flop_limit": steps * sum(r.flops for r in grid) / (self.peak_gflops * 1e9) / 60,
+            "flop_limit": flop_limit,
+            "elementwise_limit": elementwise_limit,
+            "limit": flop_limit + elementwise_limit,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,6 +255,8 @@ class Benchmark:
                     "ours_gflops": self.gflops(r, r.ours_s),
                     "torch_gflops": self.gflops(r, r.torch_s),
                     "ours_of_peak": self.gflops(r, r.ours_s) / self.peak_gflops,
+                    "flop_limit_s": self.flop_limit_s(r),
+                    "elementwise_limit_s": self.elementwise_limit_s(r),
                 }
             )
         settings = {k: v for k, v in asdict(self).items() if k != "rows"}
@@ -181,7 +266,8 @@ class Benchmark:
         """The rows as a plain-text table, then the grid estimate."""
         head = (
             f"{'config':<16} {'ours ms':>8} {'torch ms':>9} {'ratio':>6} {'best':>5} "
-            f"{'ours seq/s':>11} {'torch seq/s':>12} {'ours GFLOP/s':>13} {'of peak':>8}"
+            f"{'ours seq/s':>11} {'torch seq/s':>12} {'ours GFLOP/s':>13} {'of peak':>8} "
+            f"{'FLOP lim ms':>11} {'elem lim ms':>11} {'ours/lim':>8}"
         )
         lines = [
             f"training step (forward, backward, Adam) of the classifier, batch {self.batch_size},"
@@ -189,6 +275,7 @@ class Benchmark:
             f" median of {self.repeats} after {self.warmup} warm-up steps",
             f"float32 matmul peak measured in this run: {self.peak_gflops:.1f} GFLOP/s;"
             " ratio: ours / torch.nn of the median times, best: of the fastest times",
+            _rates_line(self.elementwise_rates),
             "",
             head,
             "-" * len(head),
@@ -200,7 +287,9 @@ class Benchmark:
                 f"{r.name + mark:<16} {r.ours_s * 1e3:8.1f} {r.torch_s * 1e3:9.1f} {r.ratio:6.2f} "
                 f"{r.best_ratio:5.2f} {self.seq_per_s(r.ours_s):11.0f} "
                 f"{self.seq_per_s(r.torch_s):12.0f} "
-                f"{ours_gflops:13.1f} {ours_gflops / self.peak_gflops:8.0%}"
+                f"{ours_gflops:13.1f} {ours_gflops / self.peak_gflops:8.0%} "
+                f"{self.flop_limit_s(r) * 1e3:11.1f} {self.elementwise_limit_s(r) * 1e3:11.1f} "
+                f"{r.ours_s / (self.flop_limit_s(r) + self.elementwise_limit_s(r)):8.2f}"
             )
         lines += [
             "",
@@ -213,6 +302,10 @@ class Benchmark:
                 f" {m['ours']:.1f} min, torch.nn {m['torch']:.1f} min, FLOP limit"
                 f" {m['flop_limit']:.1f} min (ours at {m['ours'] / m['flop_limit']:.2f}x the limit)"
             )
+            lines.append(
+                f"element-wise limit {m['elementwise_limit']:.1f} min; both limits in turn"
+                f" {m['limit']:.1f} min (ours at {m['ours'] / m['limit']:.2f}x)"
+            )
         return "\n".join(lines)
 
     def write(self, path: Path | str) -> Path:
@@ -221,6 +314,13 @@ class Benchmark:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         return path
+
+
+def _rates_line(rates: dict[str, float]) -> str:
+    if not rates:
+        return "element-wise rates not measured"
+    measured = ", ".join(f"{name} {rate / 1e9:.2f}" for name, rate in rates.items())
+    return f"element-wise kernels measured in this run, Gelem/s: {measured}"
 
 
 class _TorchRNN(nn.Module):
@@ -284,7 +384,7 @@ def _benchmark(
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(batch_size, STEPS, PIXELS, generator=g) > 0.5).float().to(device)
     y = torch.randint(0, CLASSES, (batch_size,), generator=g).to(device)
-    peak = matmul_peak(device)
+    peak, rates = matmul_peak(device), elementwise_rates(device)
     rows = []
     for config in configs:
         ours, theirs = build_model(config).to(device), torch_classifier(config).to(device)
@@ -305,12 +405,15 @@ def _benchmark(
             torch_s=statistics.median(times[1]),
             ours_best_s=min(times[0]),
             torch_best_s=min(times[1]),
+            elements=elementwise_counts(config, batch_size),
         )
         rows.append(row)
         if on_row is not None:
             on_row(row)
-        # the peak again after every config: the best one is the least disturbed by others
+        # the peak and the rates again after every config: the best are the least disturbed
         peak = max(peak, matmul_peak(device, repeats=3))
+        again = elementwise_rates(device, repeats=3)
+        rates = {name: max(rate, again[name]) for name, rate in rates.items()}
     return Benchmark(
         rows=tuple(rows),
         peak_gflops=peak,
@@ -319,6 +422,7 @@ def _benchmark(
         batch_size=batch_size,
         warmup=warmup,
         repeats=repeats,
+        elementwise_rates=rates,
     )
 
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 from torch.nn import functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from rnnreport.bench import (
+    ELEMENTWISE_KERNELS,
     TRAIN_SEQUENCES,
     Benchmark,
     Row,
     bench_configs,
     benchmark,
+    elementwise_counts,
+    elementwise_seconds,
     torch_classifier,
     training_flops,
 )
@@ -130,3 +135,75 @@ def test_grid_estimate_scales_step_times_to_ten_epochs() -> None:
     # with part of the grid missing there is no estimate, rather than a wrong one
     assert _fake(rows[1:]).grid_minutes() is None
     assert "FLOP limit" not in _fake(rows[1:]).table()
+
+
+class _CountElements(TorchDispatchMode):
+    """Elements each of ELEMENTWISE_KERNELS processes, counted as aten runs them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts = dict.fromkeys(ELEMENTWISE_KERNELS, 0)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.overloadpacket.__name__
+        if name in self.counts:
+            self.counts[name] += args[0].numel()
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
+def test_elementwise_counts_match_what_the_reference_path_runs(config: ModelConfig) -> None:
+    """Counted in aten while autograd runs the cells' own steps, not from the bench's table."""
+    model = build_model(config)
+    model.rnn.fast = False
+    x, y = torch.rand(7, 28, 28), torch.randint(0, 10, (7,))
+    with _CountElements() as counter:
+        F.cross_entropy(model(x), y, reduction="sum").backward()
+    assert counter.counts == elementwise_counts(config, batch_size=7)
+
+
+def test_elementwise_limit_counts_a_tanh_at_the_faster_kernel() -> None:
+    counts = {"sigmoid": 30, "tanh": 20, "sigmoid_backward": 30, "tanh_backward": 20}
+    rates = {"sigmoid": 10.0, "tanh": 2.0, "sigmoid_backward": 30.0, "tanh_backward": 20.0}
+    assert elementwise_seconds(counts, rates) == pytest.approx(3 + 2 + 1 + 1)
+    rates["tanh"] = 20.0  # where torch's tanh is the faster, it counts at its own rate
+    assert elementwise_seconds(counts, rates) == pytest.approx(3 + 1 + 1 + 1)
+
+
+def test_benchmark_measures_both_limits() -> None:
+    config = ModelConfig(cell="lstm", units=4)
+    result = benchmark([config], batch_size=8, warmup=0, repeats=1)
+    assert set(result.elementwise_rates) == set(ELEMENTWISE_KERNELS)
+    assert all(rate > 0 for rate in result.elementwise_rates.values())
+    (row,) = result.rows
+    assert row.elements == elementwise_counts(config, 8)
+    expected = elementwise_seconds(row.elements, result.elementwise_rates)
+    assert result.elementwise_limit_s(row) == pytest.approx(expected)
+    assert result.flop_limit_s(row) == pytest.approx(row.flops / result.peak_gflops / 1e9)
+    assert "element-wise kernels measured in this run" in result.table()
+
+
+def test_grid_estimate_adds_the_elementwise_limit() -> None:
+    rates = dict.fromkeys(ELEMENTWISE_KERNELS, 1e9)
+    rows = [
+        Row(
+            c.name,
+            "torch.nn.X",
+            True,
+            training_flops(c),
+            0.01,
+            0.02,
+            0.01,
+            0.01,
+            elements=elementwise_counts(c),
+        )
+        for c in bench_configs()
+    ]
+    result = replace(_fake(rows), elementwise_rates=rates)
+    minutes = result.grid_minutes()
+    steps = 10 * TRAIN_SEQUENCES / 256
+    grid = [r for r in rows if not r.name.endswith("-after")]
+    elements = sum(sum(r.elements.values()) for r in grid)
+    assert minutes["elementwise_limit"] == pytest.approx(steps * elements / 1e9 / 60)
+    assert minutes["limit"] == pytest.approx(minutes["flop_limit"] + minutes["elementwise_limit"])
+    assert "element-wise limit" in result.table()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnreport.model.layers import RNN, _GRUThroughTime, _LSTMThroughTime
+from rnnreport.model.layers import RNN, _GRUThroughTime, _LSTMThroughTime, _tanh_from_sigmoid
 
 TOL = 1e-5
 T, B, D, H = 6, 4, 5, 3
@@ -81,23 +81,36 @@ def test_fast_path_equals_reference(variant: str, layers: int, with_states: bool
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_training_uses_the_fast_path_and_observers_the_reference(variant: str) -> None:
+def test_observers_see_the_fast_path_and_its_gates_equal_the_cells(variant: str) -> None:
+    """Recording changes no output (it watches the fast path); what it sees are the gates
+    the cells' own steps compute, up to rounding."""
     rnn = _make(variant, 2)
     x = torch.randn(T, B, D, requires_grad=True)
     y, _ = rnn(x)
     assert "ThroughTime" in type(y.grad_fn).__name__
 
-    seen: dict[int, dict[str, torch.Tensor]] = {}
-    handle = rnn.add_observer(lambda l, traces: seen.__setitem__(l, traces))
-    y_observed, _ = rnn(x)
-    handle.remove()
-    assert "ThroughTime" not in type(y_observed.grad_fn).__name__
-    assert sorted(seen) == [0, 1]
-    names = {"lstm": {"i", "f", "j", "o", "c", "h"}, "gru": {"z", "r", "h_tilde", "h"}}
-    assert set(seen[1]) == names[rnn.cell_name]
-    assert all(t.shape == (T, B, H) for t in seen[1].values())
+    def watch() -> tuple[torch.Tensor, dict[int, dict[str, torch.Tensor]]]:
+        seen: dict[int, dict[str, torch.Tensor]] = {}
+        handle = rnn.add_observer(lambda l, traces: seen.__setitem__(l, traces))
+        try:
+            return rnn(x)[0], seen
+        finally:
+            handle.remove()
+
+    y_observed, seen = watch()
+    assert "ThroughTime" in type(y_observed.grad_fn).__name__
+    assert torch.equal(y_observed, y)
+    rnn.fast = False
+    y_reference, reference = watch()
+    assert "ThroughTime" not in type(y_reference.grad_fn).__name__
+    assert sorted(seen) == sorted(reference) == [0, 1]
+    names = {"lstm": ["i", "f", "j", "o", "c", "h"], "gru": ["z", "r", "h_tilde", "h"]}
+    for l in (0, 1):
+        assert list(seen[l]) == list(reference[l]) == names[rnn.cell_name]
+        for name, value in seen[l].items():
+            assert value.shape == (T, B, H)
+            assert (value - reference[l][name]).abs().max().item() <= TOL, (l, name)
     assert torch.equal(seen[1]["h"], y_observed)
-    assert (y - y_observed).abs().max().item() <= TOL
 
 
 def test_no_grad_gives_the_same_outputs() -> None:
@@ -139,3 +152,25 @@ def test_wrong_number_of_states_says_so() -> None:
     rnn = RNN("gru", D, H, 2)
     with pytest.raises(ValueError, match=r"one initial state per layer \(2\), got 1"):
         rnn(torch.randn(T, B, D), [torch.zeros(B, H)])
+
+
+def test_tanh_from_sigmoid_rounds_within_two_tenths_of_a_micro() -> None:
+    """The fast path's tanh, 2σ(2a) - 1, against float64's tanh: the documented bound."""
+    a = torch.linspace(-20, 20, 400_001)
+    fast = _tanh_from_sigmoid(torch.sigmoid(2 * a)).double()
+    assert (fast - torch.tanh(a.double())).abs().max().item() <= 2e-7
+    assert torch.equal(
+        _tanh_from_sigmoid(torch.tensor([0.5, 0.0, 1.0])), torch.tensor([0, -1, 1.0])
+    )
+
+
+def test_evaluation_runs_the_fast_forward_and_equals_the_reference() -> None:
+    for variant in VARIANTS:
+        rnn = _make(variant, 2)
+        x = torch.randn(T, B, D)
+        with torch.no_grad():
+            y_fast, _ = rnn(x)
+            rnn.fast = False
+            y_reference, _ = rnn(x)
+        assert not torch.equal(y_fast, y_reference)  # two ways of rounding...
+        assert (y_fast - y_reference).abs().max().item() <= TOL  # ...of one function

@@ -4,25 +4,32 @@ r"""Unroll a cell over T time steps and stack L layers of it, fast enough to tra
 inputs of a layer at once (``x U + b`` for every step in one matmul), then runs the cell's
 ``step`` over time; layer ``l + 1`` reads the outputs of layer ``l``.
 
-Two ways through time, one set of equations. Both call the cell's own ``step`` at every
-step, so the forward arithmetic is exactly :mod:`rnnreport.model.cells`:
+Two ways through time, one set of equations:
 
-* the *reference* path lets autograd record every operation of every step; it runs
-  whenever an observer is registered (probes see the gates), or with ``rnn.fast = False``;
-* the *fast* path (the default in training) runs the same loop without recording, keeps
-  the gates, and back-propagates through time with hand-written derivatives
+* the *reference* path calls the cell's own ``step`` at every step and lets autograd
+  record every operation; it runs with ``rnn.fast = False``;
+* the *fast* path (the default: training, evaluation, probes) computes the same equations
+  with fewer passes over memory (:func:`_lstm_forward`, :func:`_gru_forward`), keeps the
+  gates, and back-propagates through time with hand-written derivatives
   (``_LSTMThroughTime``, ``_GRUThroughTime``, their equations in their docstrings).
   Autograd would record a dozen operations per step and replay each backwards; the
   hand-written backward needs a few operations per step, computes every factor that
   depends only on the saved gates for all T steps at once, and gets the weight gradients
   of all T steps from one matmul over ``T·B`` rows at the end.
 
+At 32 units a step's time goes to its number of operations more than to its matmul, so
+the fast forward takes every sigmoid of a step in one call and computes tanh as
+:math:`\tanh a = 2\sigma(2a) - 1` (:func:`_tanh_from_sigmoid`): torch's CPU ``tanh`` is
+several times slower than its ``sigmoid``. The two paths are the same function; they
+round differently, by less than 2e-7 per tanh (absolute).
+
 ``tests/test_fast_path.py`` checks that both paths give the same outputs, final states and
-gradients. Without gradients (``torch.no_grad()``, evaluation) the loop just runs.
+gradients.
 
 Looking inside: :meth:`RNN.add_observer` registers a callback that receives every
-layer's gate activations and outputs, stacked over time. Probes use it
-(:func:`rnnreport.inspection.probes.record`); with no observer, nothing is kept.
+layer's gate activations and outputs, stacked over time, from whichever path runs (so
+that recording changes no output, not even its rounding). Probes use it
+(:func:`rnnreport.inspection.probes.record`); with no observer, nothing is handed out.
 """
 
 from __future__ import annotations
@@ -104,8 +111,119 @@ def _previous(first: Tensor, sequence: Tensor) -> Tensor:
     return torch.cat([first.unsqueeze(0), sequence[:-1]])
 
 
+def _tanh_from_sigmoid(s: Tensor) -> Tensor:
+    """``2s - 1`` in place: tanh(a) from ``s = σ(2a)``, since tanh a = 2σ(2a) - 1.
+
+    The fast path's tanh: torch's CPU ``tanh`` is several times slower than its ``sigmoid``
+    (``rnnreport bench`` measures both). Doubling a pre-activation is exact in floating
+    point, so the only difference from ``torch.tanh`` is rounding: below 2e-7, absolute.
+    """
+    return s.mul_(2).sub_(1)
+
+
+def _doubling(n: int, blocks: slice, like: Tensor) -> Tensor:
+    """(n,) ones, and 2 over ``blocks``: scales the columns whose tanh is taken as σ(2a)."""
+    scale = like.new_ones(n)
+    scale[blocks] = 2
+    return scale
+
+
+def _lstm_forward(
+    cell: LSTMCell, a_x: Tensor, W: Tensor, h_0: Tensor, c_0: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    r"""The LSTM's equations over T steps in few passes: ``(h, g, c, tanh_c)``, over time.
+
+    ``h``, ``c`` and ``tanh_c`` are (T, B, H); ``g`` (T, B, 4H) holds :math:`i, j, f, o`
+    in the cell's column order. A step is ten operations, no tanh among them: one matmul,
+    one sigmoid over all four blocks, eight cheap passes (one more sigmoid among them),
+    where :meth:`LSTMCell.step` makes twelve, two of them torch's slow tanh:
+
+    .. math::
+        s_t = \sigma(\hat a_t + h_{t-1} \hat W), \quad
+        c_t = f_t \odot c_{t-1} + 2\, i_t \odot s^j_t - i_t, \quad
+        h_t = o_t \odot (2\sigma(2c_t) - 1)
+
+    with :math:`\hat a, \hat W` the pre-activation's two parts with the :math:`j` block
+    doubled and the forget bias added to :math:`\hat a` (before the matmul, so it rounds
+    differently from the cell's order), so that :math:`s^j_t = \sigma(2 a^j_t)` and
+    :math:`i_t \odot j_t = i_t \odot (2 s^j_t - 1)`; :math:`j = 2 s^j - 1` itself is taken
+    for all steps at once after the loop. The loop indexes lists of views made once
+    (``unbind``): at 32 units a step's time is its number of operations, each with a fixed
+    cost, more than their arithmetic.
+    """
+    T, B, n = a_x.shape
+    H = n // 4
+    I, J, F, O = (cell.columns(H, g) for g in "ijfo")
+    scale = _doubling(n, J, a_x)
+    shift = a_x.new_zeros(n)
+    shift[F] = cell.forget_bias
+    g = torch.addcmul(shift, a_x, scale)  # (T, B, 4H): â, then the gates, in place
+    W = W * scale
+    h, c, tanh_c = (a_x.new_empty(T, B, H) for _ in range(3))
+    rows, h_rows, c_rows, tanh_c_rows = g.unbind(), h.unbind(), c.unbind(), tanh_c.unbind()
+    i_rows, s_j_rows, f_rows, o_rows = (g[..., k].unbind() for k in (I, J, F, O))
+    h_t, c_t = h_0, c_0
+    for t in range(T):
+        rows[t].addmm_(h_t, W).sigmoid_()  # (B, 4H): σ of every block
+        i, s_j, f, o = i_rows[t], s_j_rows[t], f_rows[t], o_rows[t]
+        c_t = torch.mul(f, c_t, out=c_rows[t]).addcmul_(i, s_j, value=2).sub_(i)
+        tanh_c_t = _tanh_from_sigmoid(torch.mul(c_t, 2, out=tanh_c_rows[t]).sigmoid_())
+        h_t = torch.mul(o, tanh_c_t, out=h_rows[t])
+    _tanh_from_sigmoid(g[..., J])  # j_t = 2 s^j_t - 1, every step at once
+    return h, g, c, tanh_c
+
+
+def _gru_forward(
+    cell: GRUCell, a_x: Tensor, W: Tensor, b_hn: Tensor | None, h_0: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    r"""The GRU's equations over T steps in few passes: ``(h, zr, h_tilde, n2)``, over time.
+
+    ``h`` and ``h_tilde`` are (T, B, H); ``zr`` (T, B, 2H) holds :math:`z, r`. The
+    candidate's columns are doubled (its tanh is :math:`2\sigma(2a) - 1`), and the new
+    state is one ``lerp``:
+
+    .. math::
+        h_t = \tilde h_t + z_t \odot (h_{t-1} - \tilde h_t)
+            = (1 - z_t) \odot \tilde h_t + z_t \odot h_{t-1}
+
+    Reset after takes :math:`h_{t-1} W` for all three blocks in one matmul, with
+    :math:`b_{hn}` added inside it, and keeps ``n2`` (T, B, H), :math:`2 n_t` with
+    :math:`n_t = h_{t-1} W_h + b_{hn}`, for the backward (None when resetting before).
+    """
+    T, B, n = a_x.shape
+    H = n // 3
+    gates, candidate = cell.columns(H, "z", "r"), cell.columns(H, "h_tilde")
+    scale = _doubling(n, candidate, a_x)
+    a_x, W = a_x * scale, W * scale
+    W_zr, W_h = W[:, gates], W[:, candidate]
+    if b_hn is not None:  # reset after: b_hn sits inside the candidate's matmul
+        b_h = a_x.new_zeros(n)
+        b_h[candidate] = 2 * b_hn
+        hW_all = a_x.new_empty(T, B, n)  # h_{t-1} W of every step: the backward needs n_t
+        hW_rows = hW_all.unbind()
+    zr, h_tilde, h = a_x.new_empty(T, B, 2 * H), a_x.new_empty(T, B, H), a_x.new_empty(T, B, H)
+    # per-step views made once: the loop below runs only arithmetic
+    a_zr_rows, a_h_rows = a_x[..., gates].unbind(), a_x[..., candidate].unbind()
+    zr_rows, h_tilde_rows, h_rows = zr.unbind(), h_tilde.unbind(), h.unbind()
+    z_rows, r_rows = (zr[..., k].unbind() for k in (slice(0, H), slice(H, 2 * H)))  # z, then r
+    h_t = h_0
+    for t in range(T):
+        z, r = z_rows[t], r_rows[t]
+        if b_hn is None:  # reset before
+            torch.addmm(a_zr_rows[t], h_t, W_zr, out=zr_rows[t]).sigmoid_()
+            torch.addmm(a_h_rows[t], r * h_t, W_h, out=h_tilde_rows[t])
+        else:
+            hW = torch.addmm(b_h, h_t, W, out=hW_rows[t])  # (B, 3H): h_{t-1} W (+ 2 b_hn)
+            torch.add(a_zr_rows[t], hW[:, gates], out=zr_rows[t]).sigmoid_()
+            torch.addcmul(a_h_rows[t], r, hW[:, candidate], out=h_tilde_rows[t])
+        h_tilde_t = _tanh_from_sigmoid(h_tilde_rows[t].sigmoid_())
+        h_t = torch.lerp(h_tilde_t, h_t, z, out=h_rows[t])
+    n2 = None if b_hn is None else hW_all[..., candidate]
+    return h, zr, h_tilde, n2
+
+
 class _LSTMThroughTime(torch.autograd.Function):
-    r"""One LSTM layer over T steps: the cell's forward, a hand-written backward.
+    r"""One LSTM layer over T steps: :func:`_lstm_forward`, and a hand-written backward.
 
     Inputs: ``a_x`` (T, B, 4H) = x U + b, ``W`` (H, 4H), ``h_0``, ``c_0`` (B, H).
     Outputs: ``h`` (T, B, H) and ``c_T`` (B, H).
@@ -132,47 +250,63 @@ class _LSTMThroughTime(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: FunctionCtx, cell: LSTMCell, a_x: Tensor, W: Tensor, h_0: Tensor, c_0: Tensor
+        ctx: FunctionCtx,
+        cell: LSTMCell,
+        a_x: Tensor,
+        W: Tensor,
+        h_0: Tensor,
+        c_0: Tensor,
+        gates: dict[str, Tensor] | None = None,
     ) -> tuple[Tensor, Tensor]:
-        h, (_, c_T), g = _unroll(cell, a_x, (h_0, c_0))
-        ctx.save_for_backward(W, h_0, c_0, h, g["i"], g["f"], g["j"], g["o"], g["c"])
-        return h, c_T
+        h, g, c, tanh_c = _lstm_forward(cell, a_x, W, h_0, c_0)
+        ctx.save_for_backward(W, h_0, c_0, h, g, c, tanh_c)
+        if gates is not None:  # for observers: {i, f, j, o, c}, each (T, B, H)
+            named = {**LSTMCell.split(g), "c": c}
+            gates.update({name: named[name] for name in LSTMCell.gate_names})
+        return h, c[-1]
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, dy: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
-        W, h_0, c_0, h, i, f, j, o, c = ctx.saved_tensors
+        W, h_0, c_0, h, g, c, tanh_c = ctx.saved_tensors
         T, B, H = h.shape
-        # tanh c_t again, as 2σ(2c) - 1: torch's CPU tanh is several times slower than its
-        # sigmoid, and an absolute error of 1e-7 in a gradient factor is harmless
-        tanh_c = torch.mul(c, 2).sigmoid_().mul_(2).sub_(1)
+        I, J, F, O = (_LSTM[name] for name in "ijfo")
+        i, j, f, o = (g.view(T, B, 4, H)[:, :, k] for k in (I, J, F, O))
         k_c = _d_tanh(o, tanh_c)  # δh -> δc: o ⊙ (1 - tanh² c)
-        I, J, F, O = (_LSTM[g] for g in "ijfo")
-        k = h.new_empty(T, B, 4, H)  # δc -> δa^i, δa^j, δa^f; δh -> δa^o, in the cell's order
-        _d_sigmoid(tanh_c, o, out=k[:, :, O])  # tanh c ⊙ o (1 - o)
-        _d_sigmoid(j, i, out=k[:, :, I])
-        _d_tanh(i, j, out=k[:, :, J])
-        _d_sigmoid(c[:-1], f[1:], out=k[1:, :, F])  # c_{t-1} ⊙ f (1 - f)
-        _d_sigmoid(c_0, f[0], out=k[0, :, F])
-        da = h.new_empty(T, B, 4, H)  # δa_t, blocks in the cell's order
+        # the factors δc -> δa^i, δa^j, δa^f and δh -> δa^o, in the cell's order; the loop
+        # multiplies them by δc_t and δh_t in place, turning them into δa_t
+        da = h.new_empty(T, B, 4, H)
+        _d_sigmoid(tanh_c, o, out=da[:, :, O])  # tanh c ⊙ o (1 - o)
+        _d_sigmoid(j, i, out=da[:, :, I])
+        _d_tanh(i, j, out=da[:, :, J])
+        _d_sigmoid(c[:-1], f[1:], out=da[1:, :, F])  # c_{t-1} ⊙ f (1 - f)
+        _d_sigmoid(c_0, f[0], out=da[0, :, F])
         need = ctx.needs_input_grad
         W_T = W.T
-        dh, dc = dy[T - 1], dc_T  # δh_t and δc_t, from t = T - 1 down
+        # per-step views made once: the loop below runs only arithmetic
+        da_by_c, da_o, da_rows = (
+            da[:, :, _LSTM_BY_C].unbind(),
+            da[:, :, O].unbind(),
+            da.view(T, B, 4 * H).unbind(),
+        )
+        k_c_rows, f_rows, dy_rows = k_c.unbind(), f.unbind(), dy.unbind()
+        dh, dc = dy_rows[T - 1], dc_T.clone()  # δh_t and δc_t, from t = T - 1 down
+        dc_by_blocks = dc.unsqueeze(1)  # (B, 1, H): δc, updated in place, for i, j, f at once
         for t in range(T - 1, -1, -1):
-            dc = torch.addcmul(dc, dh, k_c[t])
-            torch.mul(k[t, :, _LSTM_BY_C], dc.unsqueeze(1), out=da[t, :, _LSTM_BY_C])
-            torch.mul(k[t, :, O], dh, out=da[t, :, O])
-            dc = dc * f[t]  # the part of δc_{t-1} that flows through c_t
+            dc.addcmul_(dh, k_c_rows[t])
+            da_by_c[t].mul_(dc_by_blocks)
+            da_o[t].mul_(dh)
+            dc.mul_(f_rows[t])  # the part of δc_{t-1} that flows through c_t
             if t > 0:
-                dh = torch.addmm(dy[t - 1], da[t].view(B, 4 * H), W_T)
-        dh_0 = da[0].view(B, 4 * H) @ W_T if need[3] else None
+                dh = torch.addmm(dy_rows[t - 1], da_rows[t], W_T)
+        dh_0 = da_rows[0] @ W_T if need[3] else None
         da = da.view(T, B, 4 * H)
         dW = _previous(h_0, h).reshape(T * B, H).T @ da.reshape(T * B, 4 * H) if need[2] else None
-        return None, da, dW, dh_0, dc if need[4] else None
+        return None, da, dW, dh_0, dc if need[4] else None, None
 
 
 class _GRUThroughTime(torch.autograd.Function):
-    r"""One GRU layer over T steps: the cell's forward, a hand-written backward.
+    r"""One GRU layer over T steps: :func:`_gru_forward`, and a hand-written backward.
 
     Inputs: ``a_x`` (T, B, 3H) = x U + b, ``W`` (H, 3H), ``b_hn`` (H,) or None, ``h_0``
     (B, H). Output: ``h`` (T, B, H).
@@ -195,8 +329,8 @@ class _GRUThroughTime(torch.autograd.Function):
         \end{aligned}
 
     where :math:`s_t = r_t \odot h_{t-1}` (reset before) and
-    :math:`n_t = h_{t-1} W_h + b_{hn}` (reset after, recomputed for all steps in one
-    matmul). Weight gradients sum over steps in one matmul each:
+    :math:`n_t = h_{t-1} W_h + b_{hn}` (reset after, kept by the forward). Weight
+    gradients sum over steps in one matmul each:
     :math:`\partial L/\partial W_{zr} = \sum_t h_{t-1}^\top [\delta a^z_t, \delta a^r_t]`;
     :math:`\partial L/\partial W_h = \sum_t s_t^\top \delta\tilde a_t` (before) or
     :math:`\sum_t h_{t-1}^\top \delta n_t` (after), and
@@ -211,25 +345,28 @@ class _GRUThroughTime(torch.autograd.Function):
         W: Tensor,
         b_hn: Tensor | None,
         h_0: Tensor,
+        gates: dict[str, Tensor] | None = None,
     ) -> Tensor:
-        h, _, g = _unroll(cell, a_x, h_0)
+        h, zr, h_tilde, n2 = _gru_forward(cell, a_x, W, b_hn, h_0)
         ctx.reset = cell.reset
-        ctx.save_for_backward(W, b_hn, h_0, h, g["z"], g["r"], g["h_tilde"])
+        ctx.save_for_backward(W, n2, h_0, h, zr, h_tilde)
+        if gates is not None:  # for observers: {z, r, h_tilde}, each (T, B, H)
+            z, r = zr.chunk(2, dim=-1)
+            gates.update({"z": z, "r": r, "h_tilde": h_tilde})
         return h
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, dy: Tensor) -> tuple[Tensor | None, ...]:
-        W, b_hn, h_0, h, z, r, h_tilde = ctx.saved_tensors
+        W, n2, h_0, h, zr, h_tilde = ctx.saved_tensors
         T, B, H = h.shape
+        z, r = zr.chunk(2, dim=-1)
         h_prev = _previous(h_0, h)  # (T, B, H)
         k_h = _d_tanh(1 - z, h_tilde)  # δh -> δã: (1 - z) ⊙ (1 - h̃²)
         k_z = _d_sigmoid(h_prev - h_tilde, z)  # δh -> δa^z: (h_{t-1} - h̃) ⊙ z (1 - z)
         need = ctx.needs_input_grad
         if ctx.reset == "after":
-            da_x, dW, db_hn, dh_0 = _gru_after_backward(
-                dy, W, b_hn, h_prev, z, r, k_h, k_z, need[4]
-            )
+            da_x, dW, db_hn, dh_0 = _gru_after_backward(dy, W, n2, h_prev, z, r, k_h, k_z, need[4])
         else:
             da_x, dW, dh_0 = _gru_before_backward(dy, W, h_prev, z, r, k_h, k_z, need[4])
             db_hn = None
@@ -239,13 +376,14 @@ class _GRUThroughTime(torch.autograd.Function):
             dW if need[2] else None,
             db_hn if need[3] else None,
             dh_0 if need[4] else None,
+            None,
         )
 
 
 def _gru_after_backward(
     dy: Tensor,
     W: Tensor,
-    b_hn: Tensor,
+    n2: Tensor,
     h_prev: Tensor,
     z: Tensor,
     r: Tensor,
@@ -257,7 +395,7 @@ def _gru_after_backward(
     T, B, H = h_prev.shape
     Z, R, N = _GRU["z"], _GRU["r"], _GRU["h_tilde"]
     candidate = GRUCell.columns(H, "h_tilde")
-    n = torch.matmul(h_prev, W[:, candidate]).add_(b_hn)  # (T, B, H): n_t, all steps at once
+    n = n2 * 0.5  # (T, B, H): n_t, kept by the forward as 2 n_t (halving is exact)
     k = h_prev.new_empty(T, B, 3, H)  # δh -> δa^z, δa^r, δn, in the cell's order
     k[:, :, Z] = k_z
     _d_sigmoid(n.mul_(k_h), r, out=k[:, :, R])  # δã ⊙ n_t ⊙ r (1 - r)
@@ -266,13 +404,20 @@ def _gru_after_backward(
     dh = torch.empty_like(h_prev)  # δh_t for every step
     dh[T - 1] = dy[T - 1]
     W_T = W.T
+    # per-step views made once: the loop below runs only arithmetic
+    k_rows, dg_blocks, dg_rows = k.unbind(), dg.unbind(), dg.view(T, B, 3 * H).unbind()
+    dh_blocks, dh_rows, dy_rows, z_rows = (
+        dh.unsqueeze(2).unbind(),
+        dh.unbind(),
+        dy.unbind(),
+        z.unbind(),
+    )
     for t in range(T - 1, -1, -1):
-        torch.mul(k[t], dh[t].unsqueeze(1), out=dg[t])
+        torch.mul(k_rows[t], dh_blocks[t], out=dg_blocks[t])
         if t > 0:
-            torch.addmm(
-                torch.addcmul(dy[t - 1], dh[t], z[t]), dg[t].view(B, 3 * H), W_T, out=dh[t - 1]
-            )
-    dh_0 = torch.addmm(dh[0] * z[0], dg[0].view(B, 3 * H), W_T) if need_h_0 else None
+            direct = torch.addcmul(dy_rows[t - 1], dh_rows[t], z_rows[t])
+            torch.addmm(direct, dg_rows[t], W_T, out=dh_rows[t - 1])
+    dh_0 = torch.addmm(dh[0] * z[0], dg_rows[0], W_T) if need_h_0 else None
     dg = dg.view(T, B, 3 * H)
     dW = h_prev.reshape(T * B, H).T @ dg.reshape(T * B, 3 * H)
     db_hn = dg[..., candidate].sum((0, 1))
@@ -297,15 +442,19 @@ def _gru_before_backward(
     z_, r_, zr = (GRUCell.columns(H, *g) for g in (("z",), ("r",), ("z", "r")))
     candidate = GRUCell.columns(H, "h_tilde")
     W_zr_T, W_h_T = W[:, zr].T, W[:, candidate].T
-    dh, no_output = dy[T - 1], torch.zeros_like(h_prev[0])
+    # per-step views made once: the loop below runs only arithmetic
+    da_z, da_r, da_zr, da_h = (da[..., cols].unbind() for cols in (z_, r_, zr, candidate))
+    k_h_rows, k_z_rows, k_r_rows = k_h.unbind(), k_z.unbind(), k_r.unbind()
+    z_rows, r_rows = z.unbind(), r.unbind()
+    dy_rows = [*dy[:-1].unbind(), torch.zeros_like(h_prev[0])]  # [-1]: none reaches h_0
+    dh = dy[T - 1]
     for t in range(T - 1, -1, -1):
-        da_h = torch.mul(k_h[t], dh, out=da[t, :, candidate])
-        ds = da_h @ W_h_T
-        torch.mul(k_z[t], dh, out=da[t, :, z_])
-        torch.mul(k_r[t], ds, out=da[t, :, r_])
+        ds = torch.mul(k_h_rows[t], dh, out=da_h[t]) @ W_h_T
+        torch.mul(k_z_rows[t], dh, out=da_z[t])
+        torch.mul(k_r_rows[t], ds, out=da_r[t])
         if t > 0 or need_h_0:  # δh_{t-1}; h_0's only when asked for
-            direct = torch.addcmul(dy[t - 1] if t > 0 else no_output, dh, z[t])
-            dh = torch.addmm(direct.addcmul_(ds, r[t]), da[t, :, zr], W_zr_T)
+            direct = torch.addcmul(dy_rows[t - 1], dh, z_rows[t])
+            dh = torch.addmm(direct.addcmul_(ds, r_rows[t]), da_zr[t], W_zr_T)
     rows = da.reshape(T * B, 3 * H)
     dW = W.new_empty(H, 3 * H)
     dW[:, zr] = h_prev.reshape(T * B, H).T @ rows[:, zr]
@@ -321,9 +470,9 @@ class RNN(nn.Module):
     LSTM, ``h`` for the GRU). Keyword arguments go to each cell (``init``, ``reset``,
     ``forget_bias``).
 
-    ``fast`` (default True) back-propagates with the hand-written derivatives when no
-    observer is registered; set it to False to let autograd record every step instead
-    (the reference the fast path is tested against).
+    ``fast`` (default True) runs the fused forward and back-propagates with the
+    hand-written derivatives; set it to False to step the cells and let autograd record
+    every step instead (the reference the fast path is tested against).
     """
 
     def __init__(
@@ -361,29 +510,19 @@ class RNN(nn.Module):
         for l, cell in enumerate(self.cells):
             state = states[l] if states is not None else cell.initial_state(B, x)
             a_x = cell.project_input(x)  # (T, B, nH): all steps in one matmul
-            if self._observers or not self.fast or not _needs_grad(cell, a_x, state):
-                # (T, B, H): the next layer's input
+            gates: dict[str, Tensor] = {}  # filled for observers, from whichever path runs
+            if not self.fast:  # x (T, B, H): the next layer's input
                 x, state, gates = _unroll(cell, a_x, state, keep_gates=bool(self._observers))
-                for observer in self._observers:
-                    observer(l, {**gates, "h": x})
             elif isinstance(cell, LSTMCell):
-                x, c_T = _LSTMThroughTime.apply(cell, a_x, cell.W, *state)
+                x, c_T = _LSTMThroughTime.apply(cell, a_x, cell.W, *state, gates)
                 state = (x[-1], c_T)
             else:
-                x = _GRUThroughTime.apply(cell, a_x, cell.W, cell.b_hn, state)
+                x = _GRUThroughTime.apply(cell, a_x, cell.W, cell.b_hn, state, gates)
                 state = x[-1]
+            for observer in self._observers:
+                observer(l, {**gates, "h": x})
             finals.append(state)
         return x, finals
-
-
-def _needs_grad(cell: Cell, a_x: Tensor, state: Any) -> bool:
-    """Whether autograd will want gradients from this layer."""
-    if not torch.is_grad_enabled():
-        return False
-    tensors = [a_x, cell.W, *(state if isinstance(state, tuple) else (state,))]
-    if isinstance(cell, GRUCell) and cell.b_hn is not None:
-        tensors.append(cell.b_hn)
-    return any(t.requires_grad for t in tensors)
 
 
 def copy_from_torch(rnn: RNN, reference: nn.LSTM | nn.GRU) -> RNN:
