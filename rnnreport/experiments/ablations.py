@@ -20,10 +20,11 @@ any other trains at least :data:`MIN_SEEDS` = 5 per model, enough for a differen
 to be told from the spread across seeds. The baselines are the grid's own ``lstm-1x32`` and
 ``gru-1x32`` configs, so the grid's runs are reused from the cache.
 
-Only the 32-unit models: every change here acts on parts that do not grow with the
-recurrent size (a bias, a normalisation, a scale, the input), and the 128-unit models cost
-about 4 times as much per run; we add them only where an effect on the 32-unit models is
-large (none is wired in yet: see the page).
+Only the 32-unit models. Every change acts on something that does not grow with the
+recurrent size (a bias, a normalisation, the loss's scale, the input), a 128-unit run costs
+several times a 32-unit one, and five seeds of each change would more than double the
+family's cost; the 128-unit models are worth adding for a change whose effect on the
+32-unit models is large, which the page's table shows first.
 """
 
 from __future__ import annotations
