@@ -25,7 +25,7 @@ from rnnreport.inspection.effects import effects_figure
 
 for change in ablations.CHANGES:
     cells = " and ".join(cell.upper() for cell in change.cells)
-    print(f"{change.field}={change.value!r:<9} {change.what} ({cells})")
+    print(f"{f'{change.field}={change.value!r}':<20} {change.what} ({cells})")
 
 # %%
 # Train them

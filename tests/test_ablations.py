@@ -123,10 +123,30 @@ def test_the_gap_names_the_batch_norm_that_reaches_report_a() -> None:
     table = _table({"lstm-1x32-bn-head": (a_lstm + 5.0, 10.0, 0.972, 0.001)}, FULL)
     gap = ablations.report_a_gap(table)
     text = " ".join(gap.items)
-    assert "brings our summed test loss to report A's on the head's 64 units" in text
-    assert f"LSTM-32 {a_lstm + 5:,.2f} ± 10.00 (A's {a_lstm:,.2f})" in text
+    assert (
+        "Batch normalisation on the head's 64 units brings the LSTM-32's summed test loss to "
+        f"report A's but not the GRU-32's: LSTM-32 {a_lstm + 5:,.2f} ± 10.00 (A's {a_lstm:,.2f}), "
+        "GRU-32 1,000.00 ± 20.00 (A's 822.58)."
+    ) in gap.items
     assert "No placement" not in text
+    assert "The other placements of batch normalisation do not bring it there (ruled out)" in text
+    assert "No other open choice measured here brings it there" in text
     assert "+122.2 from report A's 877.76" in text  # the baseline's gap: 1000 − 877.76
+
+
+def test_the_gap_says_our_loss_when_both_cells_reach_report_a() -> None:
+    table = _table(
+        {
+            "lstm-1x32-bn-output": (870.0, 10.0, 0.97, 0.001),
+            "gru-1x32-bn-output": (800, 9, 0.97, 0),
+        },
+        FULL,
+    )
+    (sentence,) = [item for item in ablations.report_a_gap(table).items if "on the RNN" in item]
+    assert sentence == (
+        "Batch normalisation on the RNN output brings our summed test loss to report A's: "
+        "LSTM-32 870.00 ± 10.00 (A's 877.76), GRU-32 800.00 ± 9.00 (A's 822.58)."
+    )
 
 
 def test_the_gap_says_what_was_ruled_out_when_nothing_reaches() -> None:
@@ -136,7 +156,7 @@ def test_the_gap_says_what_was_ruled_out_when_nothing_reaches() -> None:
     assert "(ruled out)" in text
     for place in ("on the input projection", "on the RNN output", "on the head's 64 units"):
         assert place in text
-    assert "Nor does any other open choice measured here" in text and "grey pixels" in text
+    assert "No other open choice measured here brings it there" in text and "grey pixels" in text
     one_seed = " ".join(ablations.report_a_gap(_table({}, SMOKE)).items)
     assert "not reached in this one-seed run" in one_seed and "rule nothing out" in one_seed
 

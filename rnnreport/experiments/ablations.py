@@ -336,7 +336,9 @@ def findings(table: ResultsTable) -> Findings:
             verdict = "larger than" if e.loss_beyond or e.accuracy_beyond else "within"
             items.append(
                 f"{e.cell.upper()}: averaging the loss instead of summing it scales every "
-                f"gradient by 1/256, which Adam's normalisation undoes up to its epsilon; "
+                f"gradient by 1/{ModelConfig.batch_size} (the batch size), which Adam's "
+                "normalisation undoes up to "
+                "its epsilon; "
                 f"the measured effect ({e.accuracy_text()}, loss {e.loss_text()}) is {verdict} "
                 "the spread across seeds."
             )
@@ -371,29 +373,33 @@ def report_a_gap(table: ResultsTable) -> Findings:
         + f". Report A's one stated change to the setup: {reports.REPORT_A_BATCH_NORM}."
     ]
     norms = [row for row in table.rows if row.field == "batch_norm"]
-    reached = [row for row in norms if reaches_report_a(row)]
-    places = dict.fromkeys(row.change.removeprefix("batch norm ") for row in norms)
-    if reached:
-        by_place: dict[str, list[Row]] = {}
-        for row in reached:
-            by_place.setdefault(row.change.removeprefix("batch norm "), []).append(row)
+    places: dict[str, list[Row]] = {}
+    for row in norms:
+        places.setdefault(row.change.removeprefix("batch norm "), []).append(row)
+    reached = {place: rows for place, rows in places.items() if any(map(reaches_report_a, rows))}
+    short = "ruled out" if seeds > 1 else "not reached in this one-seed run"
+    for place, rows in reached.items():
+        yes = [r.cell.upper() + "-32" for r in rows if reaches_report_a(r)]
+        no = [r.cell.upper() + "-32" for r in rows if not reaches_report_a(r)]
+        whom = "our" if not no else f"the {' and '.join(yes)}'s"
+        but = f" but not the {' and '.join(no)}'s" if no else ""
         items.append(
-            "Batch normalisation brings our summed test loss to report A's "
-            + "; ".join(
-                f"{place}: " + ", ".join(_loss_against_a(r) for r in rows)
-                for place, rows in by_place.items()
-            )
+            f"Batch normalisation {place} brings {whom} summed test loss to report A's{but}: "
+            + ", ".join(_loss_against_a(r) for r in rows)
             + "."
         )
-    else:
-        ruled = "ruled out" if seeds > 1 else "not reached in this one-seed run"
+    missed = [place for place in places if place not in reached]
+    if missed:
+        opening = (
+            "The other placements of batch normalisation do not bring it there"
+            if reached
+            else "No placement of batch normalisation brings our summed test loss to report A's"
+        )
         items.append(
-            f"No placement of batch normalisation brings our summed test loss to report A's "
-            f"({ruled}): "
+            f"{opening} ({short}): "
             + "; ".join(
-                f"{place}: "
-                + ", ".join(_loss_against_a(r) for r in norms if r.change.endswith(place))
-                for place in places
+                f"{place}: " + ", ".join(_loss_against_a(r) for r in places[place])
+                for place in missed
             )
             + "."
         )
@@ -408,9 +414,9 @@ def report_a_gap(table: ResultsTable) -> Findings:
     elif others:
         closest = min(others, key=lambda r: r.test_loss_sum - (r.report_a_loss_sum or 0.0))
         items.append(
-            "Nor does any other open choice measured here ("
-            + ", ".join(dict.fromkeys(r.change for r in others))
-            + f"); the closest is {closest.change}, {_loss_against_a(closest)}."
+            "No other open choice measured here brings it there ("
+            + "; ".join(dict.fromkeys(r.change for r in others))
+            + f"); the closest is {closest.change}: {_loss_against_a(closest)}."
         )
     if seeds < 2:
         items.append(
