@@ -15,7 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import settings
-from .model.classifier import MAX_EPOCHS, MAX_LAYERS, MAX_UNITS, TRAIN_SEQUENCES, ModelConfig
+from .model.classifier import (
+    BATCH_NORMS,
+    LOSSES,
+    MAX_EPOCHS,
+    MAX_LAYERS,
+    MAX_UNITS,
+    PIXELS_KINDS,
+    TRAIN_SEQUENCES,
+    ModelConfig,
+)
 from .settings import BUDGETS
 
 MAX_SEEDS, MAX_REPEATS, MAX_THREADS = 100, 10_000, 1024
@@ -106,6 +115,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             lr=args.lr,
             limit=args.limit,
+            forget_bias=args.forget_bias,
+            gate_bias=args.gate_bias,
+            batch_norm=args.batch_norm,
+            loss=args.loss,
+            pixels=args.pixels,
         )
     except ValueError as error:
         raise UsageError(f"rnnreport train: {error}") from None
@@ -225,6 +239,12 @@ def build_parser() -> _Parser:
     p.add_argument("--init", choices=("tf1", "torch"), default="tf1")
     p.add_argument("--batch-size", type=sequences, default=256)
     p.add_argument("--lr", type=_number, default=1e-3, help="Adam's learning rate (default 1e-3)")
+    # what the assignment leaves open (the ablations): the defaults are the assignment's
+    p.add_argument("--forget-bias", type=float, help="LSTM only (default: the init's, 1 for tf1)")
+    p.add_argument("--gate-bias", type=float, help="GRU only: z, r biases' start (default: init's)")
+    p.add_argument("--batch-norm", choices=BATCH_NORMS, default="none", help="default none")
+    p.add_argument("--loss", choices=LOSSES, default="sum", help="over the batch (default sum)")
+    p.add_argument("--pixels", choices=PIXELS_KINDS, default="binary", help="default binary")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_data_dir(p)
     p.set_defaults(run=cmd_train)

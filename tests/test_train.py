@@ -344,3 +344,46 @@ def test_the_estimate_scales_the_pace_so_far_to_what_is_left() -> None:
     two_workers = train_module._Tally([small, twice, large], workers=2)
     two_workers.done[small] = 10.0
     assert two_workers.remaining(running={}) == pytest.approx(both / 2)
+
+
+def test_ablation_fields_reach_the_trainer(data, monkeypatch, capsys) -> None:
+    """loss="mean" divides every gradient by the batch size; pixels="grey" trains and tests on
+    grey values under a cache key of their own; the CLI passes the fields through."""
+    first_grads: dict[str, list[torch.Tensor]] = {}
+    step = torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        first_grads.setdefault(recording, [p.grad.clone() for p in self.param_groups[0]["params"]])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    base = ModelConfig(cell="lstm", units=8, epochs=1, limit=256, batch_size=128)
+    for recording in ("sum", "mean"):
+        train(replace(base, loss=recording), data=data, use_cache=False)
+    for summed, averaged in zip(first_grads["sum"], first_grads["mean"], strict=True):
+        torch.testing.assert_close(summed / 128, averaged, rtol=1e-5, atol=1e-9)
+
+    inputs: list[torch.Tensor] = []
+    build = train_module.build_model
+
+    def recording_build(config):
+        model = build(config)
+        model.register_forward_pre_hook(lambda m, args: inputs.append(args[0].detach()))
+        return model
+
+    monkeypatch.setattr(train_module, "build_model", recording_build)
+    grey = replace(base, pixels="grey")
+    result = train(grey, data=data)
+    seen = torch.cat([x.flatten() for x in inputs])
+    assert seen.min() >= 0 and seen.max() <= 1 and ((seen > 0) & (seen < 1)).any()
+    assert cache_path(grey, data) != cache_path(base, data)
+    assert grey.name in cache_path(grey, data).name and train(grey, data=data).cached
+    assert result.test_loss_sum != train(base, data=data, use_cache=False).test_loss_sum
+
+    args = ["train", "--cell", "lstm", "--units", "8", "--epochs", "1", "--limit", "256"]
+    assert main([*args, "--batch-norm", "head", "--loss", "mean", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["name"] == "lstm-1x8-bn-head-mean"
+    assert printed["config"]["batch_norm"] == "head" and printed["config"]["loss"] == "mean"
+    assert main([*args, "--gate-bias", "0"]) == 2
+    assert "gate_bias only applies to the GRU" in capsys.readouterr().err

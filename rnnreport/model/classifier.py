@@ -46,9 +46,17 @@ class ModelConfig:
     batch_size: int = 256  # sequences per Adam step
     lr: float = 1e-3  # Adam's learning rate (other Adam settings at their defaults)
     limit: int | None = None  # train on the first N training sequences only (quick checks)
+    # What the assignment leaves open (see rnnreport.experiments.ablations); each default is
+    # the assignment's setup, and a config left at the defaults computes what it did before.
+    forget_bias: float | None = None  # LSTM only: the constant in f's sigmoid; None: init's
+    gate_bias: float | None = None  # GRU only: z and r biases' start; None: init's
+    batch_norm: str = "none"  # BatchNorm1d on "input", "output" (the RNN's) or "head" (its 64)
+    loss: str = "sum"  # cross-entropy "sum"med over the batch (the course's) or its "mean"
+    pixels: str = "binary"  # "binary" (p >= 26, the assignment's) or "grey" (p / 255)
 
     def __post_init__(self) -> None:
         problems = []
+        problems += _ablation_problems(self)
         if self.cell not in ("lstm", "gru"):
             problems.append(f"cell must be 'lstm' or 'gru', not {self.cell!r}")
         if self.reset not in RESETS:
@@ -67,7 +75,7 @@ class ModelConfig:
     def name(self) -> str:
         """Short stable name, e.g. ``gru-1x32`` (``gru-1x32-after`` for the torch GRU)."""
         suffix = "-after" if self.reset == "after" else ""
-        return f"{self.cell}-{self.layers}x{self.units}{suffix}"
+        return f"{self.cell}-{self.layers}x{self.units}{suffix}" + _ablation_suffix(self)
 
     @property
     def key(self) -> str:
@@ -124,6 +132,48 @@ def normalise_limit(config: Any) -> None:
         object.__setattr__(config, "limit", None)  # a frozen dataclass, still being made
 
 
+BATCH_NORMS = ("none", "input", "output", "head")
+"""Where :class:`Classifier` puts a ``BatchNorm1d``: nowhere (the assignment), on the input
+projection (H), on the RNN output the head reads (H), or on the head's 64-unit layer."""
+
+LOSSES = ("sum", "mean")
+"""Cross-entropy over a batch: summed (the course's convention) or averaged."""
+
+PIXELS_KINDS = ("binary", "grey")
+"""The pixels a model reads: binarized (the assignment) or grey values p / 255."""
+
+
+def _ablation_problems(config: ModelConfig) -> list[str]:
+    """What is wrong with the fields the ablations vary (kept apart from the other checks)."""
+    problems = []
+    for name, choices in (("batch_norm", BATCH_NORMS), ("loss", LOSSES), ("pixels", PIXELS_KINDS)):
+        if getattr(config, name) not in choices:
+            problems.append(f"{name} must be one of {choices}, not {getattr(config, name)!r}")
+    for name, cell in (("forget_bias", "lstm"), ("gate_bias", "gru")):
+        value = getattr(config, name)
+        if value is not None and config.cell != cell:
+            problems.append(f"{name} only applies to the {cell.upper()}: leave it at None")
+        if value is not None and not math.isfinite(value):
+            problems.append(f"{name} must be a finite number (or None), not {value}")
+    return problems
+
+
+def _ablation_suffix(config: ModelConfig) -> str:
+    """The name's suffix for every field away from the assignment's setup, e.g. ``-bn-head``."""
+    parts = ["-init-torch" if config.init == "torch" else ""]
+    if config.forget_bias is not None:
+        parts.append(f"-fb{config.forget_bias:g}")
+    if config.gate_bias is not None:
+        parts.append(f"-gb{config.gate_bias:g}")
+    if config.batch_norm != "none":
+        parts.append(f"-bn-{config.batch_norm}")
+    if config.loss != "sum":
+        parts.append(f"-{config.loss}")
+    if config.pixels != "binary":
+        parts.append(f"-{config.pixels}")
+    return "".join(parts)
+
+
 def config_key(config: object) -> str:
     """Stable hash of a config dataclass's class name and fields (12 hex digits)."""
     text = json.dumps([type(config).__name__, asdict(config)], sort_keys=True)
@@ -136,6 +186,14 @@ class Classifier(nn.Module):
     ``forward(x)`` takes images (B, 28, 28), rows as time steps, and returns logits
     (B, 10) from the last step; ``forward(x, every_step=True)`` returns (T, B, 10), the
     head applied to each step's RNN output as if it were the last.
+
+    With ``config.batch_norm`` set, one ``BatchNorm1d`` (torch's defaults: momentum 0.1,
+    eps 1e-5, a learned scale and shift) normalises each unit over the batch: ``"input"``
+    the input projection (H units, statistics over every step of every sequence),
+    ``"output"`` the RNN output the head reads (H units, before the head's first ReLU),
+    ``"head"`` the head's 64 units (between FC 64 and its ReLU, where Ioffe & Szegedy put
+    it). In training it uses the batch's statistics, in eval mode its running averages.
+    Without it the module has exactly the parameters and buffers it always had.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -144,6 +202,8 @@ class Classifier(nn.Module):
         self.config = config
         self.embed = nn.Linear(PIXELS, H)
         cell_kwargs = {"reset": config.reset} if config.cell == "gru" else {}
+        if config.forget_bias is not None:
+            cell_kwargs["forget_bias"] = config.forget_bias
         self.rnn = RNN(config.cell, H, H, L, init=config.init, **cell_kwargs)
         self.fc1 = nn.Linear(H, HEAD_UNITS)
         self.fc2 = nn.Linear(HEAD_UNITS, CLASSES)
@@ -151,16 +211,29 @@ class Classifier(nn.Module):
             for dense in (self.embed, self.fc1, self.fc2):
                 glorot_uniform_(dense.weight, dense.in_features, dense.out_features)
                 nn.init.zeros_(dense.bias)
+        if config.gate_bias is not None:  # after every random draw: the weights stay the same
+            with torch.no_grad():
+                for cell in self.rnn.cells:
+                    cell.b[: 2 * H].fill_(config.gate_bias)  # [z | r] of [z | r | h]
+        sizes = {"input": H, "output": H, "head": HEAD_UNITS}
+        self.norm = nn.BatchNorm1d(sizes[config.batch_norm]) if config.batch_norm in sizes else None
+
+    def _normed(self, where: str, a: Tensor) -> Tensor:
+        """``a`` (..., C) through the batch norm if it sits at ``where``, else unchanged."""
+        if self.norm is None or self.config.batch_norm != where:
+            return a
+        return self.norm(a.reshape(-1, a.shape[-1])).view(a.shape)  # every leading index a sample
 
     def head(self, y: Tensor) -> Tensor:
         """ReLU, FC 64, ReLU, FC 10: RNN outputs (..., H) -> logits (..., 10)."""
-        return self.fc2(F.relu(self.fc1(F.relu(y))))
+        y = self._normed("output", y)
+        return self.fc2(F.relu(self._normed("head", self.fc1(F.relu(y)))))
 
     def forward(self, x: Tensor, every_step: bool = False) -> Tensor:
         if x.dim() != 3 or x.shape[-1] != PIXELS:
             raise ValueError(f"expected images shaped (B, T, {PIXELS}), got {tuple(x.shape)}")
         x = x.transpose(0, 1).float()  # (T, B, 28): rows are time steps
-        y, _ = self.rnn(self.embed(x))  # (T, B, H)
+        y, _ = self.rnn(self._normed("input", self.embed(x)))  # (T, B, H)
         return self.head(y if every_step else y[-1])
 
 

@@ -1,0 +1,197 @@
+"""The ablation family: its configs, its effects and the sentences made from them."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+import matplotlib
+import pytest
+
+from rnnreport.experiments import ablations, grid, reports
+from rnnreport.experiments.ablations import ABLATIONS, CHANGES, ablation_configs, change_of
+from rnnreport.experiments.results import ResultsTable, Row
+from rnnreport.inspection.effects import effects_figure
+from rnnreport.model.classifier import ModelConfig
+from rnnreport.settings import BUDGETS, Budget
+
+matplotlib.use("Agg")
+
+FULL, SMOKE = BUDGETS["full"], BUDGETS["smoke"]
+
+
+def _moved(config: ModelConfig, base: ModelConfig) -> dict[str, object]:
+    return {
+        f.name: getattr(config, f.name)
+        for f in fields(ModelConfig)
+        if getattr(config, f.name) != getattr(base, f.name)
+    }
+
+
+def test_each_config_is_the_grid_setup_with_exactly_one_field_changed() -> None:
+    configs = ablation_configs(FULL)
+    grid_32 = [
+        c for c in grid.grid_configs(replace(FULL, seeds=5)) if (c.layers, c.units) == (1, 32)
+    ]
+    bases = {(c.cell, c.seed): c for c in grid_32}
+    changed = set()
+    for config in configs:
+        moved = _moved(config, bases[config.cell, config.seed])
+        assert len(moved) <= 1, (config.name, moved)
+        changed |= {(config.cell, *item) for item in moved.items()}
+    expected = {(cell, c.field, c.value) for c in CHANGES for cell in c.cells}
+    assert changed == expected
+    # the baselines are the grid's own configs, so the grid's runs are reused
+    assert {c for c in configs if not _moved(c, bases[c.cell, c.seed])} == set(bases.values())
+
+
+def test_seeds_follow_the_stated_rule() -> None:
+    assert ablations.ablation_seeds(SMOKE) == 1
+    assert ablations.ablation_seeds(FULL) == max(5, FULL.seeds) == 5
+    assert ablations.ablation_seeds(replace(FULL, seeds=7)) == 7
+    for budget, seeds in ((FULL, 5), (SMOKE, 1)):
+        configs = ablation_configs(budget)
+        names = {c.name for c in configs}
+        assert len(configs) == len(names) * seeds
+        assert {c.epochs for c in configs} == {budget.epochs}
+        assert {c.limit for c in configs} == {budget.limit}
+    assert len({c.name for c in ablation_configs(FULL)}) == 2 + sum(len(c.cells) for c in CHANGES)
+
+
+def test_change_of_names_the_one_change_and_refuses_two() -> None:
+    base = ModelConfig(cell="lstm", units=32)
+    assert change_of(base) is None
+    assert change_of(replace(base, batch_norm="head")).what == "batch norm on the head's 64 units"
+    with pytest.raises(ValueError, match="not one change"):
+        change_of(replace(base, batch_norm="head", loss="mean"))
+    with pytest.raises(ValueError, match="not one change"):
+        change_of(replace(base, forget_bias=2.0))
+
+
+# -- made-up rows ----------------------------------------------------------------------------
+
+
+def _row(config: ModelConfig, loss: float, loss_std: float, accuracy: float, accuracy_std: float):
+    row = Row(
+        model=config.name,
+        params=1,
+        seeds=5 if loss_std else 1,
+        epochs=10,
+        test_loss_sum=loss,
+        test_loss_sum_std=loss_std,
+        test_loss=loss / 10_000,
+        test_accuracy=accuracy,
+        test_accuracy_std=accuracy_std,
+        train_seconds=1.0,
+    )
+    row = replace(row, columns=ABLATIONS.columns(config))
+    return replace(row, references=ABLATIONS.references(row))
+
+
+def _table(numbers: dict[str, tuple[float, float, float, float]], budget: Budget) -> ResultsTable:
+    """Every model of the family; ``numbers[name]`` overrides the default (1000, 20, .96, .002)."""
+    configs = {c.name: c for c in ablation_configs(budget)}
+    default = (1000.0, 20.0, 0.96, 0.002) if budget.seeds > 1 else (1000.0, 0.0, 0.96, 0.0)
+    rows = tuple(_row(c, *numbers.get(name, default)) for name, c in configs.items())
+    return ResultsTable(ABLATIONS, budget, rows, ())
+
+
+def test_effects_are_differences_to_the_cells_baseline_judged_by_the_spread() -> None:
+    table = _table(
+        {
+            "lstm-1x32-bn-head": (900.0, 10.0, 0.97, 0.001),
+            "gru-1x32-mean": (1010.0, 5, 0.961, 0.002),
+        },
+        FULL,
+    )
+    found = {e.row.model: e for e in ablations.effects(table)}
+    assert "lstm-1x32" not in found and len(found) == len(table.rows) - 2
+    bn = found["lstm-1x32-bn-head"]
+    assert bn.loss == pytest.approx(-100.0) and bn.loss_spread == pytest.approx(30.0)
+    assert bn.accuracy == pytest.approx(0.01) and bn.accuracy_beyond and bn.loss_beyond
+    mean = found["gru-1x32-mean"]
+    assert not mean.accuracy_beyond and not mean.loss_beyond
+    shown = ablations.effects_table(table)
+    assert "+1.00 points" in repr(shown) and "−100.0" in repr(shown)
+    assert ablations.figure_data(table)["loss_targets"] == {
+        "lstm": pytest.approx(reports.report_a_loss_sum("lstm-1x32") - 1000.0),
+        "gru": pytest.approx(reports.report_a_loss_sum("gru-1x32") - 1000.0),
+    }
+
+
+def test_the_gap_names_the_batch_norm_that_reaches_report_a() -> None:
+    a_lstm = reports.report_a_loss_sum("lstm-1x32")
+    table = _table({"lstm-1x32-bn-head": (a_lstm + 5.0, 10.0, 0.972, 0.001)}, FULL)
+    gap = ablations.report_a_gap(table)
+    text = " ".join(gap.items)
+    assert "+122.2 from report A's 877.76" in text  # the baseline's gap: 1000 − 877.76
+    assert (
+        "Of the placements of batch normalisation, on the head's 64 units comes closest to "
+        "report A's losses: it changes our summed test loss by −117.2 (LSTM-32, whose gap to "
+        "report A's is +122.2) and +0.0 (GRU-32, whose gap to report A's is +177.4)."
+    ) in gap.items
+    assert (
+        f"Batch normalisation on the head's 64 units: LSTM-32 {a_lstm + 5:,.2f} ± 10.00, above "
+        f"report A's {a_lstm:,.2f} but within one standard deviation of it; GRU-32 1,000.00 ± "
+        "20.00, above report A's 822.58 by more than one standard deviation."
+    ) in gap.items
+    assert "No placement" not in text
+    assert (
+        "The other placements of batch normalisation leave both cells above report A's loss "
+        "(ruled out): on the input projection: LSTM-32 1,000.00 ± 20.00 (A's 877.76)"
+    ) in text
+    assert "No other open choice measured here brings it there" in text
+
+
+def test_the_gap_says_at_or_below_when_the_mean_is() -> None:
+    table = _table(
+        {
+            "lstm-1x32-bn-output": (870.0, 10.0, 0.97, 0.001),
+            "gru-1x32-bn-output": (800, 9, 0.97, 0),
+        },
+        FULL,
+    )
+    (sentence,) = [i for i in ablations.report_a_gap(table).items if i.startswith("Batch norm")]
+    assert sentence == (
+        "Batch normalisation on the RNN output: LSTM-32 870.00 ± 10.00, at or below report A's "
+        "877.76; GRU-32 800.00 ± 9.00, at or below report A's 822.58."
+    )
+
+
+def test_the_gap_says_what_was_ruled_out_when_nothing_reaches() -> None:
+    table = _table({}, FULL)
+    text = " ".join(ablations.report_a_gap(table).items)
+    assert "No placement of batch normalisation brings our summed test loss to report A's" in text
+    assert "(ruled out)" in text
+    for place in ("on the input projection", "on the RNN output", "on the head's 64 units"):
+        assert place in text
+    assert "No other open choice measured here brings it there" in text and "grey pixels" in text
+    one_seed = " ".join(ablations.report_a_gap(_table({}, SMOKE)).items)
+    assert "not reached in this one-seed run" in one_seed and "rule nothing out" in one_seed
+
+
+def test_findings_are_made_from_the_numbers() -> None:
+    table = _table({"gru-1x32-after": (980.0, 10.0, 0.955, 0.001)}, FULL)
+    items = ablations.findings(table).items
+    assert items[0] == (
+        "Changes that move test accuracy by more than the spread across 5 seeds: "
+        "GRU, reset after the matmul, as torch.nn.GRU: −0.50 points."
+    )
+    assert any("averaging the loss" in item and "within the spread" in item for item in items)
+    token = ablations.findings(_table({}, SMOKE)).items
+    assert token[0].startswith("One seed per model: a token run")
+
+
+@pytest.mark.slow
+def test_the_family_runs_through_the_results_layer(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RNNREPORT_CACHE", str(tmp_path / "cache"))
+    tiny = Budget("tiny", epochs=1, seeds=1, limit=256)
+    table = ablations.run_ablations(tiny, progress="off", workers=2)
+    assert len(table.rows) == 2 + sum(len(c.cells) for c in CHANGES)
+    assert table.budget.seeds == 1 and "1 seed" in table.html().caption
+    assert {r.change for r in table.rows} >= {
+        "batch norm on the head's 64 units",
+        "grey pixels p / 255",
+    }
+    figure = effects_figure(**ablations.figure_data(table))
+    assert len(figure.axes) == 2
+    assert ablations.report_a_gap(table).items
