@@ -40,6 +40,7 @@ REQUIRED_OUTPUTS = (
     "results.json",
     "results_table.csv",
     "key_figure.png",
+    "report_a_gap.md",  # written by the open-choices script (gallery/plot_04a_*.py)
 )
 
 # Before sphinx-gallery imports anything: where the scripts write, and a backend with no window.
@@ -225,8 +226,9 @@ def _check_generated(app: Sphinx) -> None:
         hint = f"{', '.join(failing)} raised an error (its traceback is above): fix it first"
     else:
         hint = (
-            "the results-grid script (gallery/plot_03_*.py) writes them; check that it exists "
-            f"and ran (scripts found: {', '.join(scripts) or 'none'})"
+            "the results-grid script (gallery/plot_03_*.py) and the open-choices script "
+            "(gallery/plot_04a_*.py) write them; check that they exist and ran (scripts "
+            f"found: {', '.join(scripts) or 'none'})"
         )
     raise ExtensionError(
         f"the landing page needs {', '.join(missing)} in {GENERATED}, but "

@@ -3,15 +3,15 @@
 The package, from the bottom up (a part imports only parts above it in this list):
 
 - :mod:`rnnreport.settings`: the environment, read in one place;
-- :mod:`rnnreport.model`: the equations (``cells``), unrolling and stacking (``layers``),
+- ``rnnreport.model``: the equations (``cells``), unrolling and stacking (``layers``),
   the assignment's classifier (``classifier``) and the whole-image baselines
   (``whole_image``);
-- :mod:`rnnreport.inspection`: recording inside a model (``probes``), figures (``plots``)
+- ``rnnreport.inspection``: recording inside a model (``probes``), figures (``plots``)
   and tables (``tables``);
-- :mod:`rnnreport.theory`: the SymPy derivations for Q1, witnessed on the cells;
+- ``rnnreport.theory``: the SymPy derivations for Q1, witnessed on the cells;
 - :mod:`rnnreport.data`: offline MNIST;
 - :mod:`rnnreport.train`: training one config, its cache, the worker pool;
-- :mod:`rnnreport.experiments`: the results layer and its families (the grid, the
+- ``rnnreport.experiments``: the results layer and its families (the grid, the
   baselines) and what the 2018 reports said;
 - :mod:`rnnreport.bench` and :mod:`rnnreport.cli`: the benchmark and the command line.
 """

@@ -166,9 +166,9 @@ def findings(table: ResultsTable) -> Findings:
         )
         if beyond > len(given) / 2:
             text += (
-                ": more than the choice of seed explains. Report A's runs differ from ours in "
-                "what the assignment does not fix: it says it added batch normalisation, "
-                "without saying where, and its batch order and framework arithmetic differ"
+                ": more than the choice of seed explains. Report A says it added batch "
+                "normalisation, which the assignment does not ask for; what that and the "
+                "assignment's other open choices do is measured on the open-choices page"
             )
         items.append(text + ".")
     return Findings(f"Numbers from this build — {table.budget.describe()}.", tuple(items))

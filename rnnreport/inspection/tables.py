@@ -105,6 +105,7 @@ class Findings:
             raise ValueError(f"Findings {self.heading!r} has no items: say at least one thing")
 
     def markdown(self) -> str:
+        """The heading in italics, then one Markdown bullet per item."""
         return f"*{self.heading}*\n\n" + "".join(f"- {item}\n" for item in self.items)
 
     def __repr__(self) -> str:
