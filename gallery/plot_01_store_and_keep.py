@@ -189,11 +189,12 @@ print(f"max |h_t - o_t tanh(c_t)|:        {keep.caveat_h_formula_error:.1e}")
 #
 # **Q1.2.** Yes, both: LSTM f → 1, i → 0; GRU z → 1. At a finite bias the state drifts.
 # For a GRU started inside (−1, 1), or an LSTM with i = 1 − f, keep gate σ(β) and a cell
-# started inside (−1, 1), the drift over T steps is at most (1 − σ(β)^T)·2; from a start
-# s_0 anywhere it is at most (1 − σ(β)^T)(1 + |s_0|). For an LSTM whose input gate is free
-# it is at most (1 − φ^T)|c_0| + ιT (keep gate at least φ, input gate at most ι): the cell
+# started inside (−1, 1), the drift over T steps is at most :math:`2(1 - \sigma(\beta)^T)`;
+# from a start :math:`s_0` anywhere it is at most :math:`(1 - \sigma(\beta)^T)(1 + |s_0|)`.
+# For an LSTM whose input gate is free it is at most :math:`(1 - \varphi^T)|c_0| + \iota T`
+# (keep gate at least :math:`\varphi`, input gate at most :math:`\iota`): the cell
 # is unbounded, so this grows with the start and with T. The bias needed to stay within ε
-# grows like ln(T(1 + |s_0|)/ε) (tables above). For the LSTM the *cell* is kept; its
+# grows like :math:`\ln(T(1 + |s_0|)/\varepsilon)` (tables above). For the LSTM the *cell* is kept; its
 # output is kept only when the output gate is constant.
 
 # sphinx_gallery_thumbnail_number = 2
