@@ -1,0 +1,319 @@
+r"""The converse, trained: do an LSTM and a GRU learn to count? A family, measurements, findings.
+
+The theory pages set weights by hand: an LSTM cell counts, a GRU state saturates
+(:mod:`rnnreport.theory.counting`). Here the same cells are *trained* on aⁿbⁿ and aⁿbⁿcⁿ
+(:mod:`rnnreport.languages`, next-symbol prediction) with n = 1 … N_train, several seeds
+each, and measured far beyond: the generalisation range of each seed (the largest n such
+that every string up to n is recognised), recognition for every n up to 10 × N_train, and
+inside, whether a unit counts (its value after aⁿ moves linearly with n) and where a GRU
+unit saturates.
+
+What the literature says, which the findings set our numbers beside:
+
+- Weiss, Goldberg and Yahav (2018, ACL, arXiv 1805.04908, section 5): LSTMs trained on
+  aⁿbⁿ with n ≤ 100 generalised to n in the hundreds, GRUs did not, and their units
+  visibly counted.
+- Suzgun, Belinkov and Shieber (2019, "On Evaluating the Generalization of LSTM Models in
+  Formal Languages", SCiL): whether an LSTM generalises depends on the training regime
+  (the range of n, the distribution of lengths) and varies between runs.
+- El-Naggar, Madhyastha and Weyde (2022, "Exploring the Long-Term Generalization of
+  Counting Behavior in RNNs"): LSTMs fail on sequences much longer than their training
+  strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import languages
+from .. import train_counting as tc
+from ..inspection import tables
+from ..inspection.probes import record
+from ..model.counter import CounterConfig
+from ..settings import Budget
+from . import results
+from .results import ResultsTable
+
+CELLS = ("lstm", "gru")
+LANGUAGES = tuple(languages.LANGUAGES)
+UNITS = 4  # a small hidden size: one unit is enough to count
+TEST_FACTOR = 10  # recognition is measured up to TEST_FACTOR x N_train
+SATURATED = 0.99  # a GRU unit counts as saturated where |h| >= this (1 - epsilon)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much a budget trains: N_train, at most this many epochs, the stopping patience."""
+
+    n_train: int
+    epochs: int
+    patience: int
+
+    @property
+    def n_test(self) -> int:
+        return TEST_FACTOR * self.n_train
+
+
+PLANS = {"full": Plan(n_train=10, epochs=1000, patience=100), "smoke": Plan(4, 30, 5)}
+"""The full build trains up to 1,000 epochs per seed and stops once every training string
+has been recognised for 100 epochs running; smoke trains a token 30 epochs on n ≤ 4."""
+
+
+def plan(budget: Budget) -> Plan:
+    """The plan of ``budget``: smoke's for the smoke budgets, else the full one."""
+    return PLANS["smoke" if budget.name.startswith("smoke") else "full"]
+
+
+def counting_configs(budget: Budget) -> list[CounterConfig]:
+    """Every (language, cell, seed) under ``budget``; the seeds are the budget's."""
+    p = plan(budget)
+    return [
+        CounterConfig(
+            cell=cell,
+            units=UNITS,
+            language=language,
+            n_train=p.n_train,
+            n_test=p.n_test,
+            seed=seed,
+            epochs=p.epochs,
+            patience=p.patience,
+        )
+        for language in LANGUAGES
+        for cell in CELLS
+        for seed in range(budget.seeds)
+    ]
+
+
+def _columns(config: CounterConfig) -> dict[str, Any]:
+    return {"cell": config.cell, "language": config.language, "n_train": config.n_train}
+
+
+COUNTING = results.Family(
+    name="counting",
+    label="next symbol",
+    caption="LSTM and GRU counters trained on aⁿbⁿ and aⁿbⁿcⁿ (test accuracy: the fraction "
+    "of n up to 10 × N_train whose string is recognised)",
+    configs=counting_configs,
+    columns=_columns,
+    train=tc.train_many,
+)
+"""The counting experiment as a family of the results layer."""
+
+
+def run_counting(budget: Budget | None = None, **options: Any) -> ResultsTable:
+    """Train (or take from the cache) every counter under ``budget`` (default: the build's)."""
+    return results.run(COUNTING, budget, **options)
+
+
+# -- measurements ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inside:
+    """What one trained counter's recurrent units do on the string with n = ``n``.
+
+    ``states`` (T, H): the LSTM's cell ``c_t`` or the GRU's state ``h_t`` after each symbol
+    of ``^ aⁿ bⁿ …``; ``r2`` (H,): per unit, R² of a straight line through its values after
+    a¹ … aⁿ against the number of a's read; ``unit`` the one with the largest R²;
+    ``saturates_at`` per unit the first position (0 = after ``^``) where |state| ≥
+    :data:`SATURATED`, -1 where it never does.
+    """
+
+    n: int
+    states: np.ndarray
+    r2: np.ndarray
+    slope: np.ndarray
+    unit: int
+    saturates_at: np.ndarray
+
+    @property
+    def best_r2(self) -> float:
+        return float(self.r2[self.unit])
+
+
+def linear_fit(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``values`` (K, H) against k = 1 … K: (R², slope) of the least-squares
+    line; R² is 0 for a constant column."""
+    k = np.arange(1, len(values) + 1, dtype=float)
+    k_c = k - k.mean()
+    v_c = values - values.mean(0)
+    slope = (k_c @ v_c) / (k_c @ k_c)
+    residual = v_c - np.outer(k_c, slope)
+    total = (v_c**2).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = np.where(total > 0, 1 - (residual**2).sum(0) / total, 0.0)
+    return r2, slope
+
+
+def first_saturated(states: np.ndarray, level: float = SATURATED) -> np.ndarray:
+    """Per unit of ``states`` (T, H): the first t with |state| ≥ ``level``, -1 if none."""
+    hit = np.abs(states) >= level
+    return np.where(hit.any(0), hit.argmax(0), -1)
+
+
+def inside(model: torch.nn.Module, config: CounterConfig, n: int) -> Inside:
+    """Record ``model``'s c (LSTM) or h (GRU) along the string of ``config.language`` with
+    n = ``n`` and measure it (see :class:`Inside`)."""
+    name = "layer0.c" if config.cell == "lstm" else "layer0.h"
+    x, _ = languages.encode(config.language, n)
+    with torch.no_grad(), record(model, [name]) as trace:
+        model(torch.from_numpy(x)[:, None])
+    states = trace[name][:, 0].double().numpy()  # (T, H)
+    r2, slope = linear_fit(states[1 : n + 1])  # after a^1 ... a^n
+    return Inside(n, states, r2, slope, int(np.argmax(r2)), first_saturated(states))
+
+
+@dataclass(frozen=True)
+class Seed:
+    """One trained counter, measured: its range, recognition per n, and inside."""
+
+    config: CounterConfig
+    epochs: int  # epochs it trained before the stopping rule (or the cap)
+    learned: bool  # whether it met the stopping rule
+    recognised: np.ndarray  # (n_test,) for n = 1 ... n_test
+    inside: Inside
+
+    @property
+    def range(self) -> int:
+        return languages.generalisation_range(self.recognised)
+
+
+def measure(table: ResultsTable) -> list[Seed]:
+    """Measure every run of ``table`` (each counter loaded from the cache)."""
+    seeds = []
+    for result in table.results:
+        config = result.config
+        model, _ = tc.train(config)
+        ok = tc.recognition(model, config.language, config.n_test)
+        learned = tc._learned(result.history, config.patience)
+        seeds.append(
+            Seed(config, len(result.history), learned, ok, inside(model, config, config.n_test))
+        )
+    return seeds
+
+
+def range_rows(seeds: list[Seed]) -> list[dict[str, Any]]:
+    """The page's table: one row per cell and seed, each language's range, epochs and R²."""
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    for s in seeds:
+        c = s.config
+        row = rows.setdefault((c.cell, c.seed), {"cell": c.cell.upper(), "seed": c.seed})
+        title = languages.TITLES[c.language]
+        row[f"{title} range"] = s.range
+        row[f"{title} epochs"] = s.epochs if s.learned else f"{s.epochs} (cap)"
+        row[f"{title} best R²"] = f"{s.inside.best_r2:.3f}"
+    return list(rows.values())
+
+
+def range_table(seeds: list[Seed], budget: Budget) -> tables.Table:
+    n_train, n_test = seeds[0].config.n_train, seeds[0].config.n_test
+    caption = (
+        f"Generalisation range per cell and seed (trained on n ≤ {n_train}, tested to "
+        f"n = {n_test}); epochs until the stopping rule; best unit's R² against n, "
+        f"{budget.describe()}."
+    )
+    return tables.html_table(range_rows(seeds), caption=caption)
+
+
+def recognition_curves(seeds: list[Seed], language: str) -> dict[str, list[np.ndarray]]:
+    """Per cell, one recognition array per seed (for n = 1 … n_test), for ``language``."""
+    curves: dict[str, list[np.ndarray]] = {}
+    for s in seeds:
+        if s.config.language == language:
+            curves.setdefault(s.config.cell.upper(), []).append(s.recognised)
+    return curves
+
+
+# -- findings -------------------------------------------------------------------------------
+
+
+def _spread(values: list[int]) -> str:
+    values = sorted(values)
+    if len(values) == 1:
+        return f"{values[0]}"
+    return f"{values[0]} to {values[-1]} (seeds: {', '.join(map(str, values))})"
+
+
+def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
+    """What the runs say, every number taken from ``seeds``, set beside the three papers."""
+    n_train, n_test = seeds[0].config.n_train, seeds[0].config.n_test
+    items = []
+    if budget.name.startswith("smoke"):
+        items.append(
+            f"These are the smoke budget's token runs ({budget.describe()}): a check that the "
+            "page builds, not the experiment's results."
+        )
+    far: dict[str, list[int]] = {}
+    for language in LANGUAGES:
+        parts = []
+        for cell in CELLS:
+            mine = [s for s in seeds if s.config.language == language and s.config.cell == cell]
+            if not mine:
+                continue
+            ranges = [s.range for s in mine]
+            beyond = sum(r > n_train for r in ranges)
+            far.setdefault(cell, []).extend(r >= 2 * n_train for r in ranges)
+            parts.append(
+                f"{cell.upper()} ranges {_spread(ranges)}; {beyond} of {len(mine)} seeds "
+                f"recognise beyond n = {n_train}, {sum(r == n_test for r in ranges)} every "
+                f"string up to n = {n_test}"
+            )
+        items.append(f"{languages.TITLES[language]}: " + "; ".join(parts) + ".")
+
+    lstm_far, gru_far = sum(far.get("lstm", [])), sum(far.get("gru", []))
+    runs = len(far.get("lstm", []))
+    if lstm_far > gru_far:
+        verdict = "the direction Weiss, Goldberg and Yahav (2018) report"
+    elif lstm_far == gru_far:
+        verdict = "no difference in the direction Weiss, Goldberg and Yahav (2018) report"
+    else:
+        verdict = "the opposite of what Weiss, Goldberg and Yahav (2018) report"
+    items.append(
+        f"Runs that recognise at least twice the training range (n ≥ {2 * n_train}): "
+        f"LSTM {lstm_far} of {runs}, GRU {gru_far} of {len(far.get('gru', []))}: {verdict} "
+        "(their LSTMs generalised far beyond the training lengths, their GRUs did not)."
+    )
+    full = [s for s in seeds if s.config.cell == "lstm" and s.range == n_test]
+    lstm = [s for s in seeds if s.config.cell == "lstm"]
+    items.append(
+        f"{len(full)} of {len(lstm)} LSTM runs recognise every string up to "
+        f"{TEST_FACTOR} × N_train = {n_test}; El-Naggar et al. (2022) found LSTMs failing on "
+        "strings much longer than their training strings"
+        + (", and so do these." if len(full) < len(lstm) else "; these do not, up to here.")
+    )
+    spans = [max(s.range for s in g) - min(s.range for s in g) for g in _groups(seeds)]
+    items.append(
+        f"Seeds of the same cell and language differ in range by up to {max(spans)} "
+        "(Suzgun et al. 2019 found generalisation to depend on the training regime and to vary "
+        "between runs); the regime here is one string per n ≤ "
+        f"{n_train}, stopped once all are recognised for {seeds[0].config.patience} epochs."
+    )
+    for cell in CELLS:
+        mine = [s for s in seeds if s.config.cell == cell]
+        if not mine:
+            continue
+        r2 = [s.inside.best_r2 for s in mine]
+        what = "cell c_t" if cell == "lstm" else "state h_t"
+        text = (
+            f"{cell.upper()} {what}: the best unit's value after aⁿ fits a straight line in n "
+            f"(n ≤ {n_test}) with R² from {min(r2):.3f} to {max(r2):.3f}"
+        )
+        if cell == "gru":
+            sat = [s for s in mine if s.inside.saturates_at[s.inside.unit] >= 0]
+            where = sorted(int(s.inside.saturates_at[s.inside.unit]) for s in sat)
+            text += f"; that unit reaches |h| ≥ {SATURATED} in {len(sat)} of {len(mine)} runs"
+            if where:
+                text += f", at positions {', '.join(map(str, where))}"
+        items.append(text + ".")
+    return tables.Findings("What the trained counters show", tuple(items))
+
+
+def _groups(seeds: list[Seed]) -> list[list[Seed]]:
+    groups: dict[tuple[str, str], list[Seed]] = {}
+    for s in seeds:
+        groups.setdefault((s.config.cell, s.config.language), []).append(s)
+    return list(groups.values())
