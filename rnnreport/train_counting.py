@@ -53,14 +53,17 @@ from .train import (
     Epoch,
     Result,
     TrainingDiverged,
+    _config_class,
     _cpu_threads,
     _fresh,
     _load_entry,
     _locked,
     _resume,
     _Run,
+    _run_workers,
     _store,
     check_cache,
+    default_workers,
     device_description,
     runs_dir,
 )
@@ -169,8 +172,16 @@ def train(
     return model, result
 
 
-def train_many(configs: Sequence[CounterConfig], progress: str = "lines") -> list[Result]:
-    """Train (or load) every config, one after the other in this process; their results."""
+def train_many(
+    configs: Sequence[CounterConfig], progress: str = "lines", workers: int | None = None
+) -> list[Result]:
+    """Train every config the cache lacks, in worker processes (default: one per core, each
+    on one thread; :func:`rnnreport.train._run_workers`, the MNIST trainer's pool), then
+    load them all; a config a worker failed to train is trained here."""
+    missing = [c for c in configs if not check_cache(cache_path(c)).exists()]
+    workers = default_workers(len(missing)) if workers is None else workers
+    if len(missing) > 1 and workers > 1:
+        _run_workers(missing, workers, progress, "", module=__name__)
     return [train(c, progress=progress)[1] for c in configs]
 
 
@@ -255,3 +266,27 @@ def _fit(
         train_seconds=run.spent,
         device=str(DEVICE),
     )
+
+
+def _worker(spec: str, progress: str) -> int:
+    """Entry point of one worker process: train one counter into the cache; the exit status."""
+    import signal
+
+    from . import settings
+
+    # terminated by the parent: unwind, so that temporary files are removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    d = json.loads(spec)
+    config = _config_class(d["config_class"])(**d["config"])
+    try:
+        train(config, progress=progress)
+    except (settings.SettingError, TrainingDiverged, OSError) as error:
+        print(f"rnnreport worker: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # run as the package's module, not as __main__: one set of classes
+    from rnnreport.train_counting import _worker as worker
+
+    sys.exit(worker(*sys.argv[1:]))

@@ -225,8 +225,9 @@ class Family:
     about it (and our difference); ``beside(row)`` the family's columns for people, keyed
     by the standard column they follow (see :func:`display`). ``label`` says how the
     family's models see an image, for figures that mix families. ``train`` trains (or
-    loads) a list of configs into their results, for a family that is not trained on
-    MNIST (the counting languages); None: :func:`rnnreport.train.train_many` on MNIST.
+    loads) a list of configs into their results (given the progress display and the number
+    of worker processes, None for one per core), for a family that is not trained on MNIST
+    (the counting languages); None: :func:`rnnreport.train.train_many` on MNIST.
     """
 
     name: str
@@ -236,7 +237,7 @@ class Family:
     columns: Callable[[TrainConfig], dict[str, Any]]
     references: Callable[[Row], dict[str, float | None]] = _no_references
     beside: Callable[[Row], dict[str, dict[str, str]]] = _nothing_beside
-    train: Callable[[list[TrainConfig], str], list[Result]] | None = None
+    train: Callable[[list[TrainConfig], str, int | None], list[Result]] | None = None
 
 
 @dataclass(frozen=True)
@@ -335,7 +336,7 @@ def run(
     if custom != budget:
         budget = replace(custom, name=f"{budget.name}, custom")
     if family.train is not None:  # the family's own data and trainer
-        results = family.train(family.configs(budget), progress)
+        results = family.train(family.configs(budget), progress, workers)
     else:
         data = data or load_mnist()
         results = train_many(family.configs(budget), data=data, progress=progress, workers=workers)
