@@ -58,14 +58,27 @@ class Plan:
         return TEST_FACTOR * self.n_train
 
 
-PLANS = {"full": Plan(n_train=10, epochs=1000, patience=100), "smoke": Plan(4, 30, 5)}
+PLANS = {"full": Plan(n_train=20, epochs=1000, patience=100), "smoke": Plan(4, 100, 5)}
 """The full build trains up to 1,000 epochs per seed and stops once every training string
-has been recognised for 100 epochs running; smoke trains a token 30 epochs on n ≤ 4."""
+has been recognised for 100 epochs running; smoke trains a token run on n ≤ 4."""
 
 
 def plan(budget: Budget) -> Plan:
     """The plan of ``budget``: smoke's for the smoke budgets, else the full one."""
     return PLANS["smoke" if budget.name.startswith("smoke") else "full"]
+
+
+def describe(budget: Budget) -> str:
+    """What ``budget`` trains in this experiment, for captions (the budget's own
+    :meth:`~rnnreport.settings.Budget.describe` speaks of MNIST's epochs and sequences)."""
+    p = plan(budget)
+    seeds = "1 seed" if budget.seeds == 1 else f"{budget.seeds} seeds"
+    text = (
+        f"budget '{budget.name}': {seeds} per cell and language, trained on n ≤ {p.n_train}, "
+        f"at most {p.epochs} epochs, stopped after {p.patience} epochs with every training "
+        "string recognised"
+    )
+    return text + (" — a token run, not the experiment's results" if p is PLANS["smoke"] else "")
 
 
 def counting_configs(budget: Budget) -> list[CounterConfig]:
@@ -213,8 +226,8 @@ def range_table(seeds: list[Seed], budget: Budget) -> tables.Table:
     n_train, n_test = seeds[0].config.n_train, seeds[0].config.n_test
     caption = (
         f"Generalisation range per cell and seed (trained on n ≤ {n_train}, tested to "
-        f"n = {n_test}); epochs until the stopping rule; best unit's R² against n, "
-        f"{budget.describe()}."
+        f"n = {n_test}); epochs until the stopping rule; best unit's R² against n; "
+        f"{describe(budget)}."
     )
     return tables.html_table(range_rows(seeds), caption=caption)
 
@@ -226,6 +239,43 @@ def recognition_curves(seeds: list[Seed], language: str) -> dict[str, list[np.nd
         if s.config.language == language:
             curves.setdefault(s.config.cell.upper(), []).append(s.recognised)
     return curves
+
+
+def recognition_panels(seeds: list[Seed]) -> dict[str, dict[str, list[np.ndarray]]]:
+    """For :func:`rnnreport.inspection.plots.recognition_by_n`: per language (its title),
+    per cell, one recognition array per seed."""
+    return {languages.TITLES[lang]: recognition_curves(seeds, lang) for lang in LANGUAGES}
+
+
+def unit_panels(
+    seeds: list[Seed], language: str = "anbn"
+) -> dict[str, tuple[np.ndarray, int, int, bool]]:
+    """For :func:`rnnreport.inspection.plots.counting_units`: per cell, the seed with the
+    largest range on ``language`` (the first such seed), its states along the string with
+    n = n_test, its best-fitting unit, n, and whether the states are bounded (the GRU's)."""
+    panels = {}
+    for cell in CELLS:
+        mine = [s for s in seeds if s.config.cell == cell and s.config.language == language]
+        if not mine:
+            continue
+        best = max(mine, key=lambda s: s.range)
+        what = "cell c" if cell == "lstm" else "state h"
+        title = (
+            f"{cell.upper()} seed {best.config.seed} ({what}), {languages.TITLES[language]} "
+            f"with n = {best.inside.n}: range {best.range}"
+        )
+        panels[title] = (best.inside.states, best.inside.unit, best.inside.n, cell == "gru")
+    return panels
+
+
+def cost(table: ResultsTable) -> str:
+    """What training the table's runs cost: CPU seconds in all, and epochs per run."""
+    seconds = sum(r.train_seconds for r in table.results)
+    epochs = [len(r.history) for r in table.results]
+    return (
+        f"{len(epochs)} runs trained in {seconds:.0f} s of CPU in all (one thread each), "
+        f"{min(epochs)} to {max(epochs)} epochs per run"
+    )
 
 
 # -- findings -------------------------------------------------------------------------------
@@ -244,8 +294,8 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
     items = []
     if budget.name.startswith("smoke"):
         items.append(
-            f"These are the smoke budget's token runs ({budget.describe()}): a check that the "
-            "page builds, not the experiment's results."
+            f"These are token runs ({describe(budget)}): a check that the page builds, not the "
+            "experiment's results."
         )
     far: dict[str, list[int]] = {}
     for language in LANGUAGES:
