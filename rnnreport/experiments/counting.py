@@ -315,18 +315,44 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
         items.append(f"{languages.TITLES[language]}: " + "; ".join(parts) + ".")
 
     lstm_far, gru_far = sum(far.get("lstm", [])), sum(far.get("gru", []))
-    runs = len(far.get("lstm", []))
     if lstm_far > gru_far:
         verdict = "the direction Weiss, Goldberg and Yahav (2018) report"
     elif lstm_far == gru_far:
-        verdict = "no difference in the direction Weiss, Goldberg and Yahav (2018) report"
+        verdict = "no difference between the cells, unlike Weiss, Goldberg and Yahav (2018)"
     else:
         verdict = "the opposite of what Weiss, Goldberg and Yahav (2018) report"
     items.append(
         f"Runs that recognise at least twice the training range (n ≥ {2 * n_train}): "
-        f"LSTM {lstm_far} of {runs}, GRU {gru_far} of {len(far.get('gru', []))}: {verdict} "
-        "(their LSTMs generalised far beyond the training lengths, their GRUs did not)."
+        f"LSTM {lstm_far} of {len(far.get('lstm', []))}, GRU {gru_far} of "
+        f"{len(far.get('gru', []))}: {verdict} (their LSTMs generalised far beyond the "
+        "training lengths, their GRUs did not)."
     )
+    gains = []
+    for language in LANGUAGES:
+        by_cell = {
+            cell: [
+                s.range - n_train
+                for s in seeds
+                if s.config.language == language and s.config.cell == cell
+            ]
+            for cell in CELLS
+        }
+        if not all(by_cell.values()):
+            continue
+        (lm, ls), (gm, gs) = (results.mean_std(by_cell[c]) for c in CELLS)
+        k = min(len(v) for v in by_cell.values())
+        if k < 2:
+            judged = "one seed each: no spread to judge the difference by"
+        elif abs(lm - gm) > ls + gs:
+            judged = "a difference larger than the spread across seeds"
+        else:
+            judged = "a difference within the spread across seeds"
+        gains.append(
+            f"{languages.TITLES[language]}: LSTM {results.with_spread(lm, ls, k, '.1f')}, "
+            f"GRU {results.with_spread(gm, gs, k, '.1f')} ({judged})"
+        )
+    if gains:
+        items.append("How far past N_train the ranges reach, on average: " + "; ".join(gains) + ".")
     full = [s for s in seeds if s.config.cell == "lstm" and s.range == n_test]
     lstm = [s for s in seeds if s.config.cell == "lstm"]
     items.append(
