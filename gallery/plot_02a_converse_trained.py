@@ -66,8 +66,10 @@ _ = plots.recognition_by_n(counting.recognition_panels(seeds), plan.n_train)
 # string (n = 10 × N_train): every LSTM cell unit :math:`c_t` and every GRU state unit
 # :math:`h_t` against the position in the string, the a's shaded. A unit that counts
 # climbs by a constant step per a (a straight line, R² near 1) and comes back down over
-# the b's. A GRU unit cannot climb without bound: where it approaches ±1 (dotted lines at
-# ±0.99) its steps shrink and the count is lost, which is where its recognition ends.
+# the b's; the findings above say whether the LSTM's does, and by how much its steps up and
+# down differ. A GRU unit cannot climb without bound: its state stays within ±1 (dotted
+# lines at ±0.99), so whatever count it keeps has to be squeezed into ever smaller steps
+# near the bound, and the findings say where its units get there.
 _ = plots.counting_units(counting.unit_panels(seeds))
 
 # %%

@@ -199,10 +199,11 @@ def test_the_family_runs_on_the_results_layer(cache) -> None:
 def _seed(cell: str, language: str, seed: int, good_up_to: int, r2: float, sat: int) -> object:
     config = CounterConfig(cell=cell, language=language, seed=seed, n_train=10, n_test=100)
     ok = np.arange(1, 101) <= good_up_to
-    inside = counting.Inside(
-        100, np.zeros((201, 4)), np.array([r2, 0, 0, 0]), np.ones(4), 0, np.array([sat, -1, -1, -1])
-    )
-    return counting.Seed(config, 300, True, ok, inside)
+    states = np.zeros((201, 4))
+    states[200, 0] = 3.0  # up 1 per a, down 0.985 per b
+    up, down, units = np.ones(4), np.full(4, -0.985), np.array([r2, 0, 0, 0])
+    inside = counting.Inside(100, states, units, up, down, 0, np.array([sat, -1, -1, -1]))
+    return counting.Seed(config, 300, good_up_to >= 10, ok, inside)
 
 
 def test_findings_on_made_up_runs() -> None:
@@ -227,6 +228,13 @@ def test_findings_on_made_up_runs() -> None:
     assert "differ in range by up to 60" in text
     assert "reaches |h| ≥ 0.99 in 2 of 2 runs, at positions 9, 12" in text
     assert not any("smoke" in item for item in items)
+    assert "In 2 of 2 runs that unit counts all the way (R² ≥ 0.99)" in text
+    assert "+1.000 to +1.000 per a and -0.985 to -0.985 per b" in text
+    assert "ends 3.0 to 3.0 away from where it started" in text
+    assert "cap" not in text  # every made-up run learned its training range
+    stuck = [*made_up, _seed("gru", "anbn", 2, 4, 0.1, 3)]
+    text = " ".join(counting.findings(stuck, settings.BUDGETS["full"]).items)
+    assert "1 of 5 runs reached the cap of 1000 epochs" in text and "GRU aⁿbⁿ seed 2" in text
     reversed_ = [
         replace(s, config=replace(s.config, cell="gru" if s.config.cell == "lstm" else "lstm"))
         for s in made_up

@@ -131,21 +131,28 @@ class Inside:
 
     ``states`` (T, H): the LSTM's cell ``c_t`` or the GRU's state ``h_t`` after each symbol
     of ``^ aⁿ bⁿ …``; ``r2`` (H,): per unit, R² of a straight line through its values after
-    a¹ … aⁿ against the number of a's read; ``unit`` the one with the largest R²;
-    ``saturates_at`` per unit the first position (0 = after ``^``) where |state| ≥
-    :data:`SATURATED`, -1 where it never does.
+    a¹ … aⁿ against the number of a's read, ``slope`` its step per a and ``down`` the step
+    per b over the b's; ``unit`` the one with the largest R²; ``saturates_at`` per unit the
+    first position (0 = after ``^``) where |state| ≥ :data:`SATURATED`, -1 where it never
+    does.
     """
 
     n: int
     states: np.ndarray
     r2: np.ndarray
     slope: np.ndarray
+    down: np.ndarray
     unit: int
     saturates_at: np.ndarray
 
     @property
     def best_r2(self) -> float:
         return float(self.r2[self.unit])
+
+    @property
+    def drift(self) -> float:
+        """How far the best unit ends, after aⁿbⁿ, from where it started after ``^``."""
+        return float(self.states[2 * self.n, self.unit] - self.states[0, self.unit])
 
 
 def linear_fit(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,7 +184,8 @@ def inside(model: torch.nn.Module, config: CounterConfig, n: int) -> Inside:
         model(torch.from_numpy(x)[:, None])
     states = trace[name][:, 0].double().numpy()  # (T, H)
     r2, slope = linear_fit(states[1 : n + 1])  # after a^1 ... a^n
-    return Inside(n, states, r2, slope, int(np.argmax(r2)), first_saturated(states))
+    _, down = linear_fit(states[n + 1 : 2 * n + 1])  # after a^n b^1 ... a^n b^n
+    return Inside(n, states, r2, slope, down, int(np.argmax(r2)), first_saturated(states))
 
 
 @dataclass(frozen=True)
@@ -273,7 +281,7 @@ def cost(table: ResultsTable) -> str:
     seconds = sum(r.train_seconds for r in table.results)
     epochs = [len(r.history) for r in table.results]
     return (
-        f"{len(epochs)} runs trained in {seconds:.0f} s of CPU in all (one thread each), "
+        f"{len(epochs)} runs, {seconds:.0f} s of training summed over them (one thread each), "
         f"{min(epochs)} to {max(epochs)} epochs per run"
     )
 
@@ -361,6 +369,17 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
         "strings much longer than their training strings"
         + (", and so do these." if len(full) < len(lstm) else "; these do not, up to here.")
     )
+    stuck = [s for s in seeds if not s.learned]
+    if stuck:
+        names = ", ".join(
+            f"{s.config.cell.upper()} {languages.TITLES[s.config.language]} seed {s.config.seed}"
+            for s in stuck
+        )
+        items.append(
+            f"{len(stuck)} of {len(seeds)} runs reached the cap of {stuck[0].config.epochs} "
+            f"epochs without meeting the stopping rule ({names}): these did not learn their "
+            "training range, and their ranges above count as failures, not as generalisation."
+        )
     spans = [max(s.range for s in g) - min(s.range for s in g) for g in _groups(seeds)]
     items.append(
         f"Seeds of the same cell and language differ in range by up to {max(spans)} "
@@ -378,6 +397,22 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
             f"{cell.upper()} {what}: the best unit's value after aⁿ fits a straight line in n "
             f"(n ≤ {n_test}) with R² from {min(r2):.3f} to {max(r2):.3f}"
         )
+        if cell == "lstm":
+            counts = [s for s in mine if s.inside.best_r2 >= 0.99]
+            if counts:
+                up = [s.inside.slope[s.inside.unit] for s in counts]
+                down = [s.inside.down[s.inside.unit] for s in counts]
+                drift = [abs(s.inside.drift) for s in counts]
+                ranges = [s.range for s in counts]
+                text += (
+                    f". In {len(counts)} of {len(mine)} runs that unit counts all the way "
+                    f"(R² ≥ 0.99) while recognition stops at n = {min(ranges)} to "
+                    f"{max(ranges)}: it moves by {min(up):+.3f} to {max(up):+.3f} per a and "
+                    f"{min(down):+.3f} to {max(down):+.3f} per b, so after aⁿbⁿ with "
+                    f"n = {n_test} it ends {min(drift):.1f} to {max(drift):.1f} away from "
+                    "where it started: the count is learned, but not exactly enough for the "
+                    "end of a long string to be read from it"
+                )
         if cell == "gru":
             sat = [s for s in mine if s.inside.saturates_at[s.inside.unit] >= 0]
             where = sorted(int(s.inside.saturates_at[s.inside.unit]) for s in sat)
