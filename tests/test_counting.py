@@ -108,6 +108,12 @@ def test_inside_measures_a_saturating_unit() -> None:
     assert inside.best_r2 < 0.9  # 1 - 2^-k is no straight line in k
 
 
+def test_first_error() -> None:
+    model = _leaky_gru()  # recognises n <= 22 (test above)
+    assert counting.first_error(model, "anbn", 20) is None
+    assert counting.first_error(model, "anbn", 30) == "inside the b's"  # the end comes early
+
+
 def test_linear_fit() -> None:
     k = np.arange(1, 11, dtype=float)
     r2, slope = counting.linear_fit(np.stack([2 * k + 1, np.ones(10), np.exp(k)], 1))
@@ -203,7 +209,8 @@ def _seed(cell: str, language: str, seed: int, good_up_to: int, r2: float, sat: 
     states[200, 0] = 3.0  # up 1 per a, down 0.985 per b
     up, down, units = np.ones(4), np.full(4, -0.985), np.array([r2, 0, 0, 0])
     inside = counting.Inside(100, states, units, up, down, 0, np.array([sat, -1, -1, -1]))
-    return counting.Seed(config, 300, good_up_to >= 10, ok, inside)
+    error = "after the last b" if good_up_to < 100 else None
+    return counting.Seed(config, 300, good_up_to >= 10, ok, inside, error)
 
 
 def test_findings_on_made_up_runs() -> None:
@@ -228,8 +235,10 @@ def test_findings_on_made_up_runs() -> None:
     assert "differ in range by up to 60" in text
     assert "reaches |h| ≥ 0.99 in 2 of 2 runs, at positions 9, 12" in text
     assert not any("smoke" in item for item in items)
-    assert "In 2 of 2 runs that unit counts all the way (R² ≥ 0.99)" in text
-    assert "+1.000 to +1.000 per a and -0.985 to -0.985 per b" in text
+    assert "On aⁿbⁿ, in 2 runs that unit counts all the way (R² ≥ 0.99)" in text
+    assert "1.000 to 1.000 per a and 0.985 to 0.985 back per b" in text
+    assert "LSTM run fails goes wrong first after the last b (1)" in text
+    assert "GRU run fails goes wrong first after the last b (2)" in text
     assert "ends 3.0 to 3.0 away from where it started" in text
     assert "cap" not in text  # every made-up run learned its training range
     stuck = [*made_up, _seed("gru", "anbn", 2, 4, 0.1, 3)]

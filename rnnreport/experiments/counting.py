@@ -197,6 +197,7 @@ class Seed:
     learned: bool  # whether it met the stopping rule
     recognised: np.ndarray  # (n_test,) for n = 1 ... n_test
     inside: Inside
+    first_error: str | None = None  # where the first string not recognised goes wrong
 
     @property
     def range(self) -> int:
@@ -211,10 +212,35 @@ def measure(table: ResultsTable) -> list[Seed]:
         model, _ = tc.train(config)
         ok = tc.recognition(model, config.language, config.n_test)
         learned = tc._learned(result.history, config.patience)
+        failed = languages.generalisation_range(ok) + 1
+        error = first_error(model, config.language, failed) if failed <= len(ok) else None
         seeds.append(
-            Seed(config, len(result.history), learned, ok, inside(model, config, config.n_test))
+            Seed(
+                config,
+                len(result.history),
+                learned,
+                ok,
+                inside(model, config, config.n_test),
+                error,
+            )
         )
     return seeds
+
+
+def first_error(model: torch.nn.Module, language: str, n: int) -> str | None:
+    """Where ``model`` first mispredicts along the string of ``language`` with n = ``n``:
+    ``"after ^"``, ``"inside the a's"`` (the b's, the c's) or ``"after the last a"``
+    (b, c), by the symbol just read; None when the string is recognised."""
+    x, y = languages.encode(language, n)
+    predicted = model.predict(torch.from_numpy(x)[:, None])[:, 0].numpy() > 0.5
+    wrong = np.flatnonzero((predicted != (y > 0.5)).any(-1))
+    if not len(wrong):
+        return None
+    t = int(wrong[0])  # the prediction after reading symbol t of "^" + the string
+    if t == 0:
+        return "after ^"
+    letter = languages.string(language, n)[t - 1]
+    return f"after the last {letter}" if t % n == 0 else f"inside the {letter}'s"
 
 
 def range_rows(seeds: list[Seed]) -> list[dict[str, Any]]:
@@ -398,20 +424,18 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
             f"(n ≤ {n_test}) with R² from {min(r2):.3f} to {max(r2):.3f}"
         )
         if cell == "lstm":
-            counts = [s for s in mine if s.inside.best_r2 >= 0.99]
+            counts = [s for s in mine if s.inside.best_r2 >= 0.99 and s.config.language == "anbn"]
             if counts:
-                up = [s.inside.slope[s.inside.unit] for s in counts]
-                down = [s.inside.down[s.inside.unit] for s in counts]
+                up = [abs(s.inside.slope[s.inside.unit]) for s in counts]
+                down = [abs(s.inside.down[s.inside.unit]) for s in counts]
                 drift = [abs(s.inside.drift) for s in counts]
                 ranges = [s.range for s in counts]
                 text += (
-                    f". In {len(counts)} of {len(mine)} runs that unit counts all the way "
-                    f"(R² ≥ 0.99) while recognition stops at n = {min(ranges)} to "
-                    f"{max(ranges)}: it moves by {min(up):+.3f} to {max(up):+.3f} per a and "
-                    f"{min(down):+.3f} to {max(down):+.3f} per b, so after aⁿbⁿ with "
-                    f"n = {n_test} it ends {min(drift):.1f} to {max(drift):.1f} away from "
-                    "where it started: the count is learned, but not exactly enough for the "
-                    "end of a long string to be read from it"
+                    f". On aⁿbⁿ, in {len(counts)} runs that unit counts all the way (R² ≥ "
+                    f"0.99) while recognition stops at n = {min(ranges)} to {max(ranges)}: "
+                    f"it moves by {min(up):.3f} to {max(up):.3f} per a and {min(down):.3f} "
+                    f"to {max(down):.3f} back per b, so after aⁿbⁿ with n = {n_test} it ends "
+                    f"{min(drift):.1f} to {max(drift):.1f} away from where it started"
                 )
         if cell == "gru":
             sat = [s for s in mine if s.inside.saturates_at[s.inside.unit] >= 0]
@@ -419,6 +443,13 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
             text += f"; that unit reaches |h| ≥ {SATURATED} in {len(sat)} of {len(mine)} runs"
             if where:
                 text += f", at positions {', '.join(map(str, where))}"
+        errors = [s.first_error for s in mine if s.first_error and s.learned]
+        if errors:
+            tally = {e: errors.count(e) for e in sorted(set(errors), key=errors.index)}
+            text += (
+                f". The first string each trained {cell.upper()} run fails goes wrong first "
+                + ", ".join(f"{where} ({k})" for where, k in tally.items())
+            )
         items.append(text + ".")
     return tables.Findings("What the trained counters show", tuple(items))
 
