@@ -185,6 +185,7 @@ def test_the_key_covers_the_config_and_the_data() -> None:
     assert a["data"] != tc.training_strings(replace(TINY, n_train=4)).digest
 
 
+@pytest.mark.slow  # trains four token counters in worker processes
 def test_the_family_runs_on_the_results_layer(cache) -> None:
     budget = replace(settings.BUDGETS["smoke"], name="smoke-test")
     table = counting.run_counting(budget, progress="off")
