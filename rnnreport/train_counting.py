@@ -176,7 +176,7 @@ def train_many(
     configs: Sequence[CounterConfig], progress: str = "lines", workers: int | None = None
 ) -> list[Result]:
     """Train every config the cache lacks, in worker processes (default: one per core, each
-    on one thread; :func:`rnnreport.train._run_workers`, the MNIST trainer's pool), then
+    on one thread; ``rnnreport.train._run_workers``, the MNIST trainer's pool), then
     load them all; a config a worker failed to train is trained here."""
     missing = [c for c in configs if not check_cache(cache_path(c)).exists()]
     workers = default_workers(len(missing)) if workers is None else workers

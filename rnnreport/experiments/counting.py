@@ -40,9 +40,12 @@ from .results import ResultsTable
 
 CELLS = ("lstm", "gru")
 LANGUAGES = tuple(languages.LANGUAGES)
-UNITS = 4  # a small hidden size: one unit is enough to count
-TEST_FACTOR = 10  # recognition is measured up to TEST_FACTOR x N_train
-SATURATED = 0.99  # a GRU unit counts as saturated where |h| >= this (1 - epsilon)
+UNITS = 4
+"""The hidden size of every counter: small, since one unit is enough to count."""
+TEST_FACTOR = 10
+"""Recognition is measured for every n up to ``TEST_FACTOR`` × N_train."""
+SATURATED = 0.99
+"""A GRU unit counts as saturated where |h| ≥ this (1 − ε, ε = 0.01)."""
 
 
 @dataclass(frozen=True)
