@@ -232,7 +232,10 @@ def test_findings_on_made_up_runs() -> None:
         "aⁿbⁿ: LSTM 60.0 ± 42.4, GRU 0.5 ± 0.7 (a difference larger than the spread across seeds)"
         in text
     )
-    assert "1 of 2 LSTM runs recognise every string up to 10 × N_train = 100" in text
+    assert (
+        "1 of the 2 LSTM runs that learned their training range recognise every string up to "
+        "10 × N_train = 100" in text
+    )
     assert "differ in range by up to 60" in text
     assert "reaches |h| ≥ 0.99 in 2 of 2 runs, at positions 9, 12" in text
     assert not any("smoke" in item for item in items)
@@ -252,3 +255,12 @@ def test_findings_on_made_up_runs() -> None:
     assert "the opposite of what Weiss" in " ".join(
         counting.findings(reversed_, settings.BUDGETS["full"]).items
     )
+
+
+def test_findings_with_one_seed_and_no_learned_lstm() -> None:
+    made_up = [_seed("lstm", "anbn", 0, 4, 0.5, -1), _seed("gru", "anbn", 0, 4, 0.5, -1)]
+    text = " ".join(counting.findings(made_up, settings.BUDGETS["smoke"]).items)
+    assert text.startswith("These are token runs")
+    assert "One seed per cell and language: no spread across seeds to report" in text
+    assert "No LSTM run learned its training range, so none tests the claim" in text
+    assert "one seed each: no spread to judge the difference by" in text
