@@ -79,6 +79,6 @@ _ = plots.counting_units(counting.unit_panels(seeds))
 # before the matmul, Glorot-uniform initial kernels), a few units, float32, one string per
 # n in training and the stopping rule stated above; a longer training range, longer
 # training past the rule, or another distribution of lengths can change them, which is
-# Suzgun et al.'s point. Weiss et al. trained on n up to 100 and larger networks.
+# Suzgun et al.'s point; the three papers each trained in a regime of their own.
 
 # sphinx_gallery_thumbnail_number = 2

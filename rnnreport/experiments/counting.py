@@ -10,15 +10,19 @@ unit saturates.
 
 What the literature says, which the findings set our numbers beside:
 
-- Weiss, Goldberg and Yahav (2018, ACL, arXiv 1805.04908, section 5): LSTMs trained on
-  aⁿbⁿ with n ≤ 100 generalised to n in the hundreds, GRUs did not, and their units
-  visibly counted.
+- Weiss, Goldberg and Yahav (2018, "On the Practical Computational Power of Finite
+  Precision RNNs for Language Recognition", ACL, arXiv 1805.04908): trained LSTMs learned
+  to use a counting mechanism on aⁿbⁿ and aⁿbⁿcⁿ and generalised beyond the counts they
+  were trained on; GRUs generalised worse.
 - Suzgun, Belinkov and Shieber (2019, "On Evaluating the Generalization of LSTM Models in
-  Formal Languages", SCiL): whether an LSTM generalises depends on the training regime
-  (the range of n, the distribution of lengths) and varies between runs.
+  Formal Languages", SCiL, arXiv 1811.01001): how well an LSTM generalises depends on the
+  training regime (which lengths, how distributed) and on the model's capacity.
 - El-Naggar, Madhyastha and Weyde (2022, "Exploring the Long-Term Generalization of
   Counting Behavior in RNNs"): LSTMs fail on sequences much longer than their training
   strings.
+
+Our regime is stated beside every number (:func:`describe`): theirs differ, and the
+findings say which way our runs fall, not that a paper is right or wrong.
 """
 
 from __future__ import annotations
