@@ -194,7 +194,7 @@ print(f"max |h_t - o_t tanh(c_t)|:        {keep.caveat_h_formula_error:.1e}")
 # For an LSTM whose input gate is free it is at most :math:`(1 - \varphi^T)|c_0| + \iota T`
 # (keep gate at least :math:`\varphi`, input gate at most :math:`\iota`): the cell
 # is unbounded, so this grows with the start and with T. The bias needed to stay within ε
-# grows like :math:`\ln(T(1 + |s_0|)/\varepsilon)` (tables above). For the LSTM the *cell* is kept; its
-# output is kept only when the output gate is constant.
+# grows like :math:`\ln(T(1 + |s_0|)/\varepsilon)` (tables above). For the LSTM the *cell*
+# is kept; its output is kept only when the output gate is constant.
 
 # sphinx_gallery_thumbnail_number = 2

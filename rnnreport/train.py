@@ -694,7 +694,15 @@ def train_many(
     return [train(c, data=data, progress=progress) for c in configs]
 
 
-def _run_workers(configs: list[TrainConfig], workers: int, progress: str, data_digest: str) -> None:
+def _run_workers(
+    configs: list[TrainConfig],
+    workers: int,
+    progress: str,
+    data_digest: str,
+    module: str = "rnnreport.train",
+) -> None:
+    """Train ``configs`` in ``workers`` processes, each ``python -m {module} SPEC PROGRESS``
+    (``module`` is the trainer's: this one, or :mod:`rnnreport.train_counting`)."""
     import subprocess
 
     # biggest first, so that the last model to finish is a small one
@@ -716,7 +724,7 @@ def _run_workers(configs: list[TrainConfig], workers: int, progress: str, data_d
                         "data_digest": data_digest,
                     }
                 )
-                command = [sys.executable, "-m", "rnnreport.train", spec, progress]
+                command = [sys.executable, "-m", module, spec, progress]
                 running.append((subprocess.Popen(command, env=env), config))
                 started[config] = time.perf_counter()
             time.sleep(0.2)

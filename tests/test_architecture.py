@@ -15,9 +15,20 @@ ALLOWED = {
     "inspection": {"inspection", "model", "settings"},
     "theory": {"theory", "model", "inspection"},
     "data": {"settings"},
+    "languages": {"settings"},
     "fingerprint": set(),
     "train": {"settings", "model", "data", "fingerprint"},
-    "experiments": {"experiments", "settings", "model", "inspection", "data", "train"},
+    "train_counting": {"settings", "model", "languages", "fingerprint", "train"},
+    "experiments": {
+        "experiments",
+        "settings",
+        "model",
+        "inspection",
+        "data",
+        "languages",
+        "train",
+        "train_counting",
+    },
 }
 """Which parts each part may import; parts not listed (``bench``, ``cli``) may import any."""
 TOP = {"bench", "cli", "__main__", "__init__"}

@@ -224,7 +224,10 @@ class Family:
     model by the family's own fields; ``references(row)`` gives what the 2018 reports said
     about it (and our difference); ``beside(row)`` the family's columns for people, keyed
     by the standard column they follow (see :func:`display`). ``label`` says how the
-    family's models see an image, for figures that mix families.
+    family's models see an image, for figures that mix families. ``train`` trains (or
+    loads) a list of configs into their results (given the progress display and the number
+    of worker processes, None for one per core), for a family that is not trained on MNIST
+    (the counting languages); None: :func:`rnnreport.train.train_many` on MNIST.
     """
 
     name: str
@@ -234,6 +237,7 @@ class Family:
     columns: Callable[[TrainConfig], dict[str, Any]]
     references: Callable[[Row], dict[str, float | None]] = _no_references
     beside: Callable[[Row], dict[str, dict[str, str]]] = _nothing_beside
+    train: Callable[[list[TrainConfig], str, int | None], list[Result]] | None = None
 
 
 @dataclass(frozen=True)
@@ -331,8 +335,11 @@ def run(
     custom = replace(budget, seeds=seeds or budget.seeds, epochs=epochs or budget.epochs)
     if custom != budget:
         budget = replace(custom, name=f"{budget.name}, custom")
-    data = data or load_mnist()
-    results = train_many(family.configs(budget), data=data, progress=progress, workers=workers)
+    if family.train is not None:  # the family's own data and trainer
+        results = family.train(family.configs(budget), progress, workers)
+    else:
+        data = data or load_mnist()
+        results = train_many(family.configs(budget), data=data, progress=progress, workers=workers)
     rows = tuple(Row.aggregate(runs, family) for runs in by_model(results).values())
     return ResultsTable(family, budget, rows, tuple(results))
 

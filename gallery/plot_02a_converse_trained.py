@@ -1,0 +1,84 @@
+r"""
+The converse, trained: do an LSTM and a GRU learn to count?
+===========================================================
+
+The page before this one sets weights by hand: an LSTM cell with its gates at 1 counts,
+one per step, while a GRU state stays inside (-1, 1) and, in floats, stops moving. That
+says what the cells *can* do. Whether gradient descent *finds* the counting solution is
+another question, and the literature is split. Weiss, Goldberg and Yahav (2018) trained
+LSTMs on aⁿbⁿ that generalised far beyond their training lengths, and GRUs that did not;
+Suzgun, Belinkov and Shieber (2019) found that generalisation depends on the training
+regime; El-Naggar et al. (2022) found LSTMs failing on strings much longer than those they
+were trained on. Neither 2018 report touches the question.
+
+Here the library's own cells (the same :class:`~rnnreport.model.cells.LSTMCell` and
+:class:`~rnnreport.model.cells.GRUCell` as the MNIST grid, one layer of a few units) learn
+the usual next-symbol task on aⁿbⁿ and aⁿbⁿcⁿ (:mod:`rnnreport.languages`): after each
+symbol, predict the set of symbols that may come next, the end of the string included. A
+string is *recognised* when every prediction along it is right. Each cell is trained on
+n = 1 … N_train from several seeds and tested on every n up to 10 × N_train.
+"""
+
+# %%
+# Train the counters
+# ------------------
+# :func:`rnnreport.experiments.counting.run_counting` trains what the cache lacks, on one
+# CPU thread per run, and stops each run by a stated rule: once every training string has
+# been recognised for a number of epochs in a row (or at a cap). The lines below say which
+# budget made these numbers and what the training cost.
+from rnnreport.experiments import counting
+from rnnreport.inspection import plots
+
+table = counting.run_counting()
+plan = counting.plan(table.budget)
+print(counting.describe(table.budget))
+print(f"tested to n = {plan.n_test}; " + counting.cost(table))
+
+# %%
+# The generalisation range of each seed
+# -------------------------------------
+# The range is the largest n such that every string up to n is recognised. Every run
+# below recognised its whole training range (n ≤ N_train) unless its epochs say "cap";
+# what matters is how far past N_train it goes. The last columns give the best unit's fit
+# to a straight line in n (see the figure of the units below).
+seeds = counting.measure(table)
+counting.range_table(seeds, table.budget)
+
+# %%
+# What the runs say, beside the papers
+# ------------------------------------
+# The sentences are generated from the runs above; they say which way our runs fall and
+# how much the seeds vary.
+counting.findings(seeds, table.budget)
+
+# %%
+# Recognition against n
+# ---------------------
+# Each row is one run, each column one n; a dark cell is a string recognised. Left of the
+# dashed line is what the run was trained on. A counter that generalises stays dark to the
+# right; one that learned only the training lengths turns light soon after the line.
+_ = plots.recognition_by_n(counting.recognition_panels(seeds), plan.n_train)
+
+# %%
+# Inside: does a unit count?
+# --------------------------
+# For each cell, the run with the largest range on aⁿbⁿ, read along the longest test
+# string (n = 10 × N_train): every LSTM cell unit :math:`c_t` and every GRU state unit
+# :math:`h_t` against the position in the string, the a's shaded. A unit that counts
+# climbs by a constant step per a (a straight line, R² near 1) and comes back down over
+# the b's; the findings above say whether the LSTM's does, and by how much its steps up and
+# down differ. A GRU unit cannot climb without bound: its state stays within ±1 (dotted
+# lines at ±0.99), so whatever count it keeps has to be squeezed into ever smaller steps
+# near the bound, and the findings say where its units get there.
+_ = plots.counting_units(counting.unit_panels(seeds))
+
+# %%
+# What this does and does not show
+# --------------------------------
+# The claims above hold for these cells (TF1 flavour: LSTM forget bias 1, GRU reset
+# before the matmul, Glorot-uniform initial kernels), a few units, float32, one string per
+# n in training and the stopping rule stated above; a longer training range, longer
+# training past the rule, or another distribution of lengths can change them, which is
+# Suzgun et al.'s point; the three papers each trained in a regime of their own.
+
+# sphinx_gallery_thumbnail_number = 2

@@ -1,0 +1,145 @@
+r"""The counting languages aⁿbⁿ and aⁿbⁿcⁿ (n ≥ 1), and the next-symbol prediction task.
+
+The task is the one of Gers and Schmidhuber (2001) and Weiss, Goldberg and Yahav (2018):
+a network reads a string one symbol at a time, after a start symbol ``^``, and at every
+position predicts the *set* of symbols that may come next in some string of the language,
+the end of the string ``$`` included. A string is *recognised* when every prediction along
+it is right: at every position, the symbols predicted (sigmoid output above 1/2) are
+exactly the allowed ones. For aⁿbⁿ, after reading
+
+=====================  ============  ======================================
+prefix                 next may be   why
+=====================  ============  ======================================
+``^``                  {a}           n ≥ 1: no empty string, and it starts with a
+``^ aᵏ`` (k ≥ 1)       {a, b}        more a's, or the b's begin
+``^ aⁿ bᵏ`` (k < n)    {b}           the b's must reach n
+``^ aⁿ bⁿ``            {$}           the string is complete
+=====================  ============  ======================================
+
+and for aⁿbⁿcⁿ the same up to ``^ aⁿ bⁿ``, which allows {c}; ``^ aⁿ bⁿ cᵏ`` (k < n)
+allows {c} and ``^ aⁿ bⁿ cⁿ`` allows {$}. Predicting these sets right at every position
+needs the count: after the a's, the number of b's (and c's) is fixed by n, and the string
+must end exactly there.
+
+Each language holds one string per n, so the training set is "every n from 1 to
+``n_max``" and needs no sampling; a seed only orders the batches (:mod:`rnnreport.train_counting`).
+Symbols are one-hot vectors over :data:`INPUTS` and targets multi-hot over :data:`OUTPUTS`,
+the same for both languages (aⁿbⁿ never uses c).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+INPUTS = ("^", "a", "b", "c")
+"""What the network reads: the start symbol, then the string's letters."""
+OUTPUTS = ("a", "b", "c", "$")
+"""What it predicts at each position: the letters that may come next, and the end ``$``."""
+LANGUAGES = {"anbn": "ab", "anbncn": "abc"}
+"""The languages by name, with the letters whose blocks of n make a string."""
+TITLES = {"anbn": "aⁿbⁿ", "anbncn": "aⁿbⁿcⁿ"}
+
+
+def _check(language: str, n: int) -> str:
+    if language not in LANGUAGES:
+        raise ValueError(f"language={language!r} is not one of {', '.join(LANGUAGES)}")
+    if not (isinstance(n, int | np.integer) and n >= 1):
+        raise ValueError(f"n must be a whole number of at least 1, not {n!r}")
+    return LANGUAGES[language]
+
+
+def string(language: str, n: int) -> str:
+    """The string of ``language`` with blocks of ``n``: ``string("anbn", 2) == "aabb"``."""
+    return "".join(letter * n for letter in _check(language, n))
+
+
+def member(language: str, text: str) -> bool:
+    """Whether ``text`` is a string of ``language`` (some n ≥ 1)."""
+    letters = LANGUAGES[language]
+    n, rest = divmod(len(text), len(letters))
+    return rest == 0 and n >= 1 and text == string(language, n)
+
+
+def next_sets(language: str, n: int) -> list[frozenset[str]]:
+    """The symbols that may follow each prefix of ``string(language, n)``, from ``^`` alone
+    to the whole string: ``2n + 1`` sets for aⁿbⁿ, ``3n + 1`` for aⁿbⁿcⁿ (see the table in
+    the module's docstring)."""
+    letters = _check(language, n)
+    sets = [frozenset("a")]  # after ^
+    sets += [frozenset("ab")] * n  # after a^k, 1 <= k <= n: the a's may go on
+    for block, letter in enumerate(letters[1:], start=1):
+        sets += [frozenset(letter)] * (n - 1)  # the block must reach n
+        following = letters[block + 1] if block + 1 < len(letters) else "$"
+        sets.append(frozenset(following))
+    return sets
+
+
+def encode(language: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` for ``string(language, n)``: ``x`` (T, len(INPUTS)) one-hot of ``^`` and
+    the string, ``y`` (T, len(OUTPUTS)) multi-hot of :func:`next_sets`, T = len + 1; float32."""
+    text = "^" + string(language, n)
+    x = np.zeros((len(text), len(INPUTS)), np.float32)
+    x[np.arange(len(text)), [INPUTS.index(s) for s in text]] = 1
+    y = np.zeros((len(text), len(OUTPUTS)), np.float32)
+    for t, allowed in enumerate(next_sets(language, n)):
+        y[t, [OUTPUTS.index(s) for s in allowed]] = 1
+    return x, y
+
+
+@dataclass(frozen=True)
+class Strings:
+    """The strings of ``language`` for n = 1 … ``n_max``, padded into one batch.
+
+    ``x`` (T, N, len(INPUTS)) and ``y`` (T, N, len(OUTPUTS)), time first like the RNN's input,
+    zero after each string's end; ``mask`` (T, N) is True on each string's own positions;
+    ``n`` (N,) is 1 … n_max. ``digest`` hashes the arrays (a cache key's part).
+    """
+
+    language: str
+    n_max: int
+    x: np.ndarray
+    y: np.ndarray
+    mask: np.ndarray
+    n: np.ndarray
+
+    @property
+    def digest(self) -> str:
+        h = hashlib.sha256(f"{self.language} {self.n_max}:".encode())
+        for a in (self.x, self.y, self.mask):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()[:16]
+
+
+def strings(language: str, n_max: int) -> Strings:
+    """Every string of ``language`` with n from 1 to ``n_max``, as one padded batch."""
+    _check(language, n_max)
+    pairs = [encode(language, n) for n in range(1, n_max + 1)]
+    T = len(pairs[-1][0])
+    x = np.zeros((T, n_max, len(INPUTS)), np.float32)
+    y = np.zeros((T, n_max, len(OUTPUTS)), np.float32)
+    mask = np.zeros((T, n_max), bool)
+    for k, (xs, ys) in enumerate(pairs):
+        x[: len(xs), k], y[: len(ys), k], mask[: len(xs), k] = xs, ys, True
+    return Strings(language, n_max, x, y, mask, np.arange(1, n_max + 1))
+
+
+def recognised(predictions: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per string, whether every prediction along it is right.
+
+    ``predictions`` (T, N, len(OUTPUTS)) are probabilities (above 1/2 counts as predicted)
+    or booleans; ``targets`` the multi-hot sets, same shape; ``mask`` (T, N) each string's
+    positions. Returns (N,) booleans.
+    """
+    predicted = predictions > 0.5 if predictions.dtype != bool else predictions
+    right = (predicted == (targets > 0.5)).all(-1)  # (T, N): every symbol right at t
+    return (right | ~mask).all(0)
+
+
+def generalisation_range(ok: np.ndarray) -> int:
+    """The largest n such that every string with n' ≤ n is recognised, given ``ok[k]`` for
+    n = k + 1 (0 when the first is not)."""
+    wrong = np.flatnonzero(~np.asarray(ok, bool))
+    return int(wrong[0]) if len(wrong) else len(ok)

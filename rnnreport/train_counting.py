@@ -1,0 +1,292 @@
+"""Train one counter (:class:`~rnnreport.model.counter.CounterConfig`) on a counting
+language, with the MNIST trainer's cache and its guarantees.
+
+Training: Adam (``config.lr``, other settings at their defaults) on the strings with n = 1 …
+``config.n_train`` (:func:`rnnreport.languages.strings`), in batches of
+``config.batch_size`` strings drawn in an order from ``config.seed``; the loss is binary
+cross-entropy of each symbol's prediction, averaged over the strings' positions and symbols.
+**Stopping rule**: after each epoch every training string is checked
+(:func:`rnnreport.languages.recognised`); training stops after the first epoch that ends a run
+of ``config.patience`` epochs in a row in which all of them were, and otherwise after
+``config.epochs``. The run keeps the weights of the last epoch either way.
+
+A trained counter is a :class:`rnnreport.train.Result` like an MNIST model's; its fields
+mean: per epoch, ``train_loss`` the mean loss over the epoch's batches, ``valid_loss`` the
+loss on all training strings after it and ``valid_accuracy`` the fraction of them recognised;
+``test_loss_sum`` the loss summed over every position and symbol of the strings with
+n = 1 … ``config.n_test``, ``test_loss`` its mean per position and symbol, ``test_accuracy``
+the fraction of those n whose string is recognised.
+
+What this module does not repeat but takes from :mod:`rnnreport.train`: the key's parts
+(the device, the versions, the single CPU thread), the checked atomic save and load of
+entries and epoch checkpoints, resuming from the last finished epoch, the lock file that
+makes a second process wait, the initial model and optimizer drawn from the seed
+(``_fresh``) and the result type. It is a module of its own, not a second task inside
+:func:`rnnreport.train.train`, so that the MNIST training loop stays as it is: the two
+share every guarantee and no line of each other's loop. The cache key's code part is the
+fingerprint of this module's loop and evaluation, the config class and what it builds,
+so an edit to the MNIST loop does not retrain a counter, and the reverse.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from . import languages
+from .fingerprint import fingerprint
+from .model.classifier import build_model, count_parameters
+from .model.counter import CounterConfig
+from .train import (
+    CPU_THREADS,
+    Epoch,
+    Result,
+    TrainingDiverged,
+    _config_class,
+    _cpu_threads,
+    _fresh,
+    _load_entry,
+    _locked,
+    _resume,
+    _Run,
+    _run_workers,
+    _store,
+    check_cache,
+    default_workers,
+    device_description,
+    runs_dir,
+)
+from .train import _checkpoint as _keep_checkpoint
+
+DEVICE = torch.device("cpu")
+"""Counters train on the CPU: a few units over a few dozen steps keep no GPU busy."""
+
+
+# -- the cache key -------------------------------------------------------------------------
+
+
+@functools.cache
+def code_digest() -> str:
+    """Fingerprint of the code that defines a trained counter (see :mod:`rnnreport.fingerprint`):
+    the config and what it builds, the initial draw, the loop and the evaluation."""
+    return fingerprint((CounterConfig, build_model, _fresh, _fit, evaluate))
+
+
+def cache_key(config: CounterConfig, data: languages.Strings) -> dict[str, Any]:
+    """Everything that determines ``config``'s trained weights and metrics, and nothing else:
+    the parts of :func:`rnnreport.train.cache_key`, with the strings for the images."""
+    return {
+        "config": config.key,
+        "data": data.digest,
+        "code": code_digest(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "device": device_description(DEVICE),
+        "threads": CPU_THREADS,
+    }
+
+
+def cache_path(config: CounterConfig) -> Path:
+    """The cache file for ``config``, beside the MNIST models, named by :func:`cache_key`."""
+    data = training_strings(config)
+    key = json.dumps(cache_key(config, data), sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return runs_dir() / f"{config.name}-s{config.seed}-{digest[:16]}.pt"
+
+
+def training_strings(config: CounterConfig) -> languages.Strings:
+    return languages.strings(config.language, config.n_train)
+
+
+# -- evaluation ----------------------------------------------------------------------------
+
+
+def _tensors(data: languages.Strings) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return torch.from_numpy(data.x), torch.from_numpy(data.y), torch.from_numpy(data.mask)
+
+
+def _loss(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy summed over the positions in ``mask`` and every symbol."""
+    per = F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(-1)  # (T, B)
+    return per[mask].sum()
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data: languages.Strings) -> tuple[float, np.ndarray]:
+    """``(loss summed over every position and symbol, recognised (N,))`` of ``model`` on
+    ``data``."""
+    x, y, mask = _tensors(data)
+    was_training = model.training
+    model.eval()
+    logits = model(x)
+    model.train(was_training)
+    ok = languages.recognised(torch.sigmoid(logits).numpy(), data.y, data.mask)
+    return _loss(logits, y, mask).item(), ok
+
+
+def recognition(model: torch.nn.Module, language: str, n_max: int) -> np.ndarray:
+    """Whether ``model`` recognises the string of ``language`` for each n = 1 … ``n_max``."""
+    with _cpu_threads(CPU_THREADS):
+        return evaluate(model, languages.strings(language, n_max))[1]
+
+
+# -- training ------------------------------------------------------------------------------
+
+
+def train(
+    config: CounterConfig,
+    *,
+    progress: str = "off",
+    use_cache: bool = True,
+    on_epoch: Callable[[Epoch], None] | None = None,
+) -> tuple[torch.nn.Module, Result]:
+    """The trained counter (in eval mode) and its metrics; trains if not cached.
+
+    ``progress``: ``lines`` (a line on stderr when a counter is trained) or ``off``;
+    ``on_epoch`` is called after each epoch (tests use it to interrupt a run).
+    """
+    data = training_strings(config)
+    if not use_cache:
+        return _train(config, data, progress, None, on_epoch)
+    path = check_cache(cache_path(config))
+    if (hit := _load_entry(path, config)) is not None:
+        return hit
+    with _locked(path, config):
+        if (hit := _load_entry(path, config)) is not None:  # trained meanwhile by another process
+            return hit
+        partial = path.with_suffix(".partial")
+        model, result = _train(config, data, progress, partial, on_epoch)
+        _store(path, model, result)
+        partial.unlink(missing_ok=True)
+    return model, result
+
+
+def train_many(
+    configs: Sequence[CounterConfig], progress: str = "lines", workers: int | None = None
+) -> list[Result]:
+    """Train every config the cache lacks, in worker processes (default: one per core, each
+    on one thread; ``rnnreport.train._run_workers``, the MNIST trainer's pool), then
+    load them all; a config a worker failed to train is trained here."""
+    missing = [c for c in configs if not check_cache(cache_path(c)).exists()]
+    workers = default_workers(len(missing)) if workers is None else workers
+    if len(missing) > 1 and workers > 1:
+        _run_workers(missing, workers, progress, "", module=__name__)
+    return [train(c, progress=progress)[1] for c in configs]
+
+
+def _train(
+    config: CounterConfig,
+    data: languages.Strings,
+    progress: str,
+    partial: Path | None,
+    on_epoch: Callable[[Epoch], None] | None,
+) -> tuple[torch.nn.Module, Result]:
+    def after_epoch(run: _Run) -> None:
+        if partial is not None:
+            _keep_checkpoint(partial, run)
+        if on_epoch is not None:
+            on_epoch(run.history[-1])
+
+    with _cpu_threads(CPU_THREADS):
+        run = (partial is not None and _resume(partial, config, DEVICE)) or _fresh(config, DEVICE)
+        result = _fit(config, data, run, after_epoch)
+    if progress != "off":
+        print(
+            f"rnnreport: trained {config.name} seed {config.seed} in {len(result.history)} "
+            f"epochs ({result.train_seconds:.0f} s): {result.test_accuracy:.0%} of n ≤ "
+            f"{config.n_test} recognised",
+            file=sys.stderr,
+            flush=True,
+        )
+    return run.model.eval(), result
+
+
+def _learned(history: Sequence[Epoch], patience: int) -> bool:
+    """The stopping rule: every training string recognised after each of the last
+    ``patience`` epochs."""
+    return len(history) >= patience and all(e.valid_accuracy == 1.0 for e in history[-patience:])
+
+
+def _fit(
+    config: CounterConfig,
+    data: languages.Strings,
+    run: _Run,
+    after_epoch: Callable[[_Run], None],
+) -> Result:
+    """Train ``run`` from its last finished epoch until the stopping rule holds or
+    ``config.epochs`` have run; the metrics on n = 1 … ``config.n_test``."""
+    model, optimizer = run.model, run.optimizer
+    x, y, mask = _tensors(data)
+    N, B = x.shape[1], config.batch_size
+    positions = mask.sum().item() * y.shape[-1]  # every (position, symbol) of the strings
+    for epoch in range(len(run.history) + 1, config.epochs + 1):
+        if _learned(run.history, config.patience):
+            break
+        start = time.perf_counter()
+        model.train()
+        total = 0.0
+        for idx in torch.randperm(N, generator=run.order).split(B):
+            T = int(mask[:, idx].sum(0).max())  # the longest string of the batch
+            m = mask[:T, idx]
+            loss = _loss(model(x[:T, idx]), y[:T, idx], m) / (m.sum() * y.shape[-1])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+        loss_sum, ok = evaluate(model, data)
+        if not (math.isfinite(total) and math.isfinite(loss_sum)):
+            raise TrainingDiverged(
+                f"{config.name} seed {config.seed} diverged in epoch {epoch} (lr {config.lr:g}); "
+                "nothing was cached: train it with a smaller learning rate"
+            )
+        seconds = time.perf_counter() - start
+        run.spent += seconds
+        run.history.append(Epoch(epoch, total / N, loss_sum / positions, float(ok.mean()), seconds))
+        after_epoch(run)
+    test = languages.strings(config.language, config.n_test)
+    test_loss_sum, ok = evaluate(model, test)
+    return Result(
+        config=config,
+        params=count_parameters(model),
+        history=tuple(run.history),
+        test_loss_sum=test_loss_sum,
+        test_loss=test_loss_sum / (test.mask.sum() * test.y.shape[-1]),
+        test_accuracy=float(ok.mean()),
+        train_seconds=run.spent,
+        device=str(DEVICE),
+    )
+
+
+def _worker(spec: str, progress: str) -> int:
+    """Entry point of one worker process: train one counter into the cache; the exit status."""
+    import signal
+
+    from . import settings
+
+    # terminated by the parent: unwind, so that temporary files are removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    d = json.loads(spec)
+    config = _config_class(d["config_class"])(**d["config"])
+    try:
+        train(config, progress=progress)
+    except (settings.SettingError, TrainingDiverged, OSError) as error:
+        print(f"rnnreport worker: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # run as the package's module, not as __main__: one set of classes
+    from rnnreport.train_counting import _worker as worker
+
+    sys.exit(worker(*sys.argv[1:]))
