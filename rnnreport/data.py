@@ -717,6 +717,14 @@ def _write_cache(path: Path, key: str, mnist: MNIST, packed: dict) -> str:
     for name, (bits, y) in packed.items():
         arrays[f"{name}_x"] = bits
         arrays[f"{name}_y"] = y.astype(np.uint8)  # labels 0..9 fit a byte
+    if (error := _save_npz(path, arrays)) is not None:
+        return f"could not write the compact cache {path} ({error}); the next load reads the source"
+    return f"wrote the compact cache {path} ({path.stat().st_size:,} bytes)"
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> OSError | None:
+    """Write ``arrays`` to ``path`` atomically (a temporary file in the same directory, then
+    os.replace), so a reader never sees half a file; the error if it could not."""
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -729,8 +737,8 @@ def _write_cache(path: Path, key: str, mnist: MNIST, packed: dict) -> str:
     except OSError as exc:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-        return f"could not write the compact cache {path} ({exc}); the next load reads the source"
-    return f"wrote the compact cache {path} ({path.stat().st_size:,} bytes)"
+        return exc
+    return None
 
 
 # --------------------------------------------------------------------------- public entry point
@@ -832,19 +840,8 @@ def _write_grey_cache(path: Path, key: str, raws: dict, digest: str) -> str:
     arrays = {"format": np.array(_GREY_FORMAT), "key": np.array(key), "digest": np.array(digest)}
     for name, (pixels, y) in raws.items():
         arrays[f"{name}_raw"], arrays[f"{name}_y"] = pixels, y.astype(np.uint8)
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        return f"could not write the grey compact file {path} ({exc})"
+    if (error := _save_npz(path, arrays)) is not None:
+        return f"could not write the grey compact file {path} ({error})"
     return f"wrote the grey compact file {path}"
 
 
