@@ -53,6 +53,7 @@ class Budget:
     limit: int | None
 
     def describe(self) -> str:
+        """The budget in words, as the pages print it beside the numbers it produced."""
         data = "all 55,000" if self.limit is None else f"the first {self.limit:,}"
         seeds = "1 seed" if self.seeds == 1 else f"{self.seeds} seeds"
         epochs = "1 epoch" if self.epochs == 1 else f"{self.epochs} epochs"

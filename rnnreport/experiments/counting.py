@@ -49,7 +49,7 @@ UNITS = 4
 TEST_FACTOR = 10
 """Recognition is measured for every n up to ``TEST_FACTOR`` × N_train."""
 SATURATED = 0.99
-"""A GRU unit counts as saturated where |h| ≥ this (1 − ε, ε = 0.01)."""
+"""A GRU unit counts as saturated where its absolute value is at least this (1 − ε, ε = 0.01)."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,8 @@ class Inside:
     of ``^ aⁿ bⁿ …``; ``r2`` (H,): per unit, R² of a straight line through its values after
     a¹ … aⁿ against the number of a's read, ``slope`` its step per a and ``down`` the step
     per b over the b's; ``unit`` the one with the largest R²; ``saturates_at`` per unit the
-    first position (0 = after ``^``) where |state| ≥ :data:`SATURATED`, -1 where it never
-    does.
+    first position (0 = after ``^``) where the state's absolute value reaches
+    :data:`SATURATED`, -1 where it never does.
     """
 
     n: int
@@ -177,7 +177,8 @@ def linear_fit(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def first_saturated(states: np.ndarray, level: float = SATURATED) -> np.ndarray:
-    """Per unit of ``states`` (T, H): the first t with |state| ≥ ``level``, -1 if none."""
+    """Per unit of ``states`` (T, H): the first t where its absolute value reaches ``level``,
+    -1 if none."""
     hit = np.abs(states) >= level
     return np.where(hit.any(0), hit.argmax(0), -1)
 
