@@ -481,16 +481,43 @@ def trained_model(
         )
     data = _pixels(config, data)
     device = torch.device(device or default_device())
-    if not use_cache:
-        return _train(config, data, device, progress, None, on_epoch)
-    path = check_cache(cache_path(config, data, device))
+
+    def fit(run: _Run, after_epoch: Callable[[_Run], None]) -> Result:
+        return _fit(config, data, run, device, progress, after_epoch)
+
+    path = cache_path(config, data, device) if use_cache else None
+    return cached_training(path, config, device, fit, on_epoch)
+
+
+Fit = Callable[["_Run", Callable[["_Run"], None]], Result]
+"""Trains a :class:`_Run` to the end, calling its second argument after every epoch."""
+
+
+def cached_training(
+    path: Path | None,
+    config: TrainConfig,
+    device: torch.device,
+    fit: Fit,
+    on_epoch: Callable[[Epoch], None] | None = None,
+) -> tuple[torch.nn.Module, Result]:
+    """The model and result cached at ``path``, or ``fit`` run and stored there.
+
+    The entry is used only if it passes its check. Otherwise a lock beside it makes a
+    second process wait for the first (and then use its entry), and the training resumes
+    from the epoch checkpoint kept beside the entry, keeps one after every epoch, and is
+    stored atomically. ``path`` None trains without the cache. Every trainer of the package
+    goes through here, so every kind of model gets the same guarantees.
+    """
+    if path is None:
+        return _train(config, fit, device, None, on_epoch)
+    path = check_cache(path)
     if (hit := _load_entry(path, config)) is not None:
         return hit
     with _locked(path, config):
         if (hit := _load_entry(path, config)) is not None:  # trained meanwhile by another process
             return hit
         partial = path.with_suffix(".partial")
-        model, result = _train(config, data, device, progress, partial, on_epoch)
+        model, result = _train(config, fit, device, partial, on_epoch)
         _store(path, model, result)
         partial.unlink(missing_ok=True)
     return model, result
@@ -498,9 +525,8 @@ def trained_model(
 
 def _train(
     config: TrainConfig,
-    data: MNIST,
+    fit: Fit,
     device: torch.device,
-    progress: str,
     partial: Path | None,
     on_epoch: Callable[[Epoch], None] | None,
 ) -> tuple[torch.nn.Module, Result]:
@@ -515,7 +541,7 @@ def _train(
 
     with _cpu_threads(CPU_THREADS):
         run = (partial is not None and _resume(partial, config, device)) or _fresh(config, device)
-        result = _fit(config, data, run, device, progress, after_epoch)
+        result = fit(run, after_epoch)
     return run.model.cpu().eval(), result
 
 

@@ -56,18 +56,14 @@ from .train import (
     _config_class,
     _cpu_threads,
     _fresh,
-    _load_entry,
-    _locked,
-    _resume,
     _Run,
     _run_workers,
-    _store,
+    cached_training,
     check_cache,
     default_workers,
     device_description,
     runs_dir,
 )
-from .train import _checkpoint as _keep_checkpoint
 
 DEVICE = torch.device("cpu")
 """Counters train on the CPU: a few units over a few dozen steps keep no GPU busy."""
@@ -157,19 +153,21 @@ def train(
     ``on_epoch`` is called after each epoch (tests use it to interrupt a run).
     """
     data = training_strings(config)
-    if not use_cache:
-        return _train(config, data, progress, None, on_epoch)
-    path = check_cache(cache_path(config))
-    if (hit := _load_entry(path, config)) is not None:
-        return hit
-    with _locked(path, config):
-        if (hit := _load_entry(path, config)) is not None:  # trained meanwhile by another process
-            return hit
-        partial = path.with_suffix(".partial")
-        model, result = _train(config, data, progress, partial, on_epoch)
-        _store(path, model, result)
-        partial.unlink(missing_ok=True)
-    return model, result
+
+    def fit(run: _Run, after_epoch: Callable[[_Run], None]) -> Result:
+        result = _fit(config, data, run, after_epoch)
+        if progress != "off":
+            print(
+                f"rnnreport: trained {config.name} seed {config.seed} in {len(result.history)} "
+                f"epochs ({result.train_seconds:.0f} s): {result.test_accuracy:.0%} of n ≤ "
+                f"{config.n_test} recognised",
+                file=sys.stderr,
+                flush=True,
+            )
+        return result
+
+    path = cache_path(config) if use_cache else None
+    return cached_training(path, config, DEVICE, fit, on_epoch)
 
 
 def train_many(
@@ -183,33 +181,6 @@ def train_many(
     if len(missing) > 1 and workers > 1:
         _run_workers(missing, workers, progress, "", module=__name__)
     return [train(c, progress=progress)[1] for c in configs]
-
-
-def _train(
-    config: CounterConfig,
-    data: languages.Strings,
-    progress: str,
-    partial: Path | None,
-    on_epoch: Callable[[Epoch], None] | None,
-) -> tuple[torch.nn.Module, Result]:
-    def after_epoch(run: _Run) -> None:
-        if partial is not None:
-            _keep_checkpoint(partial, run)
-        if on_epoch is not None:
-            on_epoch(run.history[-1])
-
-    with _cpu_threads(CPU_THREADS):
-        run = (partial is not None and _resume(partial, config, DEVICE)) or _fresh(config, DEVICE)
-        result = _fit(config, data, run, after_epoch)
-    if progress != "off":
-        print(
-            f"rnnreport: trained {config.name} seed {config.seed} in {len(result.history)} "
-            f"epochs ({result.train_seconds:.0f} s): {result.test_accuracy:.0%} of n ≤ "
-            f"{config.n_test} recognised",
-            file=sys.stderr,
-            flush=True,
-        )
-    return run.model.eval(), result
 
 
 def _learned(history: Sequence[Epoch], patience: int) -> bool:
