@@ -738,7 +738,7 @@ def _run_workers(
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     running: list[tuple[subprocess.Popen, TrainConfig]] = []
     started: dict[TrainConfig, float] = {}
-    print(f"rnnreport: training {len(configs)} models in {workers} processes", file=sys.stderr)
+    _say(f"rnnreport: training {len(configs)} models in {workers} processes")
     try:
         while queue or running:
             while queue and len(running) < workers:
@@ -808,7 +808,17 @@ class _Tally:
         text = f"rnnreport: {done} of {total} models trained, {total - done} left"
         if done < total:
             text += f", about {_duration(self.remaining(running))} remaining (an estimate)"
-        print(text, file=sys.stderr, flush=True)
+        _say(text)
+
+
+def _say(text: str) -> None:
+    """A line on where a batch of trainings is, for the terminal that runs the build.
+
+    Written to the process's own stderr (``sys.__stderr__``), not to ``sys.stderr``:
+    sphinx-gallery captures the latter into the page of the example that trains, and the
+    progress of a build belongs in the build's terminal, not on the site.
+    """
+    print(text, file=sys.__stderr__ or sys.stderr, flush=True)
 
 
 def _duration(seconds: float) -> str:

