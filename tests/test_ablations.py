@@ -17,6 +17,7 @@ from rnnreport.settings import BUDGETS, Budget
 matplotlib.use("Agg")
 
 FULL, SMOKE = BUDGETS["full"], BUDGETS["smoke"]
+FULL_SEEDS = ablations.ablation_seeds(FULL)
 
 
 def _moved(config: ModelConfig, base: ModelConfig) -> dict[str, object]:
@@ -137,7 +138,8 @@ def test_the_gap_names_the_batch_norm_that_reaches_report_a() -> None:
     assert "No placement" not in text
     assert (
         "The other placements of batch normalisation leave both cells above report A's loss "
-        "(ruled out): on the input projection: LSTM-32 1,000.00 ± 20.00 (A's 877.76)"
+        f"(above it by more than one standard deviation across our {FULL_SEEDS} seeds; report "
+        "A's is one run): on the input projection: LSTM-32 1,000.00 ± 20.00 (A's 877.76)"
     ) in text
     assert "No other open choice measured here brings it there" in text
 
@@ -161,7 +163,8 @@ def test_the_gap_says_what_was_ruled_out_when_nothing_reaches() -> None:
     table = _table({}, FULL)
     text = " ".join(ablations.report_a_gap(table).items)
     assert "No placement of batch normalisation brings our summed test loss to report A's" in text
-    assert "(ruled out)" in text
+    assert f"(above it by more than one standard deviation across our {FULL_SEEDS} seeds;" in text
+    assert "ruled out" not in text  # one standard deviation of a few seeds rules nothing out
     for place in ("on the input projection", "on the RNN output", "on the head's 64 units"):
         assert place in text
     assert "No other open choice measured here brings it there" in text and "grey pixels" in text
@@ -195,3 +198,19 @@ def test_the_family_runs_through_the_results_layer(tmp_path, monkeypatch) -> Non
     figure = effects_figure(**ablations.figure_data(table))
     assert len(figure.axes) == 2
     assert ablations.report_a_gap(table).items
+
+
+def test_closest_means_nearest_report_a_not_lowest() -> None:
+    a_lstm = reports.report_a_loss_sum("lstm-1x32")
+    a_gru = reports.report_a_loss_sum("gru-1x32")
+    table = _table(
+        {
+            "lstm-1x32-bn-input": (a_lstm - 300.0, 10.0, 0.97, 0.001),
+            "gru-1x32-bn-input": (a_gru - 300.0, 10.0, 0.97, 0.001),
+            "lstm-1x32-bn-head": (a_lstm + 5.0, 10.0, 0.97, 0.001),
+            "gru-1x32-bn-head": (a_gru + 5.0, 10.0, 0.97, 0.001),
+        },
+        FULL,
+    )
+    (closest,) = [i for i in ablations.report_a_gap(table).items if "comes closest" in i]
+    assert "on the head's 64 units comes closest" in closest

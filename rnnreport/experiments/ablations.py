@@ -334,14 +334,15 @@ def findings(table: ResultsTable) -> Findings:
         )
     for e in found:
         if e.row.field == "loss":
-            verdict = "larger than" if e.loss_beyond or e.accuracy_beyond else "within"
+            accuracy = "larger than" if e.accuracy_beyond else "within"
+            loss = "larger than" if e.loss_beyond else "within"
             items.append(
-                f"{e.cell.upper()}: averaging the loss instead of summing it scales every "
-                f"gradient by 1/{ModelConfig.batch_size} (the batch size), which Adam's "
-                "normalisation undoes up to "
-                "its epsilon; "
-                f"the measured effect ({e.accuracy_text()}, loss {e.loss_text()}) is {verdict} "
-                "the spread across seeds."
+                f"{e.cell.upper()}: averaging the loss instead of summing it divides each "
+                "batch's gradient by that batch's size (all batches but an epoch's last have "
+                f"{ModelConfig.batch_size}), a scale Adam's normalisation undoes up to its epsilon "
+                "when it stays the same from step to step; the measured effect on accuracy "
+                f"({e.accuracy_text()}) is {accuracy} the spread across seeds, on the summed "
+                f"loss ({e.loss_text()}) {loss} it."
             )
     return Findings(heading, tuple(items))
 
@@ -394,7 +395,10 @@ def report_a_gap(table: ResultsTable) -> Findings:
     for row in norms:
         places.setdefault(row.change.removeprefix("batch norm "), []).append(row)
     if places:
-        best = min(places, key=lambda p: statistics.fmean(r.loss_minus_report_a for r in places[p]))
+        best = min(
+            places,
+            key=lambda p: abs(statistics.fmean(r.loss_minus_report_a for r in places[p])),
+        )
         items.append(
             f"Of the placements of batch normalisation, {best} comes closest to report A's "
             "losses: it changes our summed test loss by "
@@ -407,7 +411,12 @@ def report_a_gap(table: ResultsTable) -> Findings:
             + "."
         )
     reached = {place: rows for place, rows in places.items() if any(map(reaches_report_a, rows))}
-    short = "ruled out" if seeds > 1 else "not reached in this one-seed run"
+    short = (
+        f"above it by more than one standard deviation across our {seeds} seeds; report A's "
+        "is one run"
+        if seeds > 1
+        else "not reached in this one-seed run"
+    )
     for place, rows in reached.items():
         items.append(
             f"Batch normalisation {place}: " + "; ".join(map(_verdict_against_a, rows)) + "."
