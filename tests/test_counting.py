@@ -239,8 +239,13 @@ def test_findings_on_made_up_runs() -> None:
     assert "differ in range by up to 60" in text
     assert "reaches |h| ≥ 0.99 in 2 of 2 runs, at positions 9, 12" in text
     assert not any("smoke" in item for item in items)
-    assert "On aⁿbⁿ, in 2 runs that unit counts all the way (R² ≥ 0.99)" in text
+    # the run that recognises every string up to n_test has no "recognition stops"
+    assert (
+        "On aⁿbⁿ, in 1 trained run that unit counts all the way (R² ≥ 0.99, up with each a and "
+        "back with each b) while recognition stops at n = 40 to 40" in text
+    )
     assert "1.000 to 1.000 per a and 0.985 to 0.985 back per b" in text
+    assert "1 of them fail before n = 100, the earliest at n = 41, 31 past N_train." in text
     assert "LSTM run fails goes wrong first after the last b (1)" in text
     assert "GRU run fails goes wrong first after the last b (2)" in text
     assert "ends 3.0 to 3.0 away from where it started" in text
@@ -263,4 +268,4 @@ def test_findings_with_one_seed_and_no_learned_lstm() -> None:
     assert text.startswith("These are token runs")
     assert "One seed per cell and language: no spread across seeds to report" in text
     assert "No LSTM run learned its training range, so none tests the claim" in text
-    assert "one seed each: no spread to judge the difference by" in text
+    assert "How far past N_train" not in text  # no run learned its range: nothing to compare
