@@ -30,6 +30,9 @@ from . import probes
 from .probes import GateSaturation, Readout
 from .tables import Findings
 
+SETTLED = 1e-3
+"""A mean change of the state below this, from one step to the next, counts as settled."""
+
 _WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
@@ -99,20 +102,23 @@ def first_steps(
     if blank.any():
         same = probes.largest_spread(h, blank, steps)
         state = (
-            f"are in one and the same state at every step up to {steps}, up to float32 "
-            f"rounding (the largest standard deviation of any unit across them is {same:.2g}): "
-            f"{name} knows nothing of them yet"
+            f"are in one and the same state at every step up to {steps} (the largest standard "
+            f"deviation of any unit across them is {same:.2g}, below 1e-4): {name} knows "
+            "nothing of them yet"
             if same < 1e-4
             else f"differ in their states (a standard deviation of up to {same:.2g} across them)"
         )
         items.append(f"The {blank.sum():,} images still blank at step {steps} {state}.")
     else:
         items.append(f"No image is still blank at step {steps}.")
-    change = probes.state_statistics(h[:early])["change"]  # h_0 = 0, as over all steps
-    items.append(
-        "The state still moves, from h_0 = 0 towards the state that blank rows lead to: the "
-        f"mean change of h_t is {change[0]:.3f} at step 1 and {change[-1]:.3f} at step {early}."
-    )
+    if blank_early.any():  # what blank rows alone do to the state, from h_0 = 0
+        change = probes.state_statistics(np.asarray(h)[:early, blank_early])["change"]
+        trend = "still moves" if change[-1] >= SETTLED else "has settled"
+        items.append(
+            f"On the {blank_early.sum():,} images with no ink in rows 1-{early}, the state "
+            f"{trend} as blank rows come in: starting from h_0 = 0, the mean change of h_t is "
+            f"{change[0]:.3f} at step 1 and {change[-1]:.3f} at step {early}."
+        )
     predicted = np.unique(readout.predictions[0])
     if len(predicted) == 1:
         d = int(predicted[0])
