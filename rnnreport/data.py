@@ -798,9 +798,12 @@ _GREY_FORMAT = 1
 
 
 def _grey_digest(raws: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
-    """sha256 of the grey view: each split's raw uint8 pixels (grey is a function of them,
-    fixed by ``_GREY_FORMAT``) and its labels as little-endian int64."""
-    h = hashlib.sha256(f"rnnreport.data grey MNIST v{_GREY_FORMAT}: p * f32(1/255)\n".encode())
+    """sha256 of the grey view: the grey value of each of the 256 raw levels (:func:`grey`
+    maps each pixel by its level alone, so these and the raw pixels fix every grey array:
+    a change to the formula changes the digest, and so the training cache's key), then
+    each split's raw uint8 pixels and its labels as little-endian int64."""
+    h = hashlib.sha256(f"rnnreport.data grey MNIST v{_GREY_FORMAT}\n".encode())
+    h.update(grey(np.arange(256, dtype=np.uint8)).tobytes())  # the formula, level by level
     for name in SPLITS:
         pixels, y = raws[name]
         h.update(f"{name} {len(y)} {ROWS} {COLS}\n".encode())

@@ -80,3 +80,20 @@ def test_the_grey_file_is_reused_and_a_tampered_one_rebuilt(private_cache) -> No
     assert any("does not match its stored digest: rebuilt" in line for line in rebuilt.checks)
     assert rebuilt.digest == first.digest
     np.testing.assert_array_equal(rebuilt.test.x, first.test.x)
+
+
+def test_the_grey_digest_follows_the_formula(monkeypatch) -> None:
+    """The grey view's digest enters the training cache key: a changed formula must change it,
+    not only changed pixels."""
+    rng = np.random.default_rng(0)
+    raws = {
+        name: (rng.integers(0, 256, (3, 28, 28), dtype=np.uint8), np.arange(3))
+        for name in data.SPLITS
+    }
+    before = data._grey_digest(raws)
+    assert data._grey_digest(raws) == before
+    monkeypatch.setattr(data, "_GREY_SCALE", np.float32(1.0 / 256.0))  # raw/256, not raw/255
+    assert data._grey_digest(raws) != before
+    monkeypatch.undo()
+    raws["test"][0][0, 0, 0] ^= 1  # one pixel
+    assert data._grey_digest(raws) != before
