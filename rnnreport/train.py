@@ -589,8 +589,9 @@ def _fit(
                 optimizer.zero_grad(set_to_none=True)
                 (loss / len(idx) if getattr(config, "loss", "sum") == "mean" else loss).backward()
                 optimizer.step()
-                total += loss.item()
-                bar.batch(loss.item() / len(idx))
+                summed = loss.item()  # one device-to-host copy per batch
+                total += summed
+                bar.batch(summed / len(idx))
             valid_loss, valid_acc = evaluate(model, data.valid, device)
             if not (math.isfinite(total) and math.isfinite(valid_loss)):
                 raise TrainingDiverged(

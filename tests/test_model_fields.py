@@ -199,3 +199,14 @@ def test_every_step_readout_works_with_batch_norm(where) -> None:
         steps = model(x, every_step=True)
         assert steps.shape == (28, 3, 10)
         torch.testing.assert_close(steps[-1], model(x))  # the last step is the usual readout
+
+
+def test_a_bias_given_as_an_int_is_the_same_config_as_its_float() -> None:
+    from rnnreport.model.classifier import ModelConfig
+
+    assert (
+        ModelConfig(cell="lstm", forget_bias=0).key == ModelConfig(cell="lstm", forget_bias=0.0).key
+    )
+    assert ModelConfig(cell="gru", gate_bias=1).name == ModelConfig(cell="gru", gate_bias=1.0).name
+    with pytest.raises(ValueError, match="forget_bias must be a finite number .* not 'x'"):
+        ModelConfig(cell="lstm", forget_bias="x")

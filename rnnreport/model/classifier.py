@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .cells import INITS, RESETS, glorot_uniform_
+from .cells import INITS, RESETS, GRUCell, glorot_uniform_
 from .layers import RNN
 
 STEPS, PIXELS, CLASSES, HEAD_UNITS = 28, 28, 10, 64
@@ -70,6 +70,9 @@ class ModelConfig:
         if problems:
             raise ValueError("invalid ModelConfig: " + "; ".join(problems))
         normalise_limit(self)
+        for name in ("forget_bias", "gate_bias"):  # 0 and 0.0: one model, one name, one key
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, float(getattr(self, name)))
 
     @property
     def name(self) -> str:
@@ -153,8 +156,9 @@ def _ablation_problems(config: ModelConfig) -> list[str]:
         value = getattr(config, name)
         if value is not None and config.cell != cell:
             problems.append(f"{name} only applies to the {cell.upper()}: leave it at None")
-        if value is not None and not math.isfinite(value):
-            problems.append(f"{name} must be a finite number (or None), not {value}")
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is not None and not (number and math.isfinite(value)):
+            problems.append(f"{name} must be a finite number (or None), not {value!r}")
     return problems
 
 
@@ -214,7 +218,7 @@ class Classifier(nn.Module):
         if config.gate_bias is not None:  # after every random draw: the weights stay the same
             with torch.no_grad():
                 for cell in self.rnn.cells:
-                    cell.b[: 2 * H].fill_(config.gate_bias)  # [z | r] of [z | r | h]
+                    cell.b[GRUCell.columns(H, "z", "r")].fill_(config.gate_bias)
         sizes = {"input": H, "output": H, "head": HEAD_UNITS}
         self.norm = nn.BatchNorm1d(sizes[config.batch_norm]) if config.batch_norm in sizes else None
 
