@@ -194,17 +194,17 @@ class Effect:
 
     @property
     def accuracy_beyond(self) -> bool:
-        return self.seeds > 1 and abs(self.accuracy) > self.accuracy_spread
+        return results.beyond(self.accuracy, self.accuracy_spread, self.seeds)
 
     @property
     def loss_beyond(self) -> bool:
-        return self.seeds > 1 and abs(self.loss) > self.loss_spread
+        return results.beyond(self.loss, self.loss_spread, self.seeds)
 
     def accuracy_text(self) -> str:
-        return f"{self.accuracy * 100:+.2f} points".replace("-", "−")
+        return number(self.accuracy * 100, "+.2f") + " points"
 
     def loss_text(self) -> str:
-        return f"{self.loss:+,.1f}".replace("-", "−")
+        return number(self.loss, "+,.1f")
 
 
 def effects(table: ResultsTable) -> list[Effect]:

@@ -384,7 +384,7 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
         k = min(len(v) for v in by_cell.values())
         if k < 2:
             judged = "one seed each: no spread to judge the difference by"
-        elif abs(lm - gm) > ls + gs:
+        elif results.beyond(lm - gm, ls + gs, k):
             judged = "a difference larger than the spread across seeds"
         else:
             judged = "a difference within the spread across seeds"

@@ -159,7 +159,7 @@ class Comparison:
 
     @property
     def exceeds_spread(self) -> bool:
-        return self.seeds > 1 and abs(self.difference) > self.spread
+        return beyond(self.difference, self.spread, self.seeds)
 
     def points(self) -> str:
         """The difference in percentage points, e.g. ``+1.23 points``."""
@@ -171,6 +171,13 @@ class Comparison:
             return f"{self.points()} (one seed each: no spread to judge it by)"
         verdict = "larger than" if self.exceeds_spread else "within"
         return f"{self.points()} ({verdict} the spread across {self.seeds} seeds)"
+
+
+def beyond(difference: float, spread: float, seeds: int) -> bool:
+    """The report's one rule for a real difference: ``|difference| > spread``, the two
+    models' standard deviations across seeds added (their ranges mean ± std do not overlap);
+    with one seed there is no spread, and nothing is real."""
+    return seeds > 1 and abs(difference) > spread
 
 
 def compare(a: Row, b: Row) -> Comparison:
