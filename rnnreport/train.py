@@ -173,11 +173,15 @@ def default_device() -> torch.device:
 
 def device_description(device: torch.device | str | None = None) -> str:
     """What trains, as it enters the cache key: ``cpu x86_64 AVX512`` (the instruction set
-    torch's kernels use) or ``cuda NVIDIA H100 80GB HBM3``; the same arithmetic on another
-    kind of device may round differently."""
+    torch's kernels use) or ``cuda NVIDIA H100 80GB HBM3, CUDA 12.8, cuDNN 90800`` (the
+    GPU and the libraries torch calls there, which a local build of the same torch release
+    may change); the same arithmetic on another kind of device may round differently."""
     device = torch.device(device or default_device())
     if device.type == "cuda":
-        return f"cuda {torch.cuda.get_device_name(device)}"
+        return (
+            f"cuda {torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}, "
+            f"cuDNN {torch.backends.cudnn.version()}"
+        )
     if device.type == "cpu":
         return f"cpu {platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
     return device.type

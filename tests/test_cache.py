@@ -167,7 +167,14 @@ def test_a_gpu_trained_model_is_not_the_cpu_one(data, monkeypatch) -> None:
     cpu, gpu = cache_path(CONFIG, data, "cpu"), cache_path(CONFIG, data, "cuda")
     assert cpu != gpu
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA A100")
-    assert cache_path(CONFIG, data, "cuda") != gpu
+    a100 = cache_path(CONFIG, data, "cuda")
+    assert a100 != gpu
+    # the same GPU with other libraries under the same torch release: another key
+    monkeypatch.setattr(torch.version, "cuda", "0.0-other")
+    other_cuda = cache_path(CONFIG, data, "cuda")
+    assert other_cuda != a100
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: -1)
+    assert cache_path(CONFIG, data, "cuda") != other_cuda
 
 
 def test_model_code_changes_only_the_keys_it_defines(data, monkeypatch) -> None:
