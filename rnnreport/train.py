@@ -364,9 +364,13 @@ def _locked(path: Path, config: TrainConfig) -> Iterator[None]:
         yield  # closing the file releases the lock
 
 
-def _load_entry(path: Path, config: TrainConfig) -> tuple[torch.nn.Module, Result] | None:
+def _load_entry(
+    path: Path, config: TrainConfig, *, locked: bool = True
+) -> tuple[torch.nn.Module, Result] | None:
     """The cached model (in eval mode) and result at ``path``, or None if absent or not
-    verified (then the file is removed, with a note saying what was found)."""
+    verified. A bad entry is removed, with a note saying what was found, only by a caller
+    that holds the entry's lock (``locked``): without it, another process may have just
+    replaced it with a good one, so the bad one is left for the locked look that follows."""
     if not path.exists():
         return None
     try:
@@ -383,6 +387,8 @@ def _load_entry(path: Path, config: TrainConfig) -> tuple[torch.nn.Module, Resul
         except RuntimeError as error:
             raise _Unusable(f"its weights do not fit {config.name}: {_first_line(error)}") from None
     except _Unusable as why:
+        if not locked:
+            return None
         print(
             f"rnnreport: ignoring bad cache entry {path.name}: {why}; retraining", file=sys.stderr
         )
@@ -407,7 +413,9 @@ def load_cached(
     """The cached trained model for ``config`` (trained on ``device``, by default the one
     :func:`default_device` picks), or None when it has not been trained yet."""
     data = data or load_mnist()
-    return _load_entry(cache_path(config, data, device), config)
+    path = check_cache(cache_path(config, data, device))
+    with _locked(path, config):
+        return _load_entry(path, config)
 
 
 # -- training ------------------------------------------------------------------------------
@@ -515,7 +523,7 @@ def cached_training(
     if path is None:
         return _train(config, fit, device, None, on_epoch)
     path = check_cache(path)
-    if (hit := _load_entry(path, config)) is not None:
+    if (hit := _load_entry(path, config, locked=False)) is not None:
         return hit
     with _locked(path, config):
         if (hit := _load_entry(path, config)) is not None:  # trained meanwhile by another process

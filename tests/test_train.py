@@ -399,3 +399,14 @@ def test_progress_goes_to_the_terminal_not_to_a_captured_stderr(capfd) -> None:
         train_module._say("rnnreport: 1 of 2 models trained, 1 left")
     assert page.getvalue() == ""
     assert capfd.readouterr().err == "rnnreport: 1 of 2 models trained, 1 left\n"
+
+
+def test_a_bad_entry_is_removed_only_under_its_lock(tmp_path, capsys) -> None:
+    """Without the lock another process may just have replaced the bad entry with a good
+    one: only the look under the lock reports and removes it."""
+    path = tmp_path / "entry.pt"
+    path.write_bytes(b"not a checkpoint")
+    assert train_module._load_entry(path, TINY, locked=False) is None
+    assert path.exists() and capsys.readouterr().err == ""
+    assert train_module._load_entry(path, TINY) is None
+    assert not path.exists() and "bad cache entry entry.pt" in capsys.readouterr().err
