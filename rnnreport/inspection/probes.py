@@ -546,7 +546,6 @@ def phase_shares(x: np.ndarray | Tensor) -> np.ndarray:
     return np.array([np.mean(where == k) for k in range(len(PHASES))])
 
 
-@torch.no_grad()
 def mean_by_phase(
     model: nn.Module,
     x: np.ndarray | Tensor,
@@ -559,22 +558,9 @@ def mean_by_phase(
     batches, without keeping the trace.
     """
     _check_images(x)
-    device = _device(model)
-    where = torch.as_tensor(phases(x))  # (T, N)
-    sums = {n: torch.zeros(len(PHASES), dtype=torch.float64) for n in names}
-    counts = torch.zeros(len(PHASES), dtype=torch.float64)
-    for start in range(0, len(x), batch_size):
-        with record(model, names) as trace:
-            model(_images(x[start : start + batch_size], device))
-        phase = where[:, start : start + batch_size]  # (T, B)
-        for name in names:
-            per_step = trace[name].double().mean(dim=2).cpu()  # (T, B): mean over units
-            sums[name].index_add_(0, phase.flatten(), per_step.flatten())
-        counts.index_add_(0, phase.flatten(), torch.ones(phase.numel(), dtype=torch.float64))
-    return {n: (s / counts).numpy() for n, s in sums.items()}
+    return _mean_by(model, x, names, torch.as_tensor(phases(x)), len(PHASES), batch_size)
 
 
-@torch.no_grad()
 def mean_by_step(
     model: nn.Module,
     x: np.ndarray | Tensor,
@@ -586,13 +572,31 @@ def mean_by_step(
     Computed in batches, without keeping the trace.
     """
     _check_images(x)
+    T, N = x.shape[1], len(x)  # images (N, T, 28): step t reads row t
+    steps = torch.arange(T).unsqueeze(1).expand(T, N)  # (T, N): each pair's own step
+    return _mean_by(model, x, names, steps, T, batch_size)
+
+
+@torch.no_grad()
+def _mean_by(
+    model: nn.Module,
+    x: np.ndarray | Tensor,
+    names: Sequence[str],
+    groups: Tensor,
+    k: int,
+    batch_size: int,
+) -> dict[str, np.ndarray]:
+    """Per name, the mean over units and (step, image) pairs of each of ``k`` groups;
+    ``groups`` (T, N) gives each pair's group. Runs in batches, keeping no trace."""
     device = _device(model)
-    sums: dict[str, Tensor] = {}
+    sums = {n: torch.zeros(k, dtype=torch.float64) for n in names}
+    counts = torch.zeros(k, dtype=torch.float64)
     for start in range(0, len(x), batch_size):
         with record(model, names) as trace:
             model(_images(x[start : start + batch_size], device))
+        group = groups[:, start : start + batch_size].flatten()  # (T·B,)
         for name in names:
-            step_sums = trace[name].double().sum(dim=(1, 2)).cpu()  # (T,)
-            sums[name] = sums.get(name, 0) + step_sums
-    H = {name: trace[name].shape[2] for name in names}
-    return {n: (s / (len(x) * H[n])).numpy() for n, s in sums.items()}
+            per_pair = trace[name].double().mean(dim=2).cpu()  # (T, B): mean over units
+            sums[name].index_add_(0, group, per_pair.flatten())
+        counts.index_add_(0, group, torch.ones(group.numel(), dtype=torch.float64))
+    return {n: (s / counts).numpy() for n, s in sums.items()}
