@@ -49,6 +49,7 @@ import zlib
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -605,11 +606,16 @@ def _digest(packed: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
     Packing is one-to-one on (N, 28, 28) arrays of {0, 1}, so this is a digest of the arrays
     themselves; labels enter as little-endian int64 so the digest does not depend on dtype.
     """
-    h = hashlib.sha256(b"rnnreport.data binarized MNIST v1\n")
+    return _hash_splits(hashlib.sha256(b"rnnreport.data binarized MNIST v1\n"), packed)
+
+
+def _hash_splits(h: Any, splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    """``h`` updated with each split's size, its uint8 pixel bytes and its labels as
+    little-endian int64 (so the digest does not depend on their dtype); its hex digest."""
     for name in SPLITS:
-        bits, y = packed[name]
+        pixels, y = splits[name]
         h.update(f"{name} {len(y)} {ROWS} {COLS}\n".encode())
-        h.update(np.ascontiguousarray(bits, dtype=np.uint8).tobytes())
+        h.update(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
         h.update(np.asarray(y).astype("<i8").tobytes())
     return h.hexdigest()
 
@@ -804,12 +810,7 @@ def _grey_digest(raws: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
     each split's raw uint8 pixels and its labels as little-endian int64."""
     h = hashlib.sha256(f"rnnreport.data grey MNIST v{_GREY_FORMAT}\n".encode())
     h.update(grey(np.arange(256, dtype=np.uint8)).tobytes())  # the formula, level by level
-    for name in SPLITS:
-        pixels, y = raws[name]
-        h.update(f"{name} {len(y)} {ROWS} {COLS}\n".encode())
-        h.update(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
-        h.update(np.asarray(y).astype("<i8").tobytes())
-    return h.hexdigest()
+    return _hash_splits(h, raws)
 
 
 def _grey_cache_path(key: str) -> Path:
