@@ -202,10 +202,19 @@ def cache_key(
     config: TrainConfig, data: MNIST, device: torch.device | str | None = None
 ) -> dict[str, Any]:
     """Everything that determines ``config``'s trained weights and metrics, and nothing else."""
+    # the view of the data the config reads
+    return key_parts(config, _pixels(config, data).digest, code_digest(type(config)), device)
+
+
+def key_parts(
+    config: TrainConfig, data_digest: str, code: str, device: torch.device | str | None
+) -> dict[str, Any]:
+    """The parts of every trainer's cache key: the config, its data, the code that trains
+    it, the torch and numpy versions, the device and the threads."""
     return {
         "config": config.key,
-        "data": _pixels(config, data).digest,  # the view of the data the config reads
-        "code": code_digest(type(config)),
+        "data": data_digest,
+        "code": code,
         "torch": torch.__version__,
         "numpy": np.__version__,
         "device": device_description(device),
@@ -216,9 +225,13 @@ def cache_key(
 def cache_path(config: TrainConfig, data: MNIST, device: torch.device | str | None = None) -> Path:
     """The cache file for ``config`` trained on ``data`` on ``device`` (default: the one
     :func:`default_device` picks), named by :func:`cache_key`."""
-    key = json.dumps(cache_key(config, data, device), sort_keys=True)
-    key = hashlib.sha256(key.encode()).hexdigest()
-    return runs_dir() / f"{config.name}-s{config.seed}-{key[:16]}.pt"
+    return entry_path(config, cache_key(config, data, device))
+
+
+def entry_path(config: TrainConfig, key: dict[str, Any]) -> Path:
+    """The cache file of ``config`` under ``key``: its name, seed and a hash of the key."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    return runs_dir() / f"{config.name}-s{config.seed}-{digest[:16]}.pt"
 
 
 def runs_dir() -> Path:

@@ -31,7 +31,6 @@ so an edit to the MNIST loop does not retrain a counter, and the reverse.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import sys
@@ -61,8 +60,8 @@ from .train import (
     cached_training,
     check_cache,
     default_workers,
-    device_description,
-    runs_dir,
+    entry_path,
+    key_parts,
 )
 
 DEVICE = torch.device("cpu")
@@ -82,23 +81,12 @@ def code_digest() -> str:
 def cache_key(config: CounterConfig, data: languages.Strings) -> dict[str, Any]:
     """Everything that determines ``config``'s trained weights and metrics, and nothing else:
     the parts of :func:`rnnreport.train.cache_key`, with the strings for the images."""
-    return {
-        "config": config.key,
-        "data": data.digest,
-        "code": code_digest(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "device": device_description(DEVICE),
-        "threads": CPU_THREADS,
-    }
+    return key_parts(config, data.digest, code_digest(), DEVICE)
 
 
 def cache_path(config: CounterConfig) -> Path:
     """The cache file for ``config``, beside the MNIST models, named by :func:`cache_key`."""
-    data = training_strings(config)
-    key = json.dumps(cache_key(config, data), sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return runs_dir() / f"{config.name}-s{config.seed}-{digest[:16]}.pt"
+    return entry_path(config, cache_key(config, training_strings(config)))
 
 
 def training_strings(config: CounterConfig) -> languages.Strings:
