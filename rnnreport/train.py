@@ -861,6 +861,22 @@ def _class_name(config: TrainConfig) -> str:
 
 def _worker(spec: str, progress: str) -> int:
     """Entry point of one worker process: train one config into the cache; the exit status."""
+
+    def work(config: TrainConfig, d: dict[str, Any]) -> int:
+        data = load_mnist()
+        if d.get("data_digest", data.digest) != data.digest:
+            print(f"rnnreport worker: {data.source} is not the data asked for", file=sys.stderr)
+            return 3
+        train(config, data=data, progress=progress)
+        return 0
+
+    return run_worker(spec, work)
+
+
+def run_worker(spec: str, work: Callable[[TrainConfig, dict[str, Any]], int]) -> int:
+    """What every trainer's worker process does with the parent's ``spec``: rebuild the
+    config, ``work`` on it (train it into the cache; its exit status), and turn a known
+    failure into one line and exit status 1."""
     import signal
 
     from .data import DataError
@@ -870,15 +886,10 @@ def _worker(spec: str, progress: str) -> int:
     d = json.loads(spec)
     config = _config_class(d["config_class"])(**d["config"])
     try:
-        data = load_mnist()
-        if d.get("data_digest", data.digest) != data.digest:
-            print(f"rnnreport worker: {data.source} is not the data asked for", file=sys.stderr)
-            return 3
-        train(config, data=data, progress=progress)
+        return work(config, d)
     except (DataError, settings.SettingError, TrainingDiverged, OSError) as error:
         print(f"rnnreport worker: {error}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":  # run as the package's module, not as __main__: one set of classes

@@ -31,7 +31,6 @@ so an edit to the MNIST loop does not retrain a counter, and the reverse.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import sys
 import time
@@ -52,7 +51,6 @@ from .train import (
     Epoch,
     Result,
     TrainingDiverged,
-    _config_class,
     _cpu_threads,
     _fresh,
     _Run,
@@ -62,6 +60,7 @@ from .train import (
     default_workers,
     entry_path,
     key_parts,
+    run_worker,
 )
 
 DEVICE = torch.device("cpu")
@@ -229,20 +228,12 @@ def _fit(
 
 def _worker(spec: str, progress: str) -> int:
     """Entry point of one worker process: train one counter into the cache; the exit status."""
-    import signal
 
-    from . import settings
-
-    # terminated by the parent: unwind, so that temporary files are removed
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    d = json.loads(spec)
-    config = _config_class(d["config_class"])(**d["config"])
-    try:
+    def work(config: CounterConfig, d: dict[str, Any]) -> int:
         train(config, progress=progress)
-    except (settings.SettingError, TrainingDiverged, OSError) as error:
-        print(f"rnnreport worker: {error}", file=sys.stderr)
-        return 1
-    return 0
+        return 0
+
+    return run_worker(spec, work)
 
 
 if __name__ == "__main__":  # run as the package's module, not as __main__: one set of classes
