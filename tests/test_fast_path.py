@@ -130,20 +130,20 @@ def test_hand_written_backward_passes_gradcheck(variant: str) -> None:
     rnn = _make(variant, 1).double()
     cell = rnn.cells[0]
     g = torch.Generator().manual_seed(3)
-    n = cell.W.shape[1]
-    a_x = torch.randn(4, 2, n, generator=g, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(4, 2, D, generator=g, dtype=torch.float64, requires_grad=True)
+    projection = (x, cell.U, cell.b)
     h_0 = torch.randn(2, H, generator=g, dtype=torch.float64, requires_grad=True)
     if rnn.cell_name == "lstm":
         c_0 = torch.randn(2, H, generator=g, dtype=torch.float64, requires_grad=True)
-        inputs = (a_x, cell.W, h_0, c_0)
+        inputs = (*projection, cell.W, h_0, c_0)
         assert torch.autograd.gradcheck(lambda *a: _LSTMThroughTime.apply(cell, *a), inputs)
     else:
         b_hn = cell.b_hn
         if b_hn is None:
-            inputs = (a_x, cell.W, h_0)
-            fn = lambda a, W, h: _GRUThroughTime.apply(cell, a, W, None, h)  # noqa: E731
+            inputs = (*projection, cell.W, h_0)
+            fn = lambda x, U, b, W, h: _GRUThroughTime.apply(cell, x, U, b, W, None, h)  # noqa: E731
         else:
-            inputs = (a_x, cell.W, b_hn, h_0)
+            inputs = (*projection, cell.W, b_hn, h_0)
             fn = lambda *a: _GRUThroughTime.apply(cell, *a)  # noqa: E731
         assert torch.autograd.gradcheck(fn, inputs)
 

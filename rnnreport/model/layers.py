@@ -2,7 +2,10 @@ r"""Unroll a cell over T time steps and stack L layers of it, fast enough to tra
 
 :class:`RNN` is the recurrent part of the assignment's classifier. It projects all T
 inputs of a layer at once (``x U + b`` for every step in one matmul), then runs the cell's
-``step`` over time; layer ``l + 1`` reads the outputs of layer ``l``.
+``step`` over time; layer ``l + 1`` reads the outputs of layer ``l``. The fast path makes
+that projection inside its own forward, with the columns it rescales already rescaled in
+``U`` and ``b`` (a few hundred numbers), so that the (T, B, nH) pre-activations are written
+once instead of three times.
 
 Two ways through time, one set of equations:
 
@@ -111,6 +114,20 @@ def _previous(first: Tensor, sequence: Tensor) -> Tensor:
     return torch.cat([first.unsqueeze(0), sequence[:-1]])
 
 
+def _projection_backward(
+    x: Tensor, U: Tensor, da: Tensor, need: tuple[bool, ...]
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    r"""``(δx, δU, δb)`` of :math:`a_t = x_t U + b` from ``da`` (T, B, nH), each None where
+    ``need`` (for x, U, b) says no one asked: :math:`\delta x_t = \delta a_t U^\top`,
+    :math:`\delta U = \sum_t x_t^\top \delta a_t`, :math:`\delta b = \sum_t \delta a_t`."""
+    T, B, D = x.shape
+    rows = da.reshape(T * B, -1)
+    dx = (rows @ U.T).view(T, B, D) if need[0] else None
+    dU = x.reshape(T * B, D).T @ rows if need[1] else None
+    db = rows.sum(0) if need[2] else None
+    return dx, dU, db
+
+
 def _tanh_from_sigmoid(s: Tensor) -> Tensor:
     """``2s - 1`` in place: tanh(a) from ``s = σ(2a)``, since tanh a = 2σ(2a) - 1.
 
@@ -129,7 +146,7 @@ def _doubling(n: int, blocks: slice, like: Tensor) -> Tensor:
 
 
 def _lstm_forward(
-    cell: LSTMCell, a_x: Tensor, W: Tensor, h_0: Tensor, c_0: Tensor
+    cell: LSTMCell, x: Tensor, U: Tensor, b: Tensor, W: Tensor, h_0: Tensor, c_0: Tensor
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     r"""The LSTM's equations over T steps in few passes: ``(h, g, c, tanh_c)``, over time.
 
@@ -143,23 +160,25 @@ def _lstm_forward(
         c_t = f_t \odot c_{t-1} + 2\, i_t \odot s^j_t - i_t, \quad
         h_t = o_t \odot (2\sigma(2c_t) - 1)
 
-    with :math:`\hat a, \hat W` the pre-activation's two parts with the :math:`j` block
-    doubled and the forget bias added to :math:`\hat a` (before the matmul, so it rounds
+    with :math:`\hat a_t = x_t \hat U + \hat b` and :math:`\hat W` the pre-activation's
+    two parts with the :math:`j` block doubled (in :math:`\hat U, \hat b, \hat W`: doubling is
+    exact) and the forget bias added to :math:`\hat b` (before the matmul, so it rounds
     differently from the cell's order), so that :math:`s^j_t = \sigma(2 a^j_t)` and
     :math:`i_t \odot j_t = i_t \odot (2 s^j_t - 1)`; :math:`j = 2 s^j - 1` itself is taken
     for all steps at once after the loop. The loop indexes lists of views made once
     (``unbind``): at 32 units a step's time is its number of operations, each with a fixed
     cost, more than their arithmetic.
     """
-    T, B, n = a_x.shape
+    (T, B, D), n = x.shape, U.shape[1]
     H = n // 4
     I, J, F, O = (cell.columns(H, g) for g in "ijfo")
-    scale = _doubling(n, J, a_x)
-    shift = a_x.new_zeros(n)
+    scale = _doubling(n, J, U)
+    shift = U.new_zeros(n)
     shift[F] = cell.forget_bias
-    g = torch.addcmul(shift, a_x, scale)  # (T, B, 4H): â, then the gates, in place
+    b_hat = torch.addcmul(shift, b, scale)
+    g = torch.addmm(b_hat, x.reshape(T * B, D), U * scale).view(T, B, n)  # â, then the gates
     W = W * scale
-    h, c, tanh_c = (a_x.new_empty(T, B, H) for _ in range(3))
+    h, c, tanh_c = (x.new_empty(T, B, H) for _ in range(3))
     rows, h_rows, c_rows, tanh_c_rows = g.unbind(), h.unbind(), c.unbind(), tanh_c.unbind()
     i_rows, s_j_rows, f_rows, o_rows = (g[..., k].unbind() for k in (I, J, F, O))
     h_t, c_t = h_0, c_0
@@ -174,13 +193,19 @@ def _lstm_forward(
 
 
 def _gru_forward(
-    cell: GRUCell, a_x: Tensor, W: Tensor, b_hn: Tensor | None, h_0: Tensor
+    cell: GRUCell,
+    x: Tensor,
+    U: Tensor,
+    b: Tensor,
+    W: Tensor,
+    b_hn: Tensor | None,
+    h_0: Tensor,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     r"""The GRU's equations over T steps in few passes: ``(h, zr, h_tilde, n2)``, over time.
 
     ``h`` and ``h_tilde`` are (T, B, H); ``zr`` (T, B, 2H) holds :math:`z, r`. The
-    candidate's columns are doubled (its tanh is :math:`2\sigma(2a) - 1`), and the new
-    state is one ``lerp``:
+    candidate's columns are doubled in :math:`U, b, W` (its tanh is
+    :math:`2\sigma(2a) - 1`; doubling is exact), and the new state is one ``lerp``:
 
     .. math::
         h_t = \tilde h_t + z_t \odot (h_{t-1} - \tilde h_t)
@@ -190,11 +215,12 @@ def _gru_forward(
     :math:`b_{hn}` added inside it, and keeps ``n2`` (T, B, H), :math:`2 n_t` with
     :math:`n_t = h_{t-1} W_h + b_{hn}`, for the backward (None when resetting before).
     """
-    T, B, n = a_x.shape
+    (T, B, D), n = x.shape, U.shape[1]
     H = n // 3
     gates, candidate = cell.columns(H, "z", "r"), cell.columns(H, "h_tilde")
-    scale = _doubling(n, candidate, a_x)
-    a_x, W = a_x * scale, W * scale
+    scale = _doubling(n, candidate, U)
+    a_x = torch.addmm(b * scale, x.reshape(T * B, D), U * scale).view(T, B, n)  # x U + b
+    W = W * scale
     W_zr, W_h = W[:, gates], W[:, candidate]
     if b_hn is not None:  # reset after: b_hn sits inside the candidate's matmul
         b_h = a_x.new_zeros(n)
@@ -225,8 +251,8 @@ def _gru_forward(
 class _LSTMThroughTime(torch.autograd.Function):
     r"""One LSTM layer over T steps: :func:`_lstm_forward`, and a hand-written backward.
 
-    Inputs: ``a_x`` (T, B, 4H) = x U + b, ``W`` (H, 4H), ``h_0``, ``c_0`` (B, H).
-    Outputs: ``h`` (T, B, H) and ``c_T`` (B, H).
+    Inputs: ``x`` (T, B, D), ``U`` (D, 4H), ``b`` (4H,), ``W`` (H, 4H), ``h_0``, ``c_0``
+    (B, H). Outputs: ``h`` (T, B, H) and ``c_T`` (B, H).
 
     With :math:`\delta h_t` the gradient reaching :math:`h_t` (from the output and from
     step t+1) and :math:`\delta c_t` the gradient reaching :math:`c_t`, the step's
@@ -240,7 +266,10 @@ class _LSTMThroughTime(torch.autograd.Function):
         \delta a^j_t &= \delta c_t \odot i_t \odot (1 - j_t^2) \\
         \delta a^f_t &= \delta c_t \odot c_{t-1} \odot f_t (1 - f_t) \\
         \delta a^o_t &= \delta h_t \odot \tanh c_t \odot o_t (1 - o_t) \\
-        \partial L / \partial W &= \textstyle\sum_t h_{t-1}^\top \delta a_t
+        \partial L / \partial W &= \textstyle\sum_t h_{t-1}^\top \delta a_t, \quad
+        \partial L / \partial U = \textstyle\sum_t x_t^\top \delta a_t, \quad
+        \partial L / \partial b = \textstyle\sum_t \delta a_t, \quad
+        \partial L / \partial x_t = \delta a_t U^\top
         \end{aligned}
 
     The factors that multiply :math:`\delta c_t` and :math:`\delta h_t` depend only on the
@@ -252,14 +281,16 @@ class _LSTMThroughTime(torch.autograd.Function):
     def forward(  # type: ignore[override]
         ctx: FunctionCtx,
         cell: LSTMCell,
-        a_x: Tensor,
+        x: Tensor,
+        U: Tensor,
+        b: Tensor,
         W: Tensor,
         h_0: Tensor,
         c_0: Tensor,
         gates: dict[str, Tensor] | None = None,
     ) -> tuple[Tensor, Tensor]:
-        h, g, c, tanh_c = _lstm_forward(cell, a_x, W, h_0, c_0)
-        ctx.save_for_backward(W, h_0, c_0, h, g, c, tanh_c)
+        h, g, c, tanh_c = _lstm_forward(cell, x, U, b, W, h_0, c_0)
+        ctx.save_for_backward(x, U, W, h_0, c_0, h, g, c, tanh_c)
         if gates is not None:  # for observers: {i, f, j, o, c}, each (T, B, H)
             named = {**LSTMCell.split(g), "c": c}
             gates.update({name: named[name] for name in LSTMCell.gate_names})
@@ -268,7 +299,7 @@ class _LSTMThroughTime(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, dy: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
-        W, h_0, c_0, h, g, c, tanh_c = ctx.saved_tensors
+        x, U, W, h_0, c_0, h, g, c, tanh_c = ctx.saved_tensors
         T, B, H = h.shape
         I, J, F, O = (_LSTM[name] for name in "ijfo")
         i, j, f, o = (g.view(T, B, 4, H)[:, :, k] for k in (I, J, F, O))
@@ -299,17 +330,17 @@ class _LSTMThroughTime(torch.autograd.Function):
             dc.mul_(f_rows[t])  # the part of δc_{t-1} that flows through c_t
             if t > 0:
                 dh = torch.addmm(dy_rows[t - 1], da_rows[t], W_T)
-        dh_0 = da_rows[0] @ W_T if need[3] else None
-        da = da.view(T, B, 4 * H)
-        dW = _previous(h_0, h).reshape(T * B, H).T @ da.reshape(T * B, 4 * H) if need[2] else None
-        return None, da, dW, dh_0, dc if need[4] else None, None
+        dh_0 = da_rows[0] @ W_T if need[5] else None
+        dW = _previous(h_0, h).reshape(T * B, H).T @ da.view(T * B, 4 * H) if need[4] else None
+        dx, dU, db = _projection_backward(x, U, da.view(T, B, 4 * H), need[1:4])
+        return None, dx, dU, db, dW, dh_0, dc if need[6] else None, None
 
 
 class _GRUThroughTime(torch.autograd.Function):
     r"""One GRU layer over T steps: :func:`_gru_forward`, and a hand-written backward.
 
-    Inputs: ``a_x`` (T, B, 3H) = x U + b, ``W`` (H, 3H), ``b_hn`` (H,) or None, ``h_0``
-    (B, H). Output: ``h`` (T, B, H).
+    Inputs: ``x`` (T, B, D), ``U`` (D, 3H), ``b`` (3H,), ``W`` (H, 3H), ``b_hn`` (H,) or
+    None, ``h_0`` (B, H). Output: ``h`` (T, B, H).
 
     With :math:`\delta h_t` the gradient reaching :math:`h_t` and
     :math:`\delta\tilde a_t = \delta h_t \odot (1 - z_t) \odot (1 - \tilde h_t^2)` the one
@@ -334,22 +365,25 @@ class _GRUThroughTime(torch.autograd.Function):
     :math:`\partial L/\partial W_{zr} = \sum_t h_{t-1}^\top [\delta a^z_t, \delta a^r_t]`;
     :math:`\partial L/\partial W_h = \sum_t s_t^\top \delta\tilde a_t` (before) or
     :math:`\sum_t h_{t-1}^\top \delta n_t` (after), and
-    :math:`\partial L/\partial b_{hn} = \sum_t \delta n_t`.
+    :math:`\partial L/\partial b_{hn} = \sum_t \delta n_t`; the input projection's, from
+    :math:`\delta a_t = [\delta a^z_t, \delta a^r_t, \delta\tilde a_t]`, as the LSTM's.
     """
 
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: FunctionCtx,
         cell: GRUCell,
-        a_x: Tensor,
+        x: Tensor,
+        U: Tensor,
+        b: Tensor,
         W: Tensor,
         b_hn: Tensor | None,
         h_0: Tensor,
         gates: dict[str, Tensor] | None = None,
     ) -> Tensor:
-        h, zr, h_tilde, n2 = _gru_forward(cell, a_x, W, b_hn, h_0)
+        h, zr, h_tilde, n2 = _gru_forward(cell, x, U, b, W, b_hn, h_0)
         ctx.reset = cell.reset
-        ctx.save_for_backward(W, n2, h_0, h, zr, h_tilde)
+        ctx.save_for_backward(x, U, W, n2, h_0, h, zr, h_tilde)
         if gates is not None:  # for observers: {z, r, h_tilde}, each (T, B, H)
             z, r = zr.chunk(2, dim=-1)
             gates.update({"z": z, "r": r, "h_tilde": h_tilde})
@@ -358,7 +392,7 @@ class _GRUThroughTime(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, dy: Tensor) -> tuple[Tensor | None, ...]:
-        W, n2, h_0, h, zr, h_tilde = ctx.saved_tensors
+        x, U, W, n2, h_0, h, zr, h_tilde = ctx.saved_tensors
         T, B, H = h.shape
         z, r = zr.chunk(2, dim=-1)
         h_prev = _previous(h_0, h)  # (T, B, H)
@@ -366,16 +400,19 @@ class _GRUThroughTime(torch.autograd.Function):
         k_z = _d_sigmoid(h_prev - h_tilde, z)  # δh -> δa^z: (h_{t-1} - h̃) ⊙ z (1 - z)
         need = ctx.needs_input_grad
         if ctx.reset == "after":
-            da_x, dW, db_hn, dh_0 = _gru_after_backward(dy, W, n2, h_prev, z, r, k_h, k_z, need[4])
+            da_x, dW, db_hn, dh_0 = _gru_after_backward(dy, W, n2, h_prev, z, r, k_h, k_z, need[6])
         else:
-            da_x, dW, dh_0 = _gru_before_backward(dy, W, h_prev, z, r, k_h, k_z, need[4])
+            da_x, dW, dh_0 = _gru_before_backward(dy, W, h_prev, z, r, k_h, k_z, need[6])
             db_hn = None
+        dx, dU, db = _projection_backward(x, U, da_x, need[1:4])
         return (
             None,
-            da_x,
-            dW if need[2] else None,
-            db_hn if need[3] else None,
-            dh_0 if need[4] else None,
+            dx,
+            dU,
+            db,
+            dW if need[4] else None,
+            db_hn if need[5] else None,
+            dh_0 if need[6] else None,
             None,
         )
 
@@ -509,15 +546,15 @@ class RNN(nn.Module):
         finals = []
         for l, cell in enumerate(self.cells):
             state = states[l] if states is not None else cell.initial_state(B, x)
-            a_x = cell.project_input(x)  # (T, B, nH): all steps in one matmul
             gates: dict[str, Tensor] = {}  # filled for observers, from whichever path runs
             if not self.fast:  # x (T, B, H): the next layer's input
+                a_x = cell.project_input(x)  # (T, B, nH): all steps in one matmul
                 x, state, gates = _unroll(cell, a_x, state, keep_gates=bool(self._observers))
             elif isinstance(cell, LSTMCell):
-                x, c_T = _LSTMThroughTime.apply(cell, a_x, cell.W, *state, gates)
+                x, c_T = _LSTMThroughTime.apply(cell, x, cell.U, cell.b, cell.W, *state, gates)
                 state = (x[-1], c_T)
             else:
-                x = _GRUThroughTime.apply(cell, a_x, cell.W, cell.b_hn, state, gates)
+                x = _GRUThroughTime.apply(cell, x, cell.U, cell.b, cell.W, cell.b_hn, state, gates)
                 state = x[-1]
             for observer in self._observers:
                 observer(l, {**gates, "h": x})
