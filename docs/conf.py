@@ -211,6 +211,16 @@ def _clear_generated(app: Sphinx) -> None:
             shutil.rmtree(path)
 
 
+def _train_all(app: Sphinx) -> None:
+    """Train every model the pages will ask for, in one queue, before the first page runs:
+    each page would otherwise train its own family and leave a core idle at its end."""
+    if not _gallery_runs(app):
+        return
+    from rnnreport.experiments.site import train_all
+
+    train_all()
+
+
 def _check_generated(app: Sphinx) -> None:
     """Fail the build, with the reason, if the gallery left the landing page's inputs out."""
     missing = [name for name in REQUIRED_OUTPUTS if not (GENERATED / name).is_file()]
@@ -273,6 +283,7 @@ def _offline_execution_times(app: Sphinx, docname: str, source: list[str]) -> No
 def setup(app: Sphinx) -> None:
     # sphinx-gallery runs the examples on builder-inited (priority 500): clear before, check after.
     app.connect("builder-inited", _clear_generated, priority=400)
+    app.connect("builder-inited", _train_all, priority=450)
     app.connect("builder-inited", _check_generated, priority=900)
     app.connect("builder-inited", _check_mathjax, priority=900)
     app.connect("source-read", _offline_execution_times)

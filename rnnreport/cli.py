@@ -1,4 +1,4 @@
-"""``python -m rnnreport``: train one model, describe the data (and run the grid, the benchmark).
+"""``python -m rnnreport``: train models (one, the grid, all the site shows); data; speed.
 
 Bad arguments print one line saying what is wrong and exit with status 2; a broken
 environment (missing or corrupt data, an unwritable cache or output directory, an unknown
@@ -167,6 +167,18 @@ def cmd_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_all(args: argparse.Namespace) -> int:
+    from .experiments.site import train_all
+
+    budget = settings.budget() if args.budget is None else BUDGETS[args.budget]
+    _check_cache()
+    if args.data_dir:  # the worker processes read the same files
+        os.environ["RNNREPORT_MNIST"] = args.data_dir
+    queued = train_all(budget, progress="lines")
+    print(f"rnnreport: every model of {budget.describe()} is in the cache ({queued} trained now)")
+    return 0
+
+
 def _bench_output(out: str | None) -> Path:
     """Where ``bench`` writes, checked before it runs: ``--out``, else the output directory."""
     if out is None:
@@ -258,6 +270,11 @@ def build_parser() -> _Parser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_data_dir(p)
     p.set_defaults(run=cmd_grid)
+
+    p = sub.add_parser("train-all", help="train every model the site shows, in one queue")
+    p.add_argument("--budget", choices=tuple(BUDGETS), help="default: $RNNREPORT_BUDGET, else full")
+    _add_data_dir(p)
+    p.set_defaults(run=cmd_train_all)
 
     p = sub.add_parser("bench", help="training speed of our cells against torch.nn's")
     p.add_argument("--only", action="append", metavar="NAME", help="one config (repeatable)")

@@ -715,6 +715,24 @@ def default_workers(jobs: int) -> int:
     return max(1, min(os.cpu_count() or 1, jobs))
 
 
+@dataclass(frozen=True)
+class Job:
+    """One model for a worker process to train into the cache: its config, the trainer
+    module whose worker trains it (``python -m {module} SPEC PROGRESS``), and the digest of
+    the data it must train on ("" for a trainer that makes its own data)."""
+
+    config: TrainConfig
+    module: str = "rnnreport.train"
+    data_digest: str = ""
+
+
+def pending(configs: list[TrainConfig], data: MNIST) -> list[Job]:
+    """The configs the cache lacks, as jobs for this trainer's workers; the cache is
+    checked first (:func:`check_cache`)."""
+    paths = {c: check_cache(cache_path(c, data)) for c in configs}  # before any work
+    return [Job(c, __name__, data.digest) for c, path in paths.items() if not path.exists()]
+
+
 def train_many(
     configs: list[TrainConfig],
     *,
@@ -726,57 +744,62 @@ def train_many(
 
     Each worker is a fresh ``python -m rnnreport.train`` on one thread (no fork: forking
     after torch's thread pool has started can hang), training one config into the cache;
-    the largest models go first. Results come back through the cache, so a worker that
-    fails or trains on other data leaves its config to be trained here instead. As models
-    finish, a line on stderr says how many are trained and left, with an estimate of the
-    time remaining. The cache is checked before any work (:func:`check_cache`).
+    the largest models go first (:func:`train_jobs`). Results come back through the cache,
+    so a worker that fails or trains on other data leaves its config to be trained here
+    instead. The cache is checked before any work (:func:`check_cache`).
     """
     data = data or load_mnist()
-    paths = {c: check_cache(cache_path(c, data)) for c in configs}  # before any work
-    missing = [c for c, path in paths.items() if not path.exists()]
-    workers = default_workers(len(missing)) if workers is None else workers
-    if len(missing) > 1 and workers > 1:
-        _run_workers(missing, workers, progress, data.digest)
-    elif len(missing) > 1:  # one at a time, here (on a GPU), saying where it is all the same
-        tally = _Tally(missing, workers=1)
-        for config in missing:
+    jobs = pending(configs, data)
+    workers = default_workers(len(jobs)) if workers is None else workers
+    if workers > 1:
+        train_jobs(jobs, workers, progress)
+    elif len(jobs) > 1:  # one at a time, here (on a GPU), saying where it is all the same
+        tally = _Tally([job.config for job in jobs], workers=1)
+        for job in jobs:
             start = time.perf_counter()
-            train(config, data=data, progress=progress)
-            tally.trained(config, time.perf_counter() - start, running={})
+            train(job.config, data=data, progress=progress)
+            tally.trained(job.config, time.perf_counter() - start, running={})
     return [train(c, data=data, progress=progress) for c in configs]
 
 
-def _run_workers(
-    configs: list[TrainConfig],
-    workers: int,
-    progress: str,
-    data_digest: str,
-    module: str = "rnnreport.train",
-) -> None:
-    """Train ``configs`` in ``workers`` processes, each ``python -m {module} SPEC PROGRESS``
-    (``module`` is the trainer's: this one, or :mod:`rnnreport.train_counting`)."""
+def train_jobs(jobs: list[Job], workers: int | None = None, progress: str = "lines") -> None:
+    """Train ``jobs`` (from any trainer) in ``workers`` processes (default: one per core),
+    as one queue: the largest models first, a new one started as soon as a worker is free,
+    so no core idles while models remain. A model asked for twice is trained once. As
+    models finish, a line on stderr says how many are trained and left, with an estimate
+    of the time remaining. A job whose worker fails is left to its trainer, which trains
+    what the cache still lacks when its results are asked for."""
+    jobs = list(dict.fromkeys(jobs))
+    workers = default_workers(len(jobs)) if workers is None else workers
+    if len(jobs) > 1 and workers > 1:
+        _run_workers(jobs, workers, progress)
+
+
+def _run_workers(jobs: list[Job], workers: int, progress: str) -> None:
+    """Train ``jobs`` in ``workers`` processes, each ``python -m {job.module} SPEC PROGRESS``."""
     import subprocess
 
     # biggest first, so that the last model to finish is a small one
-    tally = _Tally(configs, workers)
-    queue = sorted(configs, key=lambda c: -tally.cost[c])
+    tally = _Tally([job.config for job in jobs], workers)
+    queue = sorted(jobs, key=lambda job: -tally.cost[job.config])
     threads = str(CPU_THREADS)  # what training will use: no larger pool to start
-    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, **_MALLOC}
     running: list[tuple[subprocess.Popen, TrainConfig]] = []
     started: dict[TrainConfig, float] = {}
-    _say(f"rnnreport: training {len(configs)} models in {workers} processes")
+    _say(f"rnnreport: training {len(jobs)} models in {workers} processes")
     try:
         while queue or running:
             while queue and len(running) < workers:
-                config = queue.pop(0)
+                job = queue.pop(0)
+                config = job.config
                 spec = json.dumps(
                     {
                         "config_class": _class_name(config),
                         "config": asdict(config),
-                        "data_digest": data_digest,
+                        "data_digest": job.data_digest,
                     }
                 )
-                command = [sys.executable, "-m", module, spec, progress]
+                command = [sys.executable, "-m", job.module, spec, progress]
                 running.append((subprocess.Popen(command, env=env), config))
                 started[config] = time.perf_counter()
             time.sleep(0.2)
@@ -797,6 +820,13 @@ def _run_workers(
         for process, _ in running:  # interrupted: stop the workers (finished epochs are kept)
             process.terminate()
             process.wait()
+
+
+_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(2**30), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
+"""glibc's allocator, told to keep freed memory instead of handing it back to the system: a
+training step allocates and frees the same few buffers of megabytes, and each time they came
+back fresh from the system they were paid for again in page faults (about 200 a step at 32
+units, a few per cent of its time). Other allocators ignore these variables."""
 
 
 class _Tally:

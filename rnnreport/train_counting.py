@@ -49,18 +49,18 @@ from .model.counter import CounterConfig
 from .train import (
     CPU_THREADS,
     Epoch,
+    Job,
     Result,
     TrainingDiverged,
     _cpu_threads,
     _fresh,
     _Run,
-    _run_workers,
     cached_training,
     check_cache,
-    default_workers,
     entry_path,
     key_parts,
     run_worker,
+    train_jobs,
 )
 
 DEVICE = torch.device("cpu")
@@ -157,16 +157,19 @@ def train(
     return cached_training(path, config, DEVICE, fit, on_epoch)
 
 
+def pending(configs: Sequence[CounterConfig]) -> list[Job]:
+    """The configs the cache lacks, as jobs for this trainer's workers (the cache checked
+    first); :func:`rnnreport.train.train_jobs` trains them, alone or beside MNIST models."""
+    return [Job(c, __name__) for c in configs if not check_cache(cache_path(c)).exists()]
+
+
 def train_many(
     configs: Sequence[CounterConfig], progress: str = "lines", workers: int | None = None
 ) -> list[Result]:
     """Train every config the cache lacks, in worker processes (default: one per core, each
-    on one thread; ``rnnreport.train._run_workers``, the MNIST trainer's pool), then
+    on one thread; :func:`rnnreport.train.train_jobs`, the MNIST trainer's pool), then
     load them all; a config a worker failed to train is trained here."""
-    missing = [c for c in configs if not check_cache(cache_path(c)).exists()]
-    workers = default_workers(len(missing)) if workers is None else workers
-    if len(missing) > 1 and workers > 1:
-        _run_workers(missing, workers, progress, "", module=__name__)
+    train_jobs(pending(configs), workers, progress)
     return [train(c, progress=progress)[1] for c in configs]
 
 

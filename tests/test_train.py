@@ -410,3 +410,56 @@ def test_a_bad_entry_is_removed_only_under_its_lock(tmp_path, capsys) -> None:
     assert path.exists() and capsys.readouterr().err == ""
     assert train_module._load_entry(path, TINY) is None
     assert not path.exists() and "bad cache entry entry.pt" in capsys.readouterr().err
+
+
+def test_families_train_together_in_one_queue_and_then_read_the_cache(data, capfd) -> None:
+    """Two MNIST families sharing a model and a counting family: one batch of workers,
+    the shared model queued once, largest first; every family's run then reads the cache."""
+    from rnnreport.experiments import results
+    from rnnreport.model.counter import CounterConfig
+    from rnnreport.settings import BUDGETS
+    from rnnreport.train_counting import pending
+    from rnnreport.train_counting import train_many as train_counters
+
+    lstm = replace(TINY, cell="lstm", units=16)
+    columns = lambda config: {"cell": config.cell}  # noqa: E731
+    first = results.Family("first", "row by row", "first", lambda b: [TINY, lstm], columns)
+    second = results.Family("second", "row by row", "second", lambda b: [TINY], columns)
+    counter = CounterConfig(cell="gru", units=3, n_train=3, n_test=6, epochs=3, patience=100)
+    counters = results.Family(
+        "counters",
+        "next symbol",
+        "counters",
+        lambda b: [counter],
+        columns,
+        train=train_counters,
+        pending=pending,
+    )
+    budget = BUDGETS["smoke"]
+    assert results.train_together((first, second, counters), budget, workers=2) == 3
+    err = capfd.readouterr().err
+    assert err.count("training 3 models in 2 processes") == 1
+    assert "rnnreport: 3 of 3 models trained, 0 left\n" in err
+    for family in (first, second, counters):
+        table = results.run(family, budget, data=data, progress="off")
+        assert all(r.cached for r in table.results)
+    assert results.train_together((first, second, counters), budget, workers=2) == 0
+
+
+def test_the_queue_starts_with_the_largest_model(monkeypatch) -> None:
+    started = []
+
+    class Finished:
+        returncode = 0
+
+        def __init__(self, command, env):
+            started.append(json.loads(command[3])["config"]["units"])
+            assert env["MALLOC_TRIM_THRESHOLD_"]  # freed buffers are kept, not faulted in again
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", Finished)
+    jobs = [train_module.Job(replace(TINY, units=u)) for u in (8, 64, 16, 64)]
+    train_module.train_jobs(jobs, workers=2, progress="off")
+    assert started == [64, 16, 8]  # the duplicate once, biggest first

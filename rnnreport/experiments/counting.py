@@ -120,6 +120,7 @@ COUNTING = results.Family(
     configs=counting_configs,
     columns=_columns,
     train=tc.train_many,
+    pending=tc.pending,
 )
 """The counting experiment as a family of the results layer."""
 

@@ -6,6 +6,7 @@ carries; this module does the rest, once for all of them:
 
 - :func:`run` trains what the cache lacks (through :func:`rnnreport.train.train_many`) and
   groups the runs by model (:func:`by_model`), each group the seeds of one config;
+  :func:`train_together` trains what several families lack in one queue first;
 - :class:`Row` is one model aggregated over its seeds (mean and sample standard deviation);
 - :class:`ResultsTable` holds the rows and the runs behind them, compares two models against the
   spread across seeds (:class:`Comparison`), and writes CSV, JSON and HTML.
@@ -29,7 +30,7 @@ from .. import settings
 from ..data import MNIST, load_mnist
 from ..inspection import tables
 from ..settings import Budget
-from ..train import Result, TrainConfig, train_many
+from ..train import Job, Result, TrainConfig, pending, train_jobs, train_many
 
 # -- grouping and statistics ----------------------------------------------------------------
 
@@ -235,6 +236,9 @@ class Family:
     loads) a list of configs into their results (given the progress display and the number
     of worker processes, None for one per core), for a family that is not trained on MNIST
     (the counting languages); None: :func:`rnnreport.train.train_many` on MNIST.
+    ``pending`` lists the configs the family's trainer still has to train, as jobs for the
+    shared worker pool (:func:`rnnreport.train.train_jobs`); None: MNIST's
+    (:func:`rnnreport.train.pending`).
     """
 
     name: str
@@ -245,6 +249,7 @@ class Family:
     references: Callable[[Row], dict[str, float | None]] = _no_references
     beside: Callable[[Row], dict[str, dict[str, str]]] = _nothing_beside
     train: Callable[[list[TrainConfig], str, int | None], list[Result]] | None = None
+    pending: Callable[[list[TrainConfig]], list[Job]] | None = None
 
 
 @dataclass(frozen=True)
@@ -349,6 +354,32 @@ def run(
         results = train_many(family.configs(budget), data=data, progress=progress, workers=workers)
     rows = tuple(Row.aggregate(runs, family) for runs in by_model(results).values())
     return ResultsTable(family, budget, rows, tuple(results))
+
+
+def train_together(
+    families: Sequence[Family],
+    budget: Budget | None = None,
+    *,
+    workers: int | None = None,
+    progress: str = "lines",
+) -> int:
+    """Train what ``families`` lack under ``budget`` (default: the build's) as one queue,
+    largest first, so that no core idles in one family's tail while another's models wait
+    (:func:`rnnreport.train.train_jobs`); a model two families share is trained once. Their
+    :func:`run` then finds every model in the cache. Returns the number of models queued."""
+    budget = budget or settings.budget()
+    data = None
+    jobs: list[Job] = []
+    for family in families:
+        configs = family.configs(budget)
+        if family.pending is not None:
+            jobs += family.pending(configs)
+        else:
+            data = data or load_mnist()
+            jobs += pending(configs, data)
+    jobs = list(dict.fromkeys(jobs))
+    train_jobs(jobs, workers, progress)
+    return len(jobs)
 
 
 def same_budget(*tables: ResultsTable) -> Budget:
