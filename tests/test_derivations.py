@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -496,3 +497,18 @@ def test_latex_and_tables_render(limits: GateLimits) -> None:
     assert "float32" in repr(table) and "float64" in repr(table)
     with pytest.raises(ValueError, match="row 1 has columns"):
         html_table([{"a": 1}, {"b": 2}])
+
+
+def test_the_search_findings_say_what_the_arrays_hold(first: FirstStepBound) -> None:
+    search, ascent = first.search_findings().items
+    bound = math.tanh(1.0)
+    assert f"over the random LSTMs is {first.search_max.max():.15f}, at most" in search
+    reached = int((first.search_max == bound).sum())
+    assert f"It equals that float for {reached} of {first.search_max.size} settings" in search
+    crossed = int(np.flatnonzero(first.ascent_gru > bound)[0]) + 1
+    assert f"output is {first.ascent_lstm[-1]:.6f} (not above tanh 1" in ascent
+    assert f"the same ascent on the GRU passes it at step {crossed} and ends at" in ascent
+    broken = replace(first, search_max=first.search_max + 0.5, ascent_gru=first.ascent_gru * 0)
+    search, ascent = broken.search_findings().items
+    assert "the bound is broken" in search and "No setting reaches it" in search
+    assert "this run's control failed" in ascent

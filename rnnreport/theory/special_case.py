@@ -36,6 +36,7 @@ import numpy as np
 import sympy as sp
 import torch
 
+from rnnreport.inspection.tables import Findings
 from rnnreport.model.cells import GRUCell, LSTMCell
 
 from .common import Latex, binary_image, blank_cell, get_gate, set_gate, sigmoid, tex, unroll
@@ -63,7 +64,8 @@ class FirstStepBound:
     :math:`\beta`, whose first state on random binary inputs equals SymPy's
     :math:`\sigma(\beta)\tanh\beta`; random LSTMs over hidden sizes and weight scales, and
     gradient ascent on an LSTM's weights, none of which crosses :math:`\tanh 1`; the same
-    ascent on a GRU, which does (the search can find a crossing where one exists).
+    ascent on a GRU, which does (so the ascent can cross the bound on a cell that allows
+    it; that it does not on the LSTM is evidence beside the proof, not the proof).
     """
 
     # symbolic
@@ -119,6 +121,43 @@ class FirstStepBound:
             r"\text{no output tanh}: \quad & h_1 = o_1 i_1 j_1, \quad "
             rf"\lim_{{o_1, i_1, j_1 \to 1^-}} o_1 i_1 j_1 = {tex(self.no_tanh_supremum)}",
         )
+
+    def search_findings(self) -> Findings:
+        """What the random search and the two ascents reached, against :math:`\tanh 1`, in
+        sentences made from this run's numbers."""
+        bound = float(self.bound)  # the float nearest tanh 1
+        top = float(self.search_max.max())
+        at = [
+            f"{H} units at scale {scale:g}"
+            for k, H in enumerate(self.search_sizes)
+            for n, scale in enumerate(self.search_scales)
+            if self.search_max[k, n] == bound
+        ]
+        search = f"The largest first output over the random LSTMs is {top:.15f}, " + (
+            "above the float nearest tanh 1: the bound is broken."
+            if top > bound
+            else f"at most the float nearest tanh 1, {bound:.15f}."
+        )
+        if at:
+            search += (
+                f" It equals that float for {len(at)} of {self.search_max.size} settings "
+                f"({', '.join(at)}): their gates round to 1.0 in float64."
+            )
+        else:
+            search += " No setting reaches it."
+        lstm, gru = float(self.ascent_lstm[-1]), float(self.ascent_gru[-1])
+        crossed = np.flatnonzero(self.ascent_gru > bound)
+        control = (
+            f"passes it at step {crossed[0] + 1} and ends at {gru:.6f}"
+            if crossed.size
+            else f"ends at {gru:.6f} without passing it either: this run's control failed"
+        )
+        ascent = (
+            f"After {len(self.ascent_lstm)} steps of gradient ascent the LSTM's best first "
+            f"output is {lstm:.6f} ({'above' if lstm > bound else 'not above'} tanh 1 = "
+            f"{bound:.6f}); the same ascent on the GRU {control}."
+        )
+        return Findings("The search, from this run's numbers", (search, ascent))
 
     def search_rows(self) -> list[dict[str, object]]:
         return [
