@@ -179,6 +179,12 @@ def _learned(history: Sequence[Epoch], patience: int) -> bool:
     return len(history) >= patience and all(e.valid_accuracy == 1.0 for e in history[-patience:])
 
 
+def met_stopping_rule(result: Result) -> bool:
+    """Whether a trained counter stopped by the rule (its training range learned), not at
+    the cap of ``config.epochs``."""
+    return _learned(result.history, result.config.patience)
+
+
 def _fit(
     config: CounterConfig,
     data: languages.Strings,

@@ -127,8 +127,10 @@ def test_the_gap_names_the_batch_norm_that_reaches_report_a() -> None:
     assert "+122.2 from report A's 877.76" in text  # the baseline's gap: 1000 − 877.76
     assert (
         "Of the placements of batch normalisation, on the head's 64 units comes closest to "
-        "report A's losses: it changes our summed test loss by −117.2 (LSTM-32, whose gap to "
-        "report A's is +122.2) and +0.0 (GRU-32, whose gap to report A's is +177.4)."
+        "report A's losses: it changes our mean summed test loss by −117.2 (LSTM-32, more "
+        "than the 30.0 of the two rows' standard deviations added; its gap to report A's is "
+        "+122.2) and +0.0 (GRU-32, within the 40.0 of the two rows' standard deviations added; "
+        "its gap to report A's is +177.4)."
     ) in gap.items
     assert (
         f"Batch normalisation on the head's 64 units: LSTM-32 {a_lstm + 5:,.2f} ± 10.00, above "

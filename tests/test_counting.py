@@ -17,6 +17,7 @@ from rnnreport.inspection.probes import record
 from rnnreport.model import counter
 from rnnreport.model.classifier import build_model
 from rnnreport.model.counter import CounterConfig
+from rnnreport.settings import BUDGETS
 from rnnreport.theory.common import set_gate
 
 BIG = 50.0  # saturates a gate: sigmoid(50) and tanh(50) are exactly 1.0 in float32
@@ -269,3 +270,12 @@ def test_findings_with_one_seed_and_no_learned_lstm() -> None:
     assert "One seed per cell and language: no spread across seeds to report" in text
     assert "No LSTM run learned its training range, so none tests the claim" in text
     assert "How far past N_train" not in text  # no run learned its range: nothing to compare
+
+
+def test_the_caption_says_when_a_custom_budget_asks_for_epochs_that_do_not_apply() -> None:
+    full = BUDGETS["full"]
+    assert "do not apply" not in counting.describe(full)
+    assert "do not apply" not in counting.describe(replace(full, name="full, custom", seeds=5))
+    custom = replace(full, name="full, custom", epochs=3)
+    assert "(the budget's 3 epochs are MNIST's and do not apply here)" in counting.describe(custom)
+    assert "at most 1000 epochs" in counting.describe(custom)  # the plan's, unchanged

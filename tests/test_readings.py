@@ -289,7 +289,7 @@ def test_phase_rows() -> None:
 @pytest.mark.parametrize(
     ("i", "f", "story"),
     [
-        ([0.5, 0.7, 0.2], [0.8, 0.6, 0.9], "the cell writes while the digit arrives"),
+        ([0.5, 0.7, 0.2], [0.8, 0.6, 0.9], "the gates let more in while the digit arrives"),
         ([0.5, 0.2, 0.7], [0.8, 0.6, 0.9], "does not hold for this model"),
         ([0.5, 0.7, 0.2], [0.8, 0.9, 0.6], "does not hold for this model"),
     ],

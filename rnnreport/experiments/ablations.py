@@ -347,6 +347,16 @@ def findings(table: ResultsTable) -> Findings:
     return Findings(heading, tuple(items))
 
 
+def _against_spread(effect: Effect) -> str:
+    """Whether a change of the summed loss exceeds the two rows' spreads, in words."""
+    if effect.seeds < 2:
+        return "one seed: no spread to judge it by"
+    spread = number(effect.loss_spread, ",.1f")
+    if effect.loss_beyond:
+        return f"more than the {spread} of the two rows' standard deviations added"
+    return f"within the {spread} of the two rows' standard deviations added"
+
+
 def reaches_report_a(row: Row) -> bool:
     """Whether report A's summed test loss is within or above our range (mean − std)."""
     theirs = row.report_a_loss_sum
@@ -399,12 +409,13 @@ def report_a_gap(table: ResultsTable) -> Findings:
             places,
             key=lambda p: abs(statistics.fmean(r.loss_minus_report_a for r in places[p])),
         )
+        moved = {e.row.model: e for e in effects(table)}
         items.append(
             f"Of the placements of batch normalisation, {best} comes closest to report A's "
-            "losses: it changes our summed test loss by "
+            "losses: it changes our mean summed test loss by "
             + " and ".join(
-                f"{number(r.test_loss_sum - bases[r.cell].test_loss_sum, '+,.1f')} "
-                f"({r.cell.upper()}-32, whose gap to report A's is "
+                f"{moved[r.model].loss_text()} ({r.cell.upper()}-32, "
+                f"{_against_spread(moved[r.model])}; its gap to report A's is "
                 f"{number(bases[r.cell].loss_minus_report_a, '+,.1f')})"
                 for r in places[best]
             )

@@ -38,7 +38,7 @@ from .. import train_counting as tc
 from ..inspection import tables
 from ..inspection.probes import record
 from ..model.counter import CounterConfig
-from ..settings import Budget
+from ..settings import BUDGETS, Budget
 from . import results
 from .results import ResultsTable
 
@@ -85,6 +85,9 @@ def describe(budget: Budget) -> str:
         f"at most {p.epochs} epochs, stopped after {p.patience} epochs with every training "
         "string recognised"
     )
+    base = BUDGETS.get(budget.name.split(",")[0])
+    if base is not None and budget.epochs != base.epochs:  # a custom budget's MNIST epochs
+        text += f" (the budget's {budget.epochs} epochs are MNIST's and do not apply here)"
     return text + (" — a token run, not the experiment's results" if p is PLANS["smoke"] else "")
 
 
@@ -220,7 +223,7 @@ def measure(table: ResultsTable) -> list[Seed]:
         config = result.config
         model, _ = tc.train(config)
         ok = tc.recognition(model, config.language, config.n_test)
-        learned = tc._learned(result.history, config.patience)
+        learned = tc.met_stopping_rule(result)
         failed = languages.generalisation_range(ok) + 1
         error = first_error(model, config.language, failed) if failed <= len(ok) else None
         seeds.append(
@@ -441,8 +444,8 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
         spans = [max(s.range for s in g) - min(s.range for s in g) for g in groups]
         items.append(
             f"Seeds of the same cell and language differ in range by up to {max(spans)} "
-            "(Suzgun et al. 2019 found generalisation to depend on the training regime and to "
-            f"vary between runs); {regime}."
+            "(Suzgun et al. 2019 found that how far a trained network generalises depends on "
+            f"its training regime); {regime}."
         )
     else:
         items.append(f"One seed per cell and language: no spread across seeds to report; {regime}.")

@@ -325,8 +325,9 @@ def gates_by_phase(means: Mapping[str, np.ndarray], layer: int = 0) -> Findings:
             f"The input gate is {'higher' if writes else 'lower'} on the ink than after it, "
             f"and the forget gate {'higher' if holds else 'lower'} after the ink than on it: "
             + (
-                "the cell writes while the digit arrives and holds what it wrote once the rows "
-                "go blank."
+                "on average, the gates let more in while the digit arrives and keep more once "
+                "the rows go blank (a statement about the gates' means over units and images, "
+                "not about what any one unit stores)."
                 if writes and holds
                 else "the simple picture of writing on the ink and holding after it does not "
                 "hold for this model."

@@ -4,7 +4,8 @@ r"""The assignment's classifier and the frozen config that names it.
     x_{1..28} \xrightarrow{\text{affine } 28 \to H} \text{RNN} \xrightarrow{\text{ReLU}}
     \text{FC } 64 \xrightarrow{\text{ReLU}} \text{FC } 10 \text{ (logits, last step)}
 
-Each of the 28 rows of a binarized MNIST image is one time step of 28 pixels.
+Each of the 28 rows of an MNIST image is one time step of 28 pixels: binarized, as the
+assignment asks, or grey values p / 255 (``pixels="grey"``, one of the ablations).
 """
 
 from __future__ import annotations
