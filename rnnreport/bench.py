@@ -68,6 +68,7 @@ from .model.classifier import (
     ModelConfig,
     build_model,
 )
+from .train import keep_freed_memory
 
 TRAIN_SEQUENCES = N_TRAIN_OFFICIAL - N_VALID
 """Sequences in one epoch of the grid's training (55,000)."""
@@ -362,6 +363,7 @@ def benchmark(
             f"need warmup >= 0, repeats >= 1, batch_size >= 1 and threads >= 1, got {warmup}, "
             f"{repeats}, {batch_size}, {threads}"
         )
+    keep_freed_memory()  # as the training workers do
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)

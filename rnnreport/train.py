@@ -783,7 +783,7 @@ def _run_workers(jobs: list[Job], workers: int, progress: str) -> None:
     tally = _Tally([job.config for job in jobs], workers)
     queue = sorted(jobs, key=lambda job: -tally.cost[job.config])
     threads = str(CPU_THREADS)  # what training will use: no larger pool to start
-    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, **_MALLOC}
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     running: list[tuple[subprocess.Popen, TrainConfig]] = []
     started: dict[TrainConfig, float] = {}
     _say(f"rnnreport: training {len(jobs)} models in {workers} processes")
@@ -822,11 +822,26 @@ def _run_workers(jobs: list[Job], workers: int, progress: str) -> None:
             process.wait()
 
 
-_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(2**30), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
-"""glibc's allocator, told to keep freed memory instead of handing it back to the system: a
-training step allocates and frees the same few buffers of megabytes, and each time they came
-back fresh from the system they were paid for again in page faults (about 200 a step at 32
-units, a few per cent of its time). Other allocators ignore these variables."""
+def keep_freed_memory() -> bool:
+    """Tell glibc's allocator to keep freed memory for reuse instead of handing it back to
+    the system; True if it took the settings (False elsewhere: other C libraries, no glibc).
+
+    A training step allocates and frees the same few buffers of megabytes ((T, B, nH) gates
+    and their gradients). Handed back each time, they come back as fresh pages, paid for
+    again in page faults: about 200 a step at 32 units, several per cent of its time. Worker
+    processes and the benchmark call this first; it changes no number, only where memory
+    comes from. The limits are glibc's largest (32 MiB for the mapping threshold).
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+    trim = mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    mmap = mallopt(M_MMAP_THRESHOLD, 1 << 25)
+    return bool(trim and mmap)
 
 
 class _Tally:
@@ -913,6 +928,7 @@ def run_worker(spec: str, work: Callable[[TrainConfig, dict[str, Any]], int]) ->
 
     # terminated by the parent: unwind, so that temporary files are removed
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    keep_freed_memory()
     d = json.loads(spec)
     config = _config_class(d["config_class"])(**d["config"])
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import platform
 import subprocess
 import sys
 from dataclasses import dataclass, replace
@@ -454,7 +455,6 @@ def test_the_queue_starts_with_the_largest_model(monkeypatch) -> None:
 
         def __init__(self, command, env):
             started.append(json.loads(command[3])["config"]["units"])
-            assert env["MALLOC_TRIM_THRESHOLD_"]  # freed buffers are kept, not faulted in again
 
         def poll(self):
             return 0
@@ -463,3 +463,39 @@ def test_the_queue_starts_with_the_largest_model(monkeypatch) -> None:
     jobs = [train_module.Job(replace(TINY, units=u)) for u in (8, 64, 16, 64)]
     train_module.train_jobs(jobs, workers=2, progress="off")
     assert started == [64, 16, 8]  # the duplicate once, biggest first
+
+
+_FAULTS = """
+import resource, sys, torch
+from torch.nn import functional as F
+from rnnreport.model.classifier import ModelConfig, build_model
+from rnnreport.train import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+torch.set_num_threads(1)
+model = build_model(ModelConfig(cell="lstm", units=32))
+adam = torch.optim.Adam(model.parameters())
+x, y = torch.rand(256, 28, 28).round(), torch.randint(0, 10, (256,))
+for step in range(25):  # training steps; the page faults of the last 20 are counted
+    if step == 5:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    adam.zero_grad()
+    F.cross_entropy(model(x), y, reduction="sum").backward()
+    adam.step()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a glibc setting")
+def test_workers_keep_freed_memory_instead_of_faulting_it_in_again() -> None:
+    """Training steps of LSTM-32 in a fresh process: by default glibc hands the step's
+    freed buffers back and they fault in again next step; after keep_freed_memory() they are
+    reused, with a fraction of the page faults (measured: 2 to 13 times fewer)."""
+
+    def faults_per_step(mode: str) -> float:
+        run = subprocess.run([sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return float(run.stdout)
+
+    default, keep = faults_per_step("default"), faults_per_step("keep")
+    assert keep < default / 2, (keep, default)
