@@ -132,10 +132,12 @@ nitpick_ignore_regex = [
 
 # -- sphinx-gallery ----------------------------------------------------------------------------
 
+_EVERY_SCRIPT = r"/plot_"
+"""The gallery's pattern of scripts to execute: every one (``-D`` can narrow it to some)."""
 sphinx_gallery_conf = {
     "examples_dirs": "../gallery",
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",  # execute every script
+    "filename_pattern": _EVERY_SCRIPT,
     "within_subsection_order": "FileNameSortKey",  # plot_01, plot_02, ...: the report's order
     "download_all_examples": True,  # zips of all .py and all .ipynb on the gallery index
     "remove_config_comments": True,
@@ -214,8 +216,9 @@ def _clear_generated(app: Sphinx) -> None:
 def _train_all(app: Sphinx) -> None:
     """Train every model the pages will ask for, in one queue, before the first page runs:
     each page would otherwise train its own family and leave a core idle at its end."""
-    if not _gallery_runs(app):
-        return
+    conf = app.config.sphinx_gallery_conf
+    if not _gallery_runs(app) or conf.get("filename_pattern") != _EVERY_SCRIPT:
+        return  # no page runs, or only some: each trains what it reads itself
     from rnnreport.experiments.site import train_all
 
     train_all()

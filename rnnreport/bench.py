@@ -356,7 +356,9 @@ def benchmark(
     """Time a training step of each config, ours against torch.nn's, in this one run.
 
     ``threads`` sets torch's CPU threads for the run (default: leave them as they are), to
-    see what one process of several running side by side gets.
+    see what one process of several running side by side gets. Like a training worker, it
+    first sets the process's allocator to keep freed memory
+    (:func:`rnnreport.train.keep_freed_memory`), for the rest of the process.
     """
     if warmup < 0 or repeats < 1 or batch_size < 1 or (threads is not None and threads < 1):
         raise ValueError(

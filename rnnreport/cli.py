@@ -174,7 +174,14 @@ def cmd_train_all(args: argparse.Namespace) -> int:
     _check_cache()
     if args.data_dir:  # the worker processes read the same files
         os.environ["RNNREPORT_MNIST"] = args.data_dir
-    queued = train_all(budget, progress="lines")
+    queued, missing = train_all(budget, progress="lines")
+    if missing:
+        print(
+            f"rnnreport: {missing} of the {queued} models queued were not trained (their "
+            "workers' errors are above); run again to retry them",
+            file=sys.stderr,
+        )
+        return 1
     print(f"rnnreport: every model of {budget.describe()} is in the cache ({queued} trained now)")
     return 0
 

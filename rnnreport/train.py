@@ -751,7 +751,7 @@ def train_many(
     data = data or load_mnist()
     jobs = pending(configs, data)
     workers = default_workers(len(jobs)) if workers is None else workers
-    if workers > 1:
+    if len(jobs) > 1 and workers > 1:
         train_jobs(jobs, workers, progress)
     elif len(jobs) > 1:  # one at a time, here (on a GPU), saying where it is all the same
         tally = _Tally([job.config for job in jobs], workers=1)
@@ -771,8 +771,8 @@ def train_jobs(jobs: list[Job], workers: int | None = None, progress: str = "lin
     what the cache still lacks when its results are asked for."""
     jobs = list(dict.fromkeys(jobs))
     workers = default_workers(len(jobs)) if workers is None else workers
-    if len(jobs) > 1 and workers > 1:
-        _run_workers(jobs, workers, progress)
+    if jobs:
+        _run_workers(jobs, max(1, min(workers, len(jobs))), progress)
 
 
 def _run_workers(jobs: list[Job], workers: int, progress: str) -> None:
@@ -830,13 +830,14 @@ def keep_freed_memory() -> bool:
     and their gradients). Handed back each time, they come back as fresh pages, paid for
     again in page faults: about 200 a step at 32 units, several per cent of its time. Worker
     processes and the benchmark call this first; it changes no number, only where memory
-    comes from. The limits are glibc's largest (32 MiB for the mapping threshold).
+    comes from. Buffers up to 32 MiB (glibc's largest mapping threshold) then come from the
+    heap, and up to 1 GiB of free memory at its top is kept.
     """
     import ctypes
 
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # TypeError: Windows has no CDLL(None)
         return False
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
     trim = mallopt(M_TRIM_THRESHOLD, 1 << 30)
@@ -848,7 +849,9 @@ class _Tally:
     """Models trained and left while a batch of them trains, with an estimate of the time left.
 
     The estimate assumes that a model's training time grows in proportion to its parameters
-    times the sequences it sees (:meth:`cost_of`), at the pace of the models trained so far.
+    times the sequences it sees (:meth:`cost_of`), at the pace of the models of its kind (its
+    config class: an MNIST model, a whole-image baseline, a counter) trained so far, or of all
+    trained so far while none of its kind is: the unit means different work for each kind.
     """
 
     def __init__(self, configs: list[TrainConfig], workers: int) -> None:
@@ -864,11 +867,16 @@ class _Tally:
 
     def remaining(self, running: dict[TrainConfig, float]) -> float:
         """Seconds until all are trained; ``running``: those under way, and their seconds so far."""
-        pace = sum(self.done.values()) / sum(self.cost[c] for c in self.done)  # s per unit
         waiting = [c for c in self.cost if c not in self.done and c not in running]
-        work = pace * sum(self.cost[c] for c in waiting)
-        work += sum(max(pace * self.cost[c] - seconds, 0.0) for c, seconds in running.items())
+        work = sum(self.pace(c) * self.cost[c] for c in waiting)
+        work += sum(max(self.pace(c) * self.cost[c] - s, 0.0) for c, s in running.items())
         return work / min(self.workers, len(waiting) + len(running))
+
+    def pace(self, config: TrainConfig) -> float:
+        """Seconds per unit of cost of the trained models of ``config``'s kind (all trained
+        models while none of its kind is)."""
+        kind = [c for c in self.done if type(c) is type(config)] or list(self.done)
+        return sum(self.done[c] for c in kind) / sum(self.cost[c] for c in kind)
 
     def trained(
         self, config: TrainConfig, seconds: float, running: dict[TrainConfig, float]

@@ -169,7 +169,9 @@ def train_many(
     """Train every config the cache lacks, in worker processes (default: one per core, each
     on one thread; :func:`rnnreport.train.train_jobs`, the MNIST trainer's pool), then
     load them all; a config a worker failed to train is trained here."""
-    train_jobs(pending(configs), workers, progress)
+    missing = pending(configs)
+    if len(missing) > 1:  # one alone trains here, below
+        train_jobs(missing, workers, progress)
     return [train(c, progress=progress)[1] for c in configs]
 
 

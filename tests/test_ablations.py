@@ -128,8 +128,8 @@ def test_the_gap_names_the_batch_norm_that_reaches_report_a() -> None:
     assert (
         "Of the placements of batch normalisation, on the head's 64 units comes closest to "
         "report A's losses: it changes our mean summed test loss by −117.2 (LSTM-32, more "
-        "than the 30.0 of the two rows' standard deviations added; its gap to report A's is "
-        "+122.2) and +0.0 (GRU-32, within the 40.0 of the two rows' standard deviations added; "
+        "than 30.0, the sum of the two rows' standard deviations; its gap to report A's is "
+        "+122.2) and +0.0 (GRU-32, within 40.0, the sum of the two rows' standard deviations; "
         "its gap to report A's is +177.4)."
     ) in gap.items
     assert (

@@ -353,8 +353,8 @@ def _against_spread(effect: Effect) -> str:
         return "one seed: no spread to judge it by"
     spread = number(effect.loss_spread, ",.1f")
     if effect.loss_beyond:
-        return f"more than the {spread} of the two rows' standard deviations added"
-    return f"within the {spread} of the two rows' standard deviations added"
+        return f"more than {spread}, the sum of the two rows' standard deviations"
+    return f"within {spread}, the sum of the two rows' standard deviations"
 
 
 def reaches_report_a(row: Row) -> bool:

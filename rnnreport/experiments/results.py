@@ -362,24 +362,31 @@ def train_together(
     *,
     workers: int | None = None,
     progress: str = "lines",
-) -> int:
+) -> tuple[int, int]:
     """Train what ``families`` lack under ``budget`` (default: the build's) as one queue,
     largest first, so that no core idles in one family's tail while another's models wait
     (:func:`rnnreport.train.train_jobs`); a model two families share is trained once. Their
-    :func:`run` then finds every model in the cache. Returns the number of models queued."""
+    :func:`run` then finds every model in the cache. Returns ``(queued, missing)``: how many
+    models were queued, and how many the cache still lacks after (a worker failed: its
+    family's :func:`run` trains them in this process, or says why it cannot)."""
     budget = budget or settings.budget()
     data = None
-    jobs: list[Job] = []
-    for family in families:
-        configs = family.configs(budget)
-        if family.pending is not None:
-            jobs += family.pending(configs)
-        else:
-            data = data or load_mnist()
-            jobs += pending(configs, data)
-    jobs = list(dict.fromkeys(jobs))
-    train_jobs(jobs, workers, progress)
-    return len(jobs)
+
+    def missing() -> list[Job]:
+        nonlocal data
+        jobs: list[Job] = []
+        for family in families:
+            configs = family.configs(budget)
+            if family.pending is not None:
+                jobs += family.pending(configs)
+            else:
+                data = data or load_mnist()
+                jobs += pending(configs, data)
+        return list(dict.fromkeys(jobs))
+
+    queued = missing()
+    train_jobs(queued, workers, progress)
+    return len(queued), len(missing()) if queued else 0
 
 
 def same_budget(*tables: ResultsTable) -> Budget:

@@ -123,9 +123,11 @@ class FirstStepBound:
         )
 
     def search_findings(self) -> Findings:
-        """What the random search and the two ascents reached, against :math:`\tanh 1`, in
-        sentences made from this run's numbers."""
+        r"""What the random search and the two ascents reached, against :math:`\tanh 1`, in
+        sentences made from this run's numbers. A float64 tanh may round up: a value one
+        float above the float nearest :math:`\tanh 1` is not called a crossing."""
         bound = float(self.bound)  # the float nearest tanh 1
+        above = float(np.nextafter(bound, 2.0))  # what a crossing must pass
         top = float(self.search_max.max())
         at = [
             f"{H} units at scale {scale:g}"
@@ -141,12 +143,12 @@ class FirstStepBound:
         if at:
             search += (
                 f" It equals that float for {len(at)} of {self.search_max.size} settings "
-                f"({', '.join(at)}): their gates round to 1.0 in float64."
+                f"({', '.join(at)}), as happens when the gates round to 1.0 in float64."
             )
         else:
             search += " No setting reaches it."
         lstm, gru = float(self.ascent_lstm[-1]), float(self.ascent_gru[-1])
-        crossed = np.flatnonzero(self.ascent_gru > bound)
+        crossed = np.flatnonzero(self.ascent_gru > above)
         control = (
             f"passes it at step {crossed[0] + 1} and ends at {gru:.6f}"
             if crossed.size
@@ -154,7 +156,7 @@ class FirstStepBound:
         )
         ascent = (
             f"After {len(self.ascent_lstm)} steps of gradient ascent the LSTM's best first "
-            f"output is {lstm:.6f} ({'above' if lstm > bound else 'not above'} tanh 1 = "
+            f"output is {lstm:.6f} ({'above' if lstm > above else 'not above'} tanh 1 = "
             f"{bound:.6f}); the same ascent on the GRU {control}."
         )
         return Findings("The search, from this run's numbers", (search, ascent))
