@@ -182,7 +182,10 @@ def cmd_train_all(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"rnnreport: every model of {budget.describe()} is in the cache ({queued} trained now)")
+    print(
+        f"rnnreport: every model the site shows under budget '{budget.name}' is in the cache "
+        f"({queued} trained now)"
+    )
     return 0
 
 

@@ -80,7 +80,11 @@ UNWRITABLE = ["a file", "under a file", "/proc"]
 
 
 @pytest.mark.parametrize("kind", UNWRITABLE)
-@pytest.mark.parametrize("command", [TRAIN, ["grid", "--budget", "smoke"]], ids=["train", "grid"])
+@pytest.mark.parametrize(
+    "command",
+    [TRAIN, ["grid", "--budget", "smoke"], ["train-all", "--budget", "smoke"]],
+    ids=["train", "grid", "train-all"],
+)
 def test_an_unwritable_cache_fails_in_one_line_before_any_work(
     kind, command, tmp_path, monkeypatch, no_work, capsys
 ) -> None:
@@ -95,6 +99,30 @@ def test_an_unknown_budget_fails_in_one_line(monkeypatch, no_work, capsys) -> No
     monkeypatch.setenv("RNNREPORT_BUDGET", "bogus")
     assert main(["grid"]) == 1
     assert "RNNREPORT_BUDGET='bogus' is not a budget: use one of full, smoke" in _one_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("queued", "missing", "status", "line"),
+    [
+        (0, 0, 0, "every model the site shows under budget 'smoke' is in the cache (0 trained"),
+        (5, 2, 1, "2 of the 5 models queued were not trained"),
+    ],
+)
+def test_train_all_says_whether_everything_is_in_the_cache(
+    queued, missing, status, line, monkeypatch, capsys
+) -> None:
+    import rnnreport.experiments.site
+
+    asked = []
+    monkeypatch.setattr(
+        rnnreport.experiments.site,
+        "train_all",
+        lambda budget, progress: asked.append(budget.name) or (queued, missing),
+    )
+    assert main(["train-all", "--budget", "smoke"]) == status
+    assert asked == ["smoke"]
+    out, err = capsys.readouterr()
+    assert line in (err if status else out)
 
 
 @pytest.mark.parametrize("kind", UNWRITABLE)

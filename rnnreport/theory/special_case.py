@@ -130,7 +130,7 @@ class FirstStepBound:
         above = float(np.nextafter(bound, 2.0))  # what a crossing must pass
         top = float(self.search_max.max())
         at = [
-            f"{H} units at scale {scale:g}"
+            f"{H} unit{'s' * (H != 1)} at scale {scale:g}"
             for k, H in enumerate(self.search_sizes)
             for n, scale in enumerate(self.search_scales)
             if self.search_max[k, n] == bound
