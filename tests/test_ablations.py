@@ -125,6 +125,7 @@ def test_the_gap_names_the_batch_norm_that_reaches_report_a() -> None:
     gap = ablations.report_a_gap(table)
     text = " ".join(gap.items)
     assert "+122.2 from report A's 877.76" in text  # the baseline's gap: 1000 − 877.76
+    assert f"over {FULL_SEEDS} seeds, our summed test losses are LSTM-32 1,000.00" in text
     assert (
         "Of the placements of batch normalisation, on the head's 64 units comes closest to "
         "report A's losses: it changes our mean summed test loss by −117.2 (LSTM-32, more "

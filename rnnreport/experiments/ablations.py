@@ -392,7 +392,8 @@ def report_a_gap(table: ResultsTable) -> Findings:
     seeds = _seeds(table)
     bases = {row.cell: row for row in table.rows if not row.field}
     items = [
-        "With the assignment's setup our summed test losses are "
+        f"With the assignment's setup, over {seeds} seed{'s' * (seeds != 1)}, our summed test "
+        "losses are "
         + "; ".join(
             f"{row.cell.upper()}-32 {row.loss_text()}, {number(row.loss_minus_report_a, '+,.1f')} "
             f"from report A's {row.report_a_loss_sum:,.2f}"
