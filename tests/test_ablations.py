@@ -182,7 +182,12 @@ def test_findings_are_made_from_the_numbers() -> None:
         "Changes that move test accuracy by more than the spread across 5 seeds: "
         "GRU, reset after the matmul, as torch.nn.GRU: −0.50 points."
     )
+    assert items[1].startswith("Those are the changes worth repeating at 128 units")
+    assert "each would need 5 runs" in items[1]
     assert any("averaging the loss" in item and "within the spread" in item for item in items)
+    nothing = ablations.findings(_table({}, FULL)).items
+    assert nothing[0] == "No change moves test accuracy by more than the spread across 5 seeds."
+    assert not any("worth repeating" in item for item in nothing)
     token = ablations.findings(_table({}, SMOKE)).items
     assert token[0].startswith("One seed per model: a token run")
 
