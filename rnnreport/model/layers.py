@@ -219,7 +219,7 @@ def _gru_forward(
     H = n // 3
     gates, candidate = cell.columns(H, "z", "r"), cell.columns(H, "h_tilde")
     scale = _doubling(n, candidate, U)
-    a_x = torch.addmm(b * scale, x.reshape(T * B, D), U * scale).view(T, B, n)  # x U + b
+    a_x = torch.addmm(b * scale, x.reshape(T * B, D), U * scale).view(T, B, n)  # x Û + b̂
     W = W * scale
     W_zr, W_h = W[:, gates], W[:, candidate]
     if b_hn is not None:  # reset after: b_hn sits inside the candidate's matmul
