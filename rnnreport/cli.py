@@ -150,13 +150,21 @@ def _check_cache() -> None:
     settings.writable_dir(runs_dir(), "RNNREPORT_CACHE")
 
 
+def _prepare_workers(args: argparse.Namespace) -> settings.Budget:
+    """For a command that trains in worker processes: the budget asked for (``--budget``,
+    else ``$RNNREPORT_BUDGET``), the cache checked before any work, and ``--data-dir``
+    handed on to the workers, which read the same files."""
+    budget = settings.budget() if args.budget is None else BUDGETS[args.budget]
+    _check_cache()
+    if args.data_dir:
+        os.environ["RNNREPORT_MNIST"] = args.data_dir
+    return budget
+
+
 def cmd_grid(args: argparse.Namespace) -> int:
     from .experiments.grid import run_grid
 
-    budget = settings.budget() if args.budget is None else BUDGETS[args.budget]
-    _check_cache()
-    if args.data_dir:  # the worker processes that train the grid read the same files
-        os.environ["RNNREPORT_MNIST"] = args.data_dir
+    budget = _prepare_workers(args)
     table = run_grid(
         budget, seeds=args.seeds, epochs=args.epochs, data=_load_data(args), progress="lines"
     )
@@ -170,10 +178,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
 def cmd_train_all(args: argparse.Namespace) -> int:
     from .experiments.site import train_all
 
-    budget = settings.budget() if args.budget is None else BUDGETS[args.budget]
-    _check_cache()
-    if args.data_dir:  # the worker processes read the same files
-        os.environ["RNNREPORT_MNIST"] = args.data_dir
+    budget = _prepare_workers(args)
     queued, missing = train_all(budget, progress="lines")
     if missing:
         print(

@@ -730,7 +730,7 @@ def pending(configs: list[TrainConfig], data: MNIST) -> list[Job]:
     """The configs the cache lacks, as jobs for this trainer's workers; the cache is
     checked first (:func:`check_cache`)."""
     paths = {c: check_cache(cache_path(c, data)) for c in configs}  # before any work
-    return [Job(c, __name__, data.digest) for c, path in paths.items() if not path.exists()]
+    return [Job(c, data_digest=data.digest) for c, path in paths.items() if not path.exists()]
 
 
 def train_many(
