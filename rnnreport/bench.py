@@ -16,17 +16,26 @@ every GRU config is measured twice: as the grid trains it, and as ``…-after``,
 function as torch's, for a like-for-like ratio.
 
 Throughput is also set against the floating-point work. :func:`training_flops` counts the
-multiply-adds of every matmul of one training step (2 FLOPs each):
+multiply-adds of every matmul of one training step (2 FLOPs each), as the fast path runs
+it: the embedding (28 → H) multiplied into the first layer's input projection
+(:func:`~rnnreport.model.layers.fold`), so that the first layer reads 28 pixels where the
+model as written reads H embedded values:
 
 .. math::
-    F_\text{fwd} = 2TB\,(28H + \textstyle\sum_l 2\,nH \cdot H) + 2B\,(64H + 640),
+    F_\text{fwd} = 2TB\,(28\,nH + (L - 1)\,nH \cdot H + L\,nH \cdot H) + 2B\,(64H + 640)
+        + 2 \cdot 28\,H \cdot nH,
     \qquad
-    F_\text{step} = 3F_\text{fwd} - 2TB \cdot 28H - L \cdot 2B\,H\,n_0H
+    F_\text{step} = 3F_\text{fwd} - 2TB \cdot 28\,nH - L \cdot 2B\,H\,n_0H
 
 with :math:`n = 4` (LSTM) or 3 (GRU) gate blocks: the backward pass does each matmul twice
 (the gradient for its weight and for its input) except the input gradients nobody needs
 (the pixels' and the zero initial state's; :math:`n_0 = n`, but 2 for the reset-before GRU,
-whose :math:`r \odot h_0` still needs its gradient to reach :math:`r`).
+whose :math:`r \odot h_0` still needs its gradient to reach :math:`r`); the last term of
+:math:`F_\text{fwd}` is the fold's own product :math:`E^\top U`. Per row of the first
+layer, forward and backward together, the fold needs :math:`56\,nH` multiply-adds where
+the model as written needs :math:`56H + 3\,nH^2`: about half at 32 units, a seventh at
+128 (more only below 15 units). torch.nn's modules cannot fold; their count is
+``folded=False``.
 :func:`matmul_peak` measures what a large float32 matmul reaches on this machine in the
 same run; ``F_step / seconds`` over that peak says how close a step comes to the
 arithmetic limit.
@@ -68,7 +77,7 @@ from .model.classifier import (
     ModelConfig,
     build_model,
 )
-from .train import keep_freed_memory
+from .train import adam, keep_freed_memory
 
 TRAIN_SEQUENCES = N_TRAIN_OFFICIAL - N_VALID
 """Sequences in one epoch of the grid's training (55,000)."""
@@ -86,16 +95,29 @@ def bench_configs() -> list[ModelConfig]:
     return grid + after
 
 
-def training_flops(config: ModelConfig, batch_size: int | None = None) -> int:
-    """Matmul FLOPs of one training step (forward + backward) of ``config``'s classifier."""
+def training_flops(
+    config: ModelConfig, batch_size: int | None = None, *, folded: bool = True
+) -> int:
+    """Matmul FLOPs of one training step (forward + backward) of ``config``'s classifier.
+
+    ``folded``: as the fast path runs it, the embedding multiplied into the first layer's
+    input projection (:func:`~rnnreport.model.layers.fold`); else as the model is written,
+    which is what autograd on the reference path and torch.nn's modules run.
+    """
     B, T, H, L = batch_size or config.batch_size, STEPS, config.units, config.layers
     n = 4 if config.cell == "lstm" else 3  # gate blocks per matmul
     n_0 = 2 if config.cell == "gru" and config.reset == "before" else n
-    embed = 2 * T * B * PIXELS * H
-    recurrent = L * 2 * (2 * T * B * H * n * H)  # x U and h W, every step, every layer
+    recurrent = L * 2 * T * B * H * n * H  # h W, every step, every layer
     head = 2 * B * (H * HEAD_UNITS + HEAD_UNITS * CLASSES)  # on the last step only
-    skipped = embed + L * 2 * B * H * n_0 * H  # input gradients nobody asks for
-    return 3 * (embed + recurrent + head) - skipped
+    h_0 = L * 2 * B * H * n_0 * H  # the zero initial states' gradients, asked by nobody
+    if not folded:
+        embed = 2 * T * B * PIXELS * H
+        inputs = L * 2 * T * B * H * n * H  # x U, every layer
+        return 3 * (embed + inputs + recurrent + head) - embed - h_0
+    first = 2 * T * B * PIXELS * n * H  # pixels (E^T U), no gradient for the pixels
+    above = (L - 1) * 2 * T * B * H * n * H  # x U of the layers above the first
+    fold = 2 * PIXELS * H * n * H  # E^T U once per step (e U, a vector, is not counted)
+    return 3 * (first + above + recurrent + head + fold) - first - h_0
 
 
 NONLINEARITIES = {"lstm": {"sigmoid": 3, "tanh": 2}, "gru": {"sigmoid": 2, "tanh": 1}}
@@ -171,12 +193,13 @@ class Row:
     name: str  # the config's name, e.g. "gru-1x32" or "gru-1x32-after"
     reference: str  # "torch.nn.LSTM" or "torch.nn.GRU"
     same_math: bool  # whether our model computes the reference's function
-    flops: int  # matmul FLOPs of one training step (training_flops)
+    flops: int  # matmul FLOPs of one of our training steps (training_flops, folded)
     ours_s: float  # median over the repeats
     torch_s: float
     ours_best_s: float  # fastest repeat: what the machine does when nothing else disturbs it
     torch_best_s: float
     elements: dict[str, int] = field(default_factory=dict)  # elementwise_counts, per kernel
+    torch_flops: int = 0  # torch.nn's (training_flops, not folded); 0: not counted
 
     @property
     def ratio(self) -> float:
@@ -207,6 +230,7 @@ class Benchmark:
         return self.batch_size / seconds
 
     def gflops(self, row: Row, seconds: float) -> float:
+        """Our matmul FLOPs per second at ``seconds`` a step."""
         return row.flops / seconds / 1e9
 
     def flop_limit_s(self, row: Row) -> float:
@@ -254,7 +278,7 @@ class Benchmark:
                     "ours_seq_per_s": self.seq_per_s(r.ours_s),
                     "torch_seq_per_s": self.seq_per_s(r.torch_s),
                     "ours_gflops": self.gflops(r, r.ours_s),
-                    "torch_gflops": self.gflops(r, r.torch_s),
+                    "torch_gflops": r.torch_flops / r.torch_s / 1e9,
                     "ours_of_peak": self.gflops(r, r.ours_s) / self.peak_gflops,
                     "flop_limit_s": self.flop_limit_s(r),
                     "elementwise_limit_s": self.elementwise_limit_s(r),
@@ -332,8 +356,9 @@ class _TorchRNN(nn.Module):
         module = nn.LSTM if cell == "lstm" else nn.GRU
         self.module = module(hidden_size, hidden_size, num_layers)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Any]:
-        return self.module(x)
+    def forward(self, x: Tensor, input_map: nn.Linear | None = None) -> tuple[Tensor, Any]:
+        """torch.nn's modules take the embedded input: they cannot fold ``input_map``."""
+        return self.module(x if input_map is None else input_map(x))
 
 
 def torch_classifier(config: ModelConfig) -> Classifier:
@@ -405,6 +430,7 @@ def _benchmark(
             reference="torch.nn.LSTM" if config.cell == "lstm" else "torch.nn.GRU",
             same_math=config.cell == "lstm" or config.reset == "after",
             flops=training_flops(config, batch_size),
+            torch_flops=training_flops(config, batch_size, folded=False),
             ours_s=statistics.median(times[0]),
             torch_s=statistics.median(times[1]),
             ours_best_s=min(times[0]),
@@ -432,7 +458,7 @@ def _benchmark(
 
 def _training_step(model: nn.Module, x: Tensor, y: Tensor) -> Callable[[], None]:
     """One Adam step on ``(x, y)`` with the training's loss (cross-entropy summed)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = adam(model, lr=1e-3)
     model.train()
 
     def step() -> None:

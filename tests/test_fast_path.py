@@ -174,3 +174,27 @@ def test_evaluation_runs_the_fast_forward_and_equals_the_reference() -> None:
             y_reference, _ = rnn(x)
         assert not torch.equal(y_fast, y_reference)  # two ways of rounding...
         assert (y_fast - y_reference).abs().max().item() <= TOL  # ...of one function
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_folding_an_input_map_equals_applying_it_first(variant: str, bias: bool) -> None:
+    """The fast path multiplies the map into layer 0's projection; the reference applies it."""
+    rnn = _make(variant, 2)
+    torch.manual_seed(3)
+    input_map = torch.nn.Linear(7, D, bias=bias)
+    x = torch.randn(T, B, 7)
+    weights = torch.randn(T, B, H)
+    runs = []
+    for fast in (True, False):
+        rnn.fast = fast
+        for module in (rnn, input_map):
+            module.zero_grad(set_to_none=True)
+        y, _ = rnn(x, input_map=input_map)
+        (y * weights).sum().backward()
+        parameters = [*input_map.parameters(), *rnn.parameters()]
+        runs.append([y.detach(), *(p.grad for p in parameters)])
+    for a, b in zip(*runs, strict=True):
+        assert a.shape == b.shape
+        assert (a - b).abs().max().item() <= TOL
+    assert all(g.abs().max() > 0 for g in runs[1][1:])

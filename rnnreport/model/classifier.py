@@ -238,7 +238,10 @@ class Classifier(nn.Module):
         if x.dim() != 3 or x.shape[-1] != PIXELS:
             raise ValueError(f"expected images shaped (B, T, {PIXELS}), got {tuple(x.shape)}")
         x = x.transpose(0, 1).float()  # (T, B, 28): rows are time steps
-        y, _ = self.rnn(self._normed("input", self.embed(x)))  # (T, B, H)
+        if self.config.batch_norm == "input":  # a batch norm between: nothing to fold
+            y, _ = self.rnn(self._normed("input", self.embed(x)))  # (T, B, H)
+        else:  # the fast path multiplies the affine map into the first layer's projection
+            y, _ = self.rnn(x, input_map=self.embed)
         return self.head(y if every_step else y[-1])
 
 

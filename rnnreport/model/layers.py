@@ -26,6 +26,12 @@ the fast forward takes every sigmoid of a step in one call and computes tanh as
 several times slower than its ``sigmoid``. The two paths are the same function; they
 round differently, by less than 2e-7 per tanh (absolute).
 
+The classifier's embedding, an affine map of the 28 pixels to H values, reaches the RNN as
+its ``input_map``. The fast path multiplies it into the first layer's input projection
+(:func:`fold`): two affine maps in a row are one, and the first layer's products over all
+T·B rows are then 28 wide instead of H wide, about half the first layer's multiply-adds at
+32 units and a seventh at 128. The reference path applies the map first.
+
 ``tests/test_fast_path.py`` checks that both paths give the same outputs, final states and
 gradients.
 
@@ -54,10 +60,6 @@ Cell = LSTMCell | GRUCell
 
 _LSTM = {g: k for k, g in enumerate(LSTMCell.blocks)}
 """Each LSTM gate's slot among the column blocks, read from the cell: δa keeps its order."""
-_LSTM_BY_C = slice(min(_LSTM[g] for g in "ijf"), max(_LSTM[g] for g in "ijf") + 1)
-"""The blocks δc drives (i, j, f); the backward takes them in one product per step."""
-if _LSTM_BY_C.stop - _LSTM_BY_C.start != 3:
-    raise ImportError(f"the LSTM backward needs i, j, f adjacent (o first or last): {_LSTM}")
 _GRU = {g: k for k, g in enumerate(GRUCell.blocks)}
 """Each GRU block's slot, read from the cell (the candidate's is ``h_tilde``)."""
 
@@ -128,14 +130,20 @@ def _projection_backward(
     return dx, dU, db
 
 
+_ONE = torch.ones(())
+"""1 as a tensor: an operation on a (B, H) row takes a Python number more slowly (torch
+wraps it anew each call), and the fast path's steps are a few microseconds each."""
+
+
 def _tanh_from_sigmoid(s: Tensor) -> Tensor:
     """``2s - 1`` in place: tanh(a) from ``s = σ(2a)``, since tanh a = 2σ(2a) - 1.
 
     The fast path's tanh: torch's CPU ``tanh`` is several times slower than its ``sigmoid``
     (``rnnreport bench`` measures both). Doubling a pre-activation is exact in floating
     point, so the only difference from ``torch.tanh`` is rounding: below 2e-7, absolute.
+    ``s + s`` is ``2s`` exactly, and cheaper to ask for.
     """
-    return s.mul_(2).sub_(1)
+    return s.add_(s).sub_(_ONE)
 
 
 def _doubling(n: int, blocks: slice, like: Tensor) -> Tensor:
@@ -186,7 +194,7 @@ def _lstm_forward(
         rows[t].addmm_(h_t, W).sigmoid_()  # (B, 4H): σ of every block
         i, s_j, f, o = i_rows[t], s_j_rows[t], f_rows[t], o_rows[t]
         c_t = torch.mul(f, c_t, out=c_rows[t]).addcmul_(i, s_j, value=2).sub_(i)
-        tanh_c_t = _tanh_from_sigmoid(torch.mul(c_t, 2, out=tanh_c_rows[t]).sigmoid_())
+        tanh_c_t = _tanh_from_sigmoid(torch.add(c_t, c_t, out=tanh_c_rows[t]).sigmoid_())
         h_t = torch.mul(o, tanh_c_t, out=h_rows[t])
     _tanh_from_sigmoid(g[..., J])  # j_t = 2 s^j_t - 1, every step at once
     return h, g, c, tanh_c
@@ -315,17 +323,17 @@ class _LSTMThroughTime(torch.autograd.Function):
         need = ctx.needs_input_grad
         W_T = W.T
         # per-step views made once: the loop below runs only arithmetic
-        da_by_c, da_o, da_rows = (
-            da[:, :, _LSTM_BY_C].unbind(),
-            da[:, :, O].unbind(),
-            da.view(T, B, 4 * H).unbind(),
-        )
+        da_i, da_j, da_f, da_o = (da[:, :, k].unbind() for k in (I, J, F, O))
+        da_rows = da.view(T, B, 4 * H).unbind()
         k_c_rows, f_rows, dy_rows = k_c.unbind(), f.unbind(), dy.unbind()
         dh, dc = dy_rows[T - 1], dc_T.clone()  # δh_t and δc_t, from t = T - 1 down
-        dc_by_blocks = dc.unsqueeze(1)  # (B, 1, H): δc, updated in place, for i, j, f at once
         for t in range(T - 1, -1, -1):
             dc.addcmul_(dh, k_c_rows[t])
-            da_by_c[t].mul_(dc_by_blocks)
+            # three products, not one broadcast over (B, 3, H): torch's broadcast loop
+            # takes twice as long for these small rows
+            da_i[t].mul_(dc)
+            da_j[t].mul_(dc)
+            da_f[t].mul_(dc)
             da_o[t].mul_(dh)
             dc.mul_(f_rows[t])  # the part of δc_{t-1} that flows through c_t
             if t > 0:
@@ -499,6 +507,30 @@ def _gru_before_backward(
     return da, dW, dh  # s_t = r_t ⊙ h_{t-1} multiplies the candidate's rows
 
 
+def fold(input_map: nn.Linear | None, U: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    r"""One input projection from two affine maps in a row: ``(U, b)`` unchanged without
+    ``input_map``, else :math:`(E^\top U,\ e U + b)` for ``input_map`` :math:`x \mapsto x
+    E^\top + e`, since
+
+    .. math::
+        (x E^\top + e)\, U + b = x\, (E^\top U) + (e U + b).
+
+    The classifier's first layer reads 28 pixels through a 28 → H affine map; folded, the
+    fast path's products over all T·B rows are 28 wide instead of H wide (forward: one
+    (T·B, 28) @ (28, nH) where two matmuls were; backward: one (28, T·B) @ (T·B, nH) for
+    :math:`\partial L/\partial (E^\top U)` where three were, and no gradient for the
+    pixels), and the (T, B, H) embedding is never formed. Autograd takes the gradient back
+    through the two small products to :math:`E, e, U, b`. The function is the same; its
+    rounding is not (the products are summed in another order).
+    """
+    if input_map is None:
+        return U, b
+    E_T = input_map.weight.T  # (D_in, D)
+    if input_map.bias is None:
+        return E_T @ U, b
+    return E_T @ U, torch.addmv(b, U.T, input_map.bias)
+
+
 class RNN(nn.Module):
     """L stacked LSTM or GRU cells unrolled over time.
 
@@ -533,7 +565,12 @@ class RNN(nn.Module):
         self._observers.append(observer)
         return _Handle(self._observers, observer)
 
-    def forward(self, x: Tensor, states: list[Any] | None = None) -> tuple[Tensor, list[Any]]:
+    def forward(
+        self, x: Tensor, states: list[Any] | None = None, input_map: nn.Linear | None = None
+    ) -> tuple[Tensor, list[Any]]:
+        """``input_map``, an affine map applied to every step of ``x`` before the first
+        layer (``x`` is then (T, B, its input size)): the reference path applies it, the
+        fast path multiplies it into the first layer's input projection (:func:`fold`)."""
         if x.dim() != 3 or x.shape[0] == 0:
             raise ValueError(
                 f"RNN expects input shaped (T, B, D) with T >= 1, got {tuple(x.shape)}"
@@ -543,6 +580,8 @@ class RNN(nn.Module):
                 f"expected one initial state per layer ({self.num_layers}), got {len(states)}"
             )
         T, B, _ = x.shape
+        if input_map is not None and not self.fast:  # the fast path folds it into layer 0
+            x = input_map(x)
         finals = []
         for l, cell in enumerate(self.cells):
             state = states[l] if states is not None else cell.initial_state(B, x)
@@ -550,12 +589,14 @@ class RNN(nn.Module):
             if not self.fast:  # x (T, B, H): the next layer's input
                 a_x = cell.project_input(x)  # (T, B, nH): all steps in one matmul
                 x, state, gates = _unroll(cell, a_x, state, keep_gates=bool(self._observers))
-            elif isinstance(cell, LSTMCell):
-                x, c_T = _LSTMThroughTime.apply(cell, x, cell.U, cell.b, cell.W, *state, gates)
-                state = (x[-1], c_T)
             else:
-                x = _GRUThroughTime.apply(cell, x, cell.U, cell.b, cell.W, cell.b_hn, state, gates)
-                state = x[-1]
+                U, b = fold(input_map if l == 0 else None, cell.U, cell.b)
+                if isinstance(cell, LSTMCell):
+                    x, c_T = _LSTMThroughTime.apply(cell, x, U, b, cell.W, *state, gates)
+                    state = (x[-1], c_T)
+                else:
+                    x = _GRUThroughTime.apply(cell, x, U, b, cell.W, cell.b_hn, state, gates)
+                    state = x[-1]
             for observer in self._observers:
                 observer(l, {**gates, "h": x})
             finals.append(state)
