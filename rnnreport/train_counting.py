@@ -237,17 +237,12 @@ def _fit(
     )
 
 
-def _worker(spec: str, progress: str) -> int:
-    """Entry point of one worker process: train one counter into the cache; the exit status."""
+def run_job(spec: str, progress: str) -> int:
+    """What a worker process (:func:`rnnreport.train.serve`) does with a counter's job:
+    train it into the cache; the exit status."""
 
     def work(config: CounterConfig, d: dict[str, Any]) -> int:
         train(config, progress=progress)
         return 0
 
     return run_worker(spec, work)
-
-
-if __name__ == "__main__":  # run as the package's module, not as __main__: one set of classes
-    from rnnreport.train_counting import _worker as worker
-
-    sys.exit(worker(*sys.argv[1:]))

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import platform
+import queue
 import subprocess
 import sys
 from dataclasses import dataclass, replace
@@ -468,19 +469,57 @@ def test_each_kind_of_model_is_estimated_at_its_own_pace() -> None:
 def test_the_queue_starts_with_the_largest_model(monkeypatch) -> None:
     started = []
 
-    class Finished:
-        returncode = 0
+    class Worker:
+        """A worker process that answers every job at once, as if it had trained it."""
 
-        def __init__(self, command, env):
-            started.append(json.loads(command[3])["config"]["units"])
+        def __init__(self, command, env, **pipes):
+            self.answers: queue.Queue[str | None] = queue.Queue()
+            self.stdin = self.stdout = self
 
-        def poll(self):
+        def write(self, line: str) -> None:
+            started.append(json.loads(line)["config"]["units"])
+            self.answers.put("0\n")
+
+        def flush(self) -> None:
+            pass
+
+        def close(self) -> None:
+            self.answers.put(None)
+
+        def __iter__(self):
+            return iter(self.answers.get, None)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            pass
+
+        def wait(self) -> int:
             return 0
 
-    monkeypatch.setattr(subprocess, "Popen", Finished)
+    monkeypatch.setattr(subprocess, "Popen", Worker)
     jobs = [train_module.Job(replace(TINY, units=u)) for u in (8, 64, 16, 64)]
     train_module.train_jobs(jobs, workers=2, progress="off")
     assert started == [64, 16, 8]  # the duplicate once, biggest first
+
+
+def test_one_worker_trains_job_after_job_and_survives_a_failed_one(data, capfd) -> None:
+    """One process, three jobs: the first asks for other data and is refused (exit 3), the
+    next two are trained by the same process, exactly as this process would train them."""
+    wrong = train_module.Job(replace(TINY, seed=5), data_digest="not-this-data")
+    right = [train_module.Job(replace(TINY, seed=s), data_digest=data.digest) for s in (1, 2)]
+    jobs = [wrong, *right]
+    train_module.train_jobs(jobs, workers=1, progress="off")
+    err = capfd.readouterr().err
+    assert "training 3 models in 1 processes" in err
+    assert "the worker training gru-1x8 seed 5 failed (exit 3); it will be trained here" in err
+    assert "rnnreport: 2 of 3 models trained" in err
+    assert not cache_path(wrong.config, data).exists()
+    for job in right:
+        cached = train(job.config, data=data)
+        assert cached.cached
+        assert cached == train(job.config, data=data, use_cache=False)
 
 
 _FAULTS = """
