@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -810,13 +810,23 @@ def _run_workers(jobs: list[Job], workers: int, progress: str) -> None:
         process = subprocess.Popen(command, env=env, **pipes)
 
         def listen() -> None:  # a line per finished job, its exit status; None at the end
-            with process.stdout:
-                for line in process.stdout:
-                    answers.put((process, int(line)))
-            answers.put((process, None))
+            try:
+                with process.stdout:
+                    for line in process.stdout:
+                        if line.strip().lstrip("-").isdigit():  # anything else: no answer
+                            answers.put((process, int(line)))
+            finally:
+                answers.put((process, None))
 
         threading.Thread(target=listen, daemon=True).start()
         return process
+
+    def answer() -> tuple[subprocess.Popen, int | None]:
+        while True:  # a timeout, so that Ctrl-C is heard on every system
+            try:
+                return answers.get(timeout=1.0)
+            except queues.Empty:
+                pass
 
     idle = [start() for _ in range(workers)]
     busy: dict[subprocess.Popen, tuple[TrainConfig, float]] = {}
@@ -825,12 +835,17 @@ def _run_workers(jobs: list[Job], workers: int, progress: str) -> None:
         while todo or busy:
             while todo and idle:
                 process, job = idle.pop(), todo.pop(0)
-                process.stdin.write(_spec(job) + "\n")
-                process.stdin.flush()
                 busy[process] = (job.config, time.perf_counter())
-            process, status = answers.get()
+                try:
+                    process.stdin.write(_spec(job) + "\n")
+                    process.stdin.flush()
+                except OSError:  # it has ended: its listener says so, and the job is failed
+                    pass
+            process, status = answer()
             if process not in busy:  # an idle process ended: nothing was lost
-                idle = [p for p in idle if p is not process] + [start()]
+                if status is None:
+                    process.wait()
+                    idle = [p for p in idle if p is not process] + ([start()] if todo else [])
                 continue
             config, started = busy.pop(process)
             if status == 0:
@@ -838,16 +853,21 @@ def _run_workers(jobs: list[Job], workers: int, progress: str) -> None:
                 others = {c: now - s for c, s in busy.values()}
                 tally.trained(config, now - started, running=others)
             else:
-                why = "ended" if status is None else f"failed (exit {status})"
+                why = f"failed (exit {status})" if status is not None else "ended"
                 print(
                     f"rnnreport: the worker training {config.name} seed {config.seed} {why};"
                     " it will be trained here",
                     file=sys.stderr,
                 )
-            idle.append(process if status is not None else start())
+            if status is not None:
+                idle.append(process)
+            else:  # it ended: another takes its place
+                process.wait()
+                idle += [start()] if todo else []
     finally:
         for process in idle:  # done: the end of its input ends it
-            process.stdin.close()
+            with suppress(OSError):
+                process.stdin.close()
         for process in busy:  # interrupted: stop the workers (finished epochs are kept)
             process.terminate()
         for process in [*idle, *busy]:
@@ -882,7 +902,7 @@ def serve(progress: str) -> int:
     for line in sys.stdin:
         try:
             module = importlib.import_module(json.loads(line)["module"])
-            status = module.run_job(line, progress)
+            status = int(module.run_job(line, progress))
         except Exception:
             traceback.print_exc()
             status = 1
@@ -928,12 +948,13 @@ class _Tally:
         self.workers = workers
         self.done: dict[TrainConfig, float] = {}  # seconds each trained model took
 
-    LAYER_COST = 5_000
+    LAYER_COST = 12_500
     """What a recurrent layer's steps cost beyond its parameters, in parameters' worth: at
     32 units a step's time goes to its number of operations as much as to its arithmetic.
-    Fitted to the cold full build of 2026-11-28 (one core per model): a training took
-    about (parameters + 5,000 per layer) × 1.4 ms per thousand, within 5 % for all eight
-    grid models, from 21 s (gru-1x32) to 208 s (lstm-1x128)."""
+    Fitted to the cold full builds of 2026-11-28 with the embedding folded into the first
+    layer (one core per model): a training took about (parameters + 12,500 per layer) ×
+    0.78 ms per thousand, within 7 % for all eight grid models, from 17 s (gru-1x32) to
+    121 s (lstm-1x128)."""
 
     @classmethod
     def cost_of(cls, config: TrainConfig) -> float:

@@ -137,7 +137,17 @@ def _fake(rows: list[Row]) -> Benchmark:
 
 def test_grid_estimate_scales_step_times_to_ten_epochs() -> None:
     rows = [
-        Row(c.name, "torch.nn.X", True, training_flops(c), 0.01 * (k + 1), 0.02, 0.01, 0.01)
+        Row(
+            c.name,
+            "torch.nn.X",
+            True,
+            training_flops(c),
+            0.01 * (k + 1),
+            0.02,
+            0.01,
+            0.01,
+            torch_flops=training_flops(c, folded=False),
+        )
         for k, c in enumerate(bench_configs())
     ]
     minutes = _fake(rows).grid_minutes()
@@ -148,7 +158,11 @@ def test_grid_estimate_scales_step_times_to_ten_epochs() -> None:
     assert minutes["torch"] == pytest.approx(steps * 8 * 0.02 / 60)
     flops = sum(r.flops for r in grid)
     assert minutes["flop_limit"] == pytest.approx(steps * flops / 50e9 / 60)
+    as_written = sum(r.torch_flops for r in grid)
+    assert minutes["flop_limit_as_written"] == pytest.approx(steps * as_written / 50e9 / 60)
+    assert as_written > flops  # the fold does less work than torch.nn's module
     assert "FLOP limit" in _fake(rows).table()
+    assert "FLOP limit of the model as written" in _fake(rows).table()
     # with part of the grid missing there is no estimate, rather than a wrong one
     assert _fake(rows[1:]).grid_minutes() is None
     assert "FLOP limit" not in _fake(rows[1:]).table()

@@ -505,16 +505,20 @@ def test_the_queue_starts_with_the_largest_model(monkeypatch) -> None:
 
 
 def test_one_worker_trains_job_after_job_and_survives_a_failed_one(data, capfd) -> None:
-    """One process, three jobs: the first asks for other data and is refused (exit 3), the
-    next two are trained by the same process, exactly as this process would train them."""
+    """One process, four jobs: the first asks for other data and is refused (exit 3), the
+    second names no trainer (exit 1, its traceback on stderr), the last two are trained by
+    the same process, exactly as this process would train them."""
     wrong = train_module.Job(replace(TINY, seed=5), data_digest="not-this-data")
+    nowhere = train_module.Job(replace(TINY, seed=6), module="rnnreport.no_such_trainer")
     right = [train_module.Job(replace(TINY, seed=s), data_digest=data.digest) for s in (1, 2)]
-    jobs = [wrong, *right]
+    jobs = [wrong, nowhere, *right]
     train_module.train_jobs(jobs, workers=1, progress="off")
     err = capfd.readouterr().err
-    assert "training 3 models in 1 processes" in err
+    assert "training 4 models in 1 processes" in err
     assert "the worker training gru-1x8 seed 5 failed (exit 3); it will be trained here" in err
-    assert "rnnreport: 2 of 3 models trained" in err
+    assert "ModuleNotFoundError: No module named 'rnnreport.no_such_trainer'" in err
+    assert "the worker training gru-1x8 seed 6 failed (exit 1)" in err
+    assert "rnnreport: 2 of 4 models trained" in err
     assert not cache_path(wrong.config, data).exists()
     for job in right:
         cached = train(job.config, data=data)

@@ -29,8 +29,9 @@ round differently, by less than 2e-7 per tanh (absolute).
 The classifier's embedding, an affine map of the 28 pixels to H values, reaches the RNN as
 its ``input_map``. The fast path multiplies it into the first layer's input projection
 (:func:`fold`): two affine maps in a row are one, and the first layer's products over all
-T·B rows are then 28 wide instead of H wide, about half the first layer's multiply-adds at
-32 units and a seventh at 128. The reference path applies the map first.
+T·B rows are then 28 wide instead of H wide: of the multiply-adds that take the pixels into
+the first layer (forward and backward), about half at 32 units and a seventh at 128. The
+reference path applies the map first.
 
 ``tests/test_fast_path.py`` checks that both paths give the same outputs, final states and
 gradients.
