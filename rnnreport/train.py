@@ -774,7 +774,7 @@ def train_many(
 
 def train_jobs(jobs: list[Job], workers: int | None = None, progress: str = "lines") -> None:
     """Train ``jobs`` (from any trainer) in ``workers`` processes (default: one per core),
-    as one queue: the largest models first, a new one started as soon as a worker is free,
+    as one queue: the largest models first, the next handed to whichever worker finishes,
     so no core idles while models remain. A model asked for twice is trained once. As
     models finish, a line on stderr says how many are trained and left, with an estimate
     of the time remaining. A job whose worker fails is left to its trainer, which trains
@@ -842,28 +842,24 @@ def _run_workers(jobs: list[Job], workers: int, progress: str) -> None:
                 except OSError:  # it has ended: its listener says so, and the job is failed
                     pass
             process, status = answer()
-            if process not in busy:  # an idle process ended: nothing was lost
-                if status is None:
-                    process.wait()
-                    idle = [p for p in idle if p is not process] + ([start()] if todo else [])
-                continue
-            config, started = busy.pop(process)
-            if status == 0:
-                now = time.perf_counter()
-                others = {c: now - s for c, s in busy.values()}
-                tally.trained(config, now - started, running=others)
-            else:
-                why = f"failed (exit {status})" if status is not None else "ended"
-                print(
-                    f"rnnreport: the worker training {config.name} seed {config.seed} {why};"
-                    " it will be trained here",
-                    file=sys.stderr,
-                )
-            if status is not None:
-                idle.append(process)
-            else:  # it ended: another takes its place
+            if (job_of := busy.pop(process, None)) is not None:  # None: it was idle
+                config, started = job_of
+                if status == 0:
+                    now = time.perf_counter()
+                    others = {c: now - s for c, s in busy.values()}
+                    tally.trained(config, now - started, running=others)
+                else:
+                    why = f"failed (exit {status})" if status is not None else "ended"
+                    print(
+                        f"rnnreport: the worker training {config.name} seed {config.seed}"
+                        f" {why}; it will be trained here",
+                        file=sys.stderr,
+                    )
+            if status is None:  # it ended: reap it, and another takes its place
                 process.wait()
-                idle += [start()] if todo else []
+                idle = [p for p in idle if p is not process] + ([start()] if todo else [])
+            elif job_of is not None:
+                idle.append(process)
     finally:
         for process in idle:  # done: the end of its input ends it
             with suppress(OSError):
@@ -893,10 +889,15 @@ def serve(progress: str) -> int:
 
     Whatever else is printed to stdout, by Python or by a library, goes to stderr, so
     that the answers stay one number per line. A job that raises is answered 1 (its
-    traceback on stderr) and the next is read; an interruption (SIGTERM) ends the process.
+    traceback on stderr) and the next is read; an interruption (SIGTERM) ends the process,
+    unwinding, so that temporary files are removed. Freed memory is kept for the next
+    training step (:func:`keep_freed_memory`).
     """
+    import signal
     import traceback
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    keep_freed_memory()
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     for line in sys.stdin:
@@ -1027,16 +1028,11 @@ def run_job(spec: str, progress: str) -> int:
 
 
 def run_worker(spec: str, work: Callable[[TrainConfig, dict[str, Any]], int]) -> int:
-    """What every trainer's worker process does with the parent's ``spec``: rebuild the
+    """What every trainer's ``run_job`` does with the parent's ``spec``: rebuild the
     config, ``work`` on it (train it into the cache; its exit status), and turn a known
     failure into one line and exit status 1."""
-    import signal
-
     from .data import DataError
 
-    # terminated by the parent: unwind, so that temporary files are removed
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    keep_freed_memory()
     d = json.loads(spec)
     config = _config_class(d["config_class"])(**d["config"])
     try:
