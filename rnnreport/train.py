@@ -47,6 +47,7 @@ from torch.nn import functional as F
 from . import settings
 from .data import MNIST, Split, load_mnist
 from .fingerprint import fingerprint
+from .model import compiled
 from .model.classifier import TRAIN_SEQUENCES, build_model, count_parameters
 
 EVAL_BATCH = 2000
@@ -210,7 +211,9 @@ def key_parts(
     config: TrainConfig, data_digest: str, code: str, device: torch.device | str | None
 ) -> dict[str, Any]:
     """The parts of every trainer's cache key: the config, its data, the code that trains
-    it, the torch and numpy versions, the device and the threads."""
+    it, the torch and numpy versions, the device, the threads and the compiled LSTM step
+    (:func:`rnnreport.model.compiled.identity`: it rounds differently from torch's
+    operations, which run where it cannot be built)."""
     return {
         "config": config.key,
         "data": data_digest,
@@ -219,6 +222,7 @@ def key_parts(
         "numpy": np.__version__,
         "device": device_description(device),
         "threads": CPU_THREADS,
+        "lstm_step": compiled.identity(),
     }
 
 

@@ -26,6 +26,13 @@ the fast forward takes every sigmoid of a step in one call and computes tanh as
 several times slower than its ``sigmoid``. The two paths are the same function; they
 round differently, by less than 2e-7 per tanh (absolute).
 
+An LSTM step's element-wise work (four gates, the cell, :math:`\tanh c`, the output;
+backwards, every δa) is a dozen passes over a step's rows as torch operations. Where a C
+compiler is present the fast path hands it instead to one call a step of a small compiled
+kernel (:mod:`rnnreport.model.compiled`, the same equations in ``lstm_step.c``) and keeps
+the matmuls with torch; elsewhere it runs the torch operations below. The two round
+differently (the kernel has its own exp), so trained models' cache keys name the kernel.
+
 The classifier's embedding, an affine map of the 28 pixels to H values, reaches the RNN as
 its ``input_map``. The fast path multiplies it into the first layer's input projection
 (:func:`fold`): two affine maps in a row are one, and the first layer's products over all
@@ -52,6 +59,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from . import compiled
 from .cells import CELLS, GRUCell, LSTMCell
 
 Observer = Callable[[int, dict[str, Tensor]], None]
@@ -189,6 +197,17 @@ def _lstm_forward(
     W = W * scale
     h, c, tanh_c = (x.new_empty(T, B, H) for _ in range(3))
     rows, h_rows, c_rows, tanh_c_rows = g.unbind(), h.unbind(), c.unbind(), tanh_c.unbind()
+    if (kernel := _kernel_for(g)) is not None:  # the step's element-wise work in C
+        c_0 = c_0.contiguous()
+        blocks = (I.start, J.start, F.start, O.start)
+        g_at, c_at, tanh_c_at, h_at = (compiled.rows(v) for v in (g, c, tanh_c, h))
+        c_prev_at = [c_0.data_ptr(), *c_at[:-1]]
+        h_t = h_0
+        for t in range(T):
+            rows[t].addmm_(h_t, W)  # a_t, j doubled; the kernel turns it into i, j, f, o
+            kernel.forward(B, H, *blocks, g_at[t], c_prev_at[t], c_at[t], tanh_c_at[t], h_at[t])
+            h_t = h_rows[t]
+        return h, g, c, tanh_c
     i_rows, s_j_rows, f_rows, o_rows = (g[..., k].unbind() for k in (I, J, F, O))
     h_t, c_t = h_0, c_0
     for t in range(T):
@@ -310,39 +329,82 @@ class _LSTMThroughTime(torch.autograd.Function):
     def backward(ctx: Any, dy: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
         x, U, W, h_0, c_0, h, g, c, tanh_c = ctx.saved_tensors
         T, B, H = h.shape
-        I, J, F, O = (_LSTM[name] for name in "ijfo")
-        i, j, f, o = (g.view(T, B, 4, H)[:, :, k] for k in (I, J, F, O))
-        k_c = _d_tanh(o, tanh_c)  # δh -> δc: o ⊙ (1 - tanh² c)
-        # the factors δc -> δa^i, δa^j, δa^f and δh -> δa^o, in the cell's order; the loop
-        # multiplies them by δc_t and δh_t in place, turning them into δa_t
-        da = h.new_empty(T, B, 4, H)
-        _d_sigmoid(tanh_c, o, out=da[:, :, O])  # tanh c ⊙ o (1 - o)
-        _d_sigmoid(j, i, out=da[:, :, I])
-        _d_tanh(i, j, out=da[:, :, J])
-        _d_sigmoid(c[:-1], f[1:], out=da[1:, :, F])  # c_{t-1} ⊙ f (1 - f)
-        _d_sigmoid(c_0, f[0], out=da[0, :, F])
+        lstm_deltas = _lstm_deltas if _kernel_for(g) is None else _lstm_deltas_compiled
+        da, dc = lstm_deltas(W.T, g, c_0, c, tanh_c, dy, dc_T)  # (T, B, 4H), (B, H)
         need = ctx.needs_input_grad
-        W_T = W.T
-        # per-step views made once: the loop below runs only arithmetic
-        da_i, da_j, da_f, da_o = (da[:, :, k].unbind() for k in (I, J, F, O))
-        da_rows = da.view(T, B, 4 * H).unbind()
-        k_c_rows, f_rows, dy_rows = k_c.unbind(), f.unbind(), dy.unbind()
-        dh, dc = dy_rows[T - 1], dc_T.clone()  # δh_t and δc_t, from t = T - 1 down
-        for t in range(T - 1, -1, -1):
-            dc.addcmul_(dh, k_c_rows[t])
-            # three products, not one broadcast over (B, 3, H): torch's broadcast loop
-            # takes twice as long for these small rows
-            da_i[t].mul_(dc)
-            da_j[t].mul_(dc)
-            da_f[t].mul_(dc)
-            da_o[t].mul_(dh)
-            dc.mul_(f_rows[t])  # the part of δc_{t-1} that flows through c_t
-            if t > 0:
-                dh = torch.addmm(dy_rows[t - 1], da_rows[t], W_T)
-        dh_0 = da_rows[0] @ W_T if need[5] else None
+        dh_0 = da[0] @ W.T if need[5] else None
         dW = _previous(h_0, h).reshape(T * B, H).T @ da.view(T * B, 4 * H) if need[4] else None
-        dx, dU, db = _projection_backward(x, U, da.view(T, B, 4 * H), need[1:4])
+        dx, dU, db = _projection_backward(x, U, da, need[1:4])
         return None, dx, dU, db, dW, dh_0, dc if need[6] else None, None
+
+
+def _lstm_deltas(
+    W_T: Tensor, g: Tensor, c_0: Tensor, c: Tensor, tanh_c: Tensor, dy: Tensor, dc_T: Tensor
+) -> tuple[Tensor, Tensor]:
+    """``(δa, δc_0)``: :class:`_LSTMThroughTime`'s equations back through time, as torch
+    operations; δa (T, B, 4H) in the cell's column order, δc_0 (B, H) what reaches c_0."""
+    T, B, H = c.shape
+    I, J, F, O = (_LSTM[name] for name in "ijfo")
+    i, j, f, o = (g.view(T, B, 4, H)[:, :, k] for k in (I, J, F, O))
+    k_c = _d_tanh(o, tanh_c)  # δh -> δc: o ⊙ (1 - tanh² c)
+    # the factors δc -> δa^i, δa^j, δa^f and δh -> δa^o, in the cell's order; the loop
+    # multiplies them by δc_t and δh_t in place, turning them into δa_t
+    da = c.new_empty(T, B, 4, H)
+    _d_sigmoid(tanh_c, o, out=da[:, :, O])  # tanh c ⊙ o (1 - o)
+    _d_sigmoid(j, i, out=da[:, :, I])
+    _d_tanh(i, j, out=da[:, :, J])
+    _d_sigmoid(c[:-1], f[1:], out=da[1:, :, F])  # c_{t-1} ⊙ f (1 - f)
+    _d_sigmoid(c_0, f[0], out=da[0, :, F])
+    # per-step views made once: the loop below runs only arithmetic
+    da_i, da_j, da_f, da_o = (da[:, :, k].unbind() for k in (I, J, F, O))
+    da_rows = da.view(T, B, 4 * H).unbind()
+    k_c_rows, f_rows, dy_rows = k_c.unbind(), f.unbind(), dy.unbind()
+    dh, dc = dy_rows[T - 1], dc_T.clone()  # δh_t and δc_t, from t = T - 1 down
+    for t in range(T - 1, -1, -1):
+        dc.addcmul_(dh, k_c_rows[t])
+        # three products, not one broadcast over (B, 3, H): torch's broadcast loop
+        # takes twice as long for these small rows
+        da_i[t].mul_(dc)
+        da_j[t].mul_(dc)
+        da_f[t].mul_(dc)
+        da_o[t].mul_(dh)
+        dc.mul_(f_rows[t])  # the part of δc_{t-1} that flows through c_t
+        if t > 0:
+            dh = torch.addmm(dy_rows[t - 1], da_rows[t], W_T)
+    return da.view(T, B, 4 * H), dc
+
+
+def _lstm_deltas_compiled(
+    W_T: Tensor, g: Tensor, c_0: Tensor, c: Tensor, tanh_c: Tensor, dy: Tensor, dc_T: Tensor
+) -> tuple[Tensor, Tensor]:
+    """:func:`_lstm_deltas` with each step's element-wise work in one call of the compiled
+    kernel (:mod:`rnnreport.model.compiled`); the matmul that takes δa_t back to
+    δh_{t-1} stays with torch."""
+    T, B, H = c.shape
+    kernel = compiled.kernel()
+    assert kernel is not None
+    blocks = tuple(_LSTM[name] * H for name in "ijfo")
+    c_0 = c_0.contiguous()
+    da = c.new_empty(T, B, 4 * H)
+    dh, dc = dy[T - 1].contiguous(), dc_T.contiguous().clone()  # δh_t, δc_t from T - 1 down
+    da_rows, dy_rows = da.unbind(), dy.unbind()
+    g_at, tanh_c_at, da_at = (compiled.rows(v) for v in (g, tanh_c, da))
+    c_prev_at = [c_0.data_ptr(), *compiled.rows(c)[:-1]]
+    dc_at = dc.data_ptr()
+    for t in range(T - 1, -1, -1):
+        kernel.backward(
+            B, H, *blocks, g_at[t], c_prev_at[t], tanh_c_at[t], dh.data_ptr(), dc_at, da_at[t]
+        )
+        if t > 0:
+            dh = torch.addmm(dy_rows[t - 1], da_rows[t], W_T)
+    return da, dc
+
+
+def _kernel_for(like: Tensor) -> compiled.Kernel | None:
+    """The compiled LSTM step when it can run on ``like``'s tensors (float32 on the CPU)."""
+    if like.device.type != "cpu" or like.dtype != torch.float32:
+        return None
+    return compiled.kernel()
 
 
 class _GRUThroughTime(torch.autograd.Function):

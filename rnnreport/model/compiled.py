@@ -1,0 +1,149 @@
+r"""The LSTM step's element-wise work in C (``lstm_step.c``), compiled here, or nothing.
+
+At 32 units an LSTM step's element-wise work (four gates, the cell, :math:`\tanh c`, the
+output) is about ten PyTorch operations forward and a dozen backward, each a pass over
+memory through torch's dispatcher; ``lstm_step.c`` does each direction in one pass, and
+the fast path of :mod:`rnnreport.model.layers` calls it once a step, leaving the matmuls
+to torch. The C file is compiled on first use with the system's C compiler (``cc`` or
+``gcc``: a fraction of a second) for this CPU, into the user cache directory, and loaded
+with ``ctypes``. Where there is no compiler, or the build or the load fails,
+:func:`kernel` returns None and the fast path runs the same equations as torch
+operations; :func:`status` says which and why.
+
+The two ways round differently (the C file takes tanh and σ with its own exp), so a
+trained model's cache key names the kernel (:func:`identity`): the hash of the C source,
+which alone decides its results, bit for bit, on any machine it compiles on.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+SOURCE = Path(__file__).with_name("lstm_step.c")
+FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC")
+"""No ``-ffast-math``, no contraction: the source's rounding is what runs (see its header).
+``-march=native`` sets the vector width only, so the library is built per CPU."""
+
+_I64, _PTR = ctypes.c_int64, ctypes.c_void_p
+_SIGNATURES = {
+    "lstm_forward_step": [_I64] * 6 + [_PTR] * 5,
+    "lstm_backward_step": [_I64] * 6 + [_PTR] * 6,
+}
+
+
+class Kernel:
+    """The compiled functions, called with sizes, block offsets and row addresses:
+
+    ``forward(B, H, oi, oj, of, oo, g, c_prev, c, tanh_c, h)`` and
+    ``backward(B, H, oi, oj, of, oo, g, c_prev, tanh_c, dh, dc, da)``, each address that
+    of a contiguous float32 row block ((B, 4H) for ``g`` and ``da``, (B, H) otherwise);
+    the equations are in ``lstm_step.c`` and in ``layers._LSTMThroughTime``.
+    """
+
+    def __init__(self, library: ctypes.CDLL, identity: str) -> None:
+        self.library, self.identity = library, identity
+        for name, argtypes in _SIGNATURES.items():
+            getattr(library, name).argtypes = argtypes
+            getattr(library, name).restype = None
+        self.forward = library.lstm_forward_step
+        self.backward = library.lstm_backward_step
+
+
+def rows(t: object) -> list[int]:
+    """The address of each ``t[k]`` of a contiguous tensor ``t`` (K, ...): the kernel's
+    arguments, computed once before a loop over time."""
+    first, step = t.data_ptr(), t[0].numel() * t.element_size()  # type: ignore[attr-defined]
+    return [first + k * step for k in range(len(t))]  # type: ignore[arg-type]
+
+
+_status = "not tried yet"
+
+
+@functools.cache
+def kernel() -> Kernel | None:
+    """The compiled kernel, built on first use in this process; None where it cannot be."""
+    global _status
+    source = SOURCE.read_bytes()
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        _status = "torch operations: no C compiler (cc or gcc) on PATH"
+        return None
+    try:
+        library = _build(compiler, source)
+        loaded = Kernel(ctypes.CDLL(str(library)), identity=_digest(source))
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        _status = f"torch operations: building {SOURCE.name} failed: {_first_line(error)}"
+        return None
+    _status = f"compiled C ({SOURCE.name} {loaded.identity}, {compiler})"
+    return loaded
+
+
+def identity() -> str | None:
+    """What runs an LSTM step's element-wise work, for cache keys: ``"c-<hash of the
+    source>"``, or None for torch operations."""
+    loaded = kernel()
+    return None if loaded is None else loaded.identity
+
+
+def status() -> str:
+    """One line: which way the LSTM step runs here, and why."""
+    kernel()
+    return _status
+
+
+def _digest(source: bytes) -> str:
+    return "c-" + hashlib.sha256(source).hexdigest()[:16]
+
+
+def _build(compiler: str, source: bytes) -> Path:
+    """Compile ``SOURCE`` once per source, flags and CPU into the user cache directory
+    (a temporary one if that is not writable); another process building the same file at
+    the same time is harmless, each renames its own finished file into place."""
+    machine = f"{platform.machine()} {_cpu_flags()}"
+    name = hashlib.sha256(source + repr((compiler, FLAGS, machine)).encode()).hexdigest()[:16]
+    for folder in (_cache_folder(), Path(tempfile.gettempdir()) / "rnnreport-kernels"):
+        target = folder / f"lstm_step-{name}.so"
+        if target.exists():
+            return target
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=folder) as scratch:
+                built = Path(scratch) / target.name
+                command = [compiler, *FLAGS, str(SOURCE), "-o", str(built)]
+                subprocess.run(command, check=True, capture_output=True, timeout=120)
+                os.replace(built, target)
+            return target
+        except PermissionError:
+            continue
+    raise PermissionError("no writable folder for the compiled kernel")
+
+
+def _cache_folder() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("rnnreport", appauthor=False)) / "kernels"
+
+
+def _cpu_flags() -> str:
+    """The CPU's feature flags (Linux), or its name: ``-march=native`` depends on them."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return hashlib.sha256(line.encode()).hexdigest()[:16]
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _first_line(error: BaseException) -> str:
+    stderr = getattr(error, "stderr", None)
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) and stderr else str(error)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__

@@ -1,0 +1,110 @@
+"""The LSTM step compiled from C: it builds here, it is the function of the equations to
+float32 rounding, it gives the same bits every time, and without a compiler (or with a
+build that fails) the fast path runs torch's operations and says why."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnreport.model import compiled
+from rnnreport.model.layers import RNN
+from rnnreport.train import key_parts
+
+
+@pytest.fixture
+def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """A process that has not tried to build the kernel yet, with its own build folder."""
+    monkeypatch.setattr(compiled, "_cache_folder", lambda: tmp_path / "kernels")
+    compiled.kernel.cache_clear()
+    yield
+    compiled.kernel.cache_clear()  # the next caller builds (or finds) the real one again
+
+
+def _lstm_outputs(rnn: RNN, x: torch.Tensor) -> list[torch.Tensor]:
+    """Outputs, final states and every gradient of a loss over all of them."""
+    rnn.zero_grad(set_to_none=True)
+    y, finals = rnn(x)
+    loss = (y * y.detach().cos()).sum() + sum(c.sum() for _, c in finals)
+    loss.backward()
+    return [y.detach(), *(c.detach() for _, c in finals), *(p.grad for p in rnn.parameters())]
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler here")
+def test_the_kernel_builds_where_there_is_a_compiler() -> None:
+    assert compiled.kernel() is not None
+    assert compiled.status().startswith("compiled C (lstm_step.c c-")
+    assert compiled.identity() == compiled.kernel().identity  # type: ignore[union-attr]
+
+
+def test_the_compiled_step_equals_float64_and_repeats_bit_for_bit() -> None:
+    if compiled.kernel() is None:
+        pytest.skip(compiled.status())
+    torch.manual_seed(0)
+    rnn = RNN("lstm", 5, 32, 2, forget_bias=1.0)
+    x = 3 * torch.randn(28, 16, 5)  # saturates some gates
+    first, again = _lstm_outputs(rnn, x), _lstm_outputs(rnn, x)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    exact = _lstm_outputs(rnn.double(), x.double())  # float64: torch's path
+    for a, b in zip(first, exact, strict=True):
+        assert (a.double() - b).abs().max().item() <= 1e-5 * max(1.0, b.abs().max().item())
+
+
+def test_without_a_compiler_the_fast_path_runs_torch_operations(
+    fresh: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compiled.shutil, "which", lambda name: None)
+    assert compiled.kernel() is None
+    assert compiled.identity() is None
+    assert compiled.status() == "torch operations: no C compiler (cc or gcc) on PATH"
+    torch.manual_seed(1)
+    rnn = RNN("lstm", 5, 8)
+    x = torch.randn(7, 3, 5)
+    fast = _lstm_outputs(rnn, x)
+    rnn.fast = False
+    reference = _lstm_outputs(rnn, x)
+    assert all((a - b).abs().max() <= 1e-5 for a, b in zip(fast, reference, strict=True))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler here")
+def test_a_build_that_fails_says_why_and_leaves_nothing(
+    fresh: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(compiled, "FLAGS", (*compiled.FLAGS, "-fno-such-flag"))
+    assert compiled.kernel() is None
+    line = compiled.status()
+    assert line.startswith("torch operations: building lstm_step.c failed: ")
+    assert "no-such-flag" in line and "\n" not in line
+    assert not list((tmp_path / "kernels").glob("*.so"))  # no half-written library
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler here")
+def test_a_built_kernel_is_reused(fresh: None, tmp_path: Path) -> None:
+    assert compiled.kernel() is not None
+    (built,) = (tmp_path / "kernels").glob("lstm_step-*.so")
+    stamp = built.stat().st_mtime_ns
+    compiled.kernel.cache_clear()
+    assert compiled.kernel() is not None
+    assert built.stat().st_mtime_ns == stamp  # loaded, not compiled again
+
+
+def test_the_cache_key_names_the_lstm_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Config:
+        key = {"name": "x"}
+
+    def key(identity: str | None) -> dict:
+        monkeypatch.setattr(compiled, "identity", lambda: identity)
+        return key_parts(Config(), "data", "code", "cpu")  # type: ignore[arg-type]
+
+    assert key("c-0123")["lstm_step"] == "c-0123"
+    assert key(None)["lstm_step"] is None
+    assert key("c-0123") != key("c-4567") != key(None)
+
+
+def test_rows_are_the_addresses_of_each_row() -> None:
+    t = torch.zeros(3, 4, 5)
+    assert compiled.rows(t) == [t[k].data_ptr() for k in range(3)]
