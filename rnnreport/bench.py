@@ -226,7 +226,7 @@ class Benchmark:
     repeats: int
     torch_version: str = field(default=torch.__version__)
     elementwise_rates: dict[str, float] = field(default_factory=dict)  # elements/s, measured
-    lstm_step: str = field(default_factory=compiled.status)  # how our LSTM steps ran
+    steps: str = field(default_factory=compiled.status)  # how our steps' element-wise work ran
 
     def seq_per_s(self, seconds: float) -> float:
         return self.batch_size / seconds
@@ -306,7 +306,7 @@ class Benchmark:
             f"float32 matmul peak measured in this run: {self.peak_gflops:.1f} GFLOP/s;"
             " ratio: ours / torch.nn of the median times, best: of the fastest times",
             _rates_line(self.elementwise_rates),
-            f"our LSTM step's element-wise work: {self.lstm_step}",
+            f"our steps' element-wise work: {self.steps}",
             "",
             head,
             "-" * len(head),

@@ -211,9 +211,9 @@ def key_parts(
     config: TrainConfig, data_digest: str, code: str, device: torch.device | str | None
 ) -> dict[str, Any]:
     """The parts of every trainer's cache key: the config, its data, the code that trains
-    it, the torch and numpy versions, the device, the threads and the compiled LSTM step
-    (:func:`rnnreport.model.compiled.identity`: it rounds differently from torch's
-    operations, which run where it cannot be built)."""
+    it, the torch and numpy versions, the device, the threads and the compiled steps
+    (:func:`rnnreport.model.compiled.identity`: they round differently from torch's
+    operations, which run where they cannot be built)."""
     return {
         "config": config.key,
         "data": data_digest,
@@ -222,7 +222,7 @@ def key_parts(
         "numpy": np.__version__,
         "device": device_description(device),
         "threads": CPU_THREADS,
-        "lstm_step": compiled.identity(),
+        "compiled_steps": compiled.identity(),
     }
 
 

@@ -1,4 +1,4 @@
-"""The LSTM step compiled from C: it builds here, it is the function of the equations to
+"""The steps compiled from C: it builds here, it is the function of the equations to
 float32 rounding, it gives the same bits every time, and without a compiler (or with a
 build that fails) the fast path runs torch's operations and says why."""
 
@@ -25,31 +25,33 @@ def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     compiled.kernel.cache_clear()  # the next caller builds (or finds) the real one again
 
 
-def _lstm_outputs(rnn: RNN, x: torch.Tensor) -> list[torch.Tensor]:
-    """Outputs, final states and every gradient of a loss over all of them."""
+def _outputs(rnn: RNN, x: torch.Tensor) -> list[torch.Tensor]:
+    """Outputs, last states and every gradient of a loss over all of them."""
     rnn.zero_grad(set_to_none=True)
     y, finals = rnn(x)
-    loss = (y * y.detach().cos()).sum() + sum(c.sum() for _, c in finals)
+    last = [state[-1] if isinstance(state, tuple) else state for state in finals]  # c or h
+    loss = (y * y.detach().cos()).sum() + sum(s.sum() for s in last)
     loss.backward()
-    return [y.detach(), *(c.detach() for _, c in finals), *(p.grad for p in rnn.parameters())]
+    return [y.detach(), *(s.detach() for s in last), *(p.grad for p in rnn.parameters())]
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler here")
 def test_the_kernel_builds_where_there_is_a_compiler() -> None:
     assert compiled.kernel() is not None
-    assert compiled.status().startswith("compiled C (lstm_step.c c-")
+    assert compiled.status().startswith("compiled C (steps.c c-")
     assert compiled.identity() == compiled.kernel().identity  # type: ignore[union-attr]
 
 
-def test_the_compiled_step_equals_float64_and_repeats_bit_for_bit() -> None:
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_compiled_steps_equal_float64_and_repeat_bit_for_bit(cell: str) -> None:
     if compiled.kernel() is None:
         pytest.skip(compiled.status())
     torch.manual_seed(0)
-    rnn = RNN("lstm", 5, 32, 2, forget_bias=1.0)
+    rnn = RNN(cell, 5, 32, 2)  # the GRU resets before: the variant the kernel runs
     x = 3 * torch.randn(28, 16, 5)  # saturates some gates
-    first, again = _lstm_outputs(rnn, x), _lstm_outputs(rnn, x)
+    first, again = _outputs(rnn, x), _outputs(rnn, x)
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
-    exact = _lstm_outputs(rnn.double(), x.double())  # float64: torch's path
+    exact = _outputs(rnn.double(), x.double())  # float64: torch's operations
     for a, b in zip(first, exact, strict=True):
         assert (a.double() - b).abs().max().item() <= 1e-5 * max(1.0, b.abs().max().item())
 
@@ -64,9 +66,9 @@ def test_without_a_compiler_the_fast_path_runs_torch_operations(
     torch.manual_seed(1)
     rnn = RNN("lstm", 5, 8)
     x = torch.randn(7, 3, 5)
-    fast = _lstm_outputs(rnn, x)
+    fast = _outputs(rnn, x)
     rnn.fast = False
-    reference = _lstm_outputs(rnn, x)
+    reference = _outputs(rnn, x)
     assert all((a - b).abs().max() <= 1e-5 for a, b in zip(fast, reference, strict=True))
 
 
@@ -77,7 +79,7 @@ def test_a_build_that_fails_says_why_and_leaves_nothing(
     monkeypatch.setattr(compiled, "FLAGS", (*compiled.FLAGS, "-fno-such-flag"))
     assert compiled.kernel() is None
     line = compiled.status()
-    assert line.startswith("torch operations: building lstm_step.c failed: ")
+    assert line.startswith("torch operations: building steps.c failed: ")
     assert "no-such-flag" in line and "\n" not in line
     assert not list((tmp_path / "kernels").glob("*.so"))  # no half-written library
 
@@ -85,14 +87,14 @@ def test_a_build_that_fails_says_why_and_leaves_nothing(
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler here")
 def test_a_built_kernel_is_reused(fresh: None, tmp_path: Path) -> None:
     assert compiled.kernel() is not None
-    (built,) = (tmp_path / "kernels").glob("lstm_step-*.so")
+    (built,) = (tmp_path / "kernels").glob("steps-*.so")
     stamp = built.stat().st_mtime_ns
     compiled.kernel.cache_clear()
     assert compiled.kernel() is not None
     assert built.stat().st_mtime_ns == stamp  # loaded, not compiled again
 
 
-def test_the_cache_key_names_the_lstm_step(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cache_key_names_the_compiled_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     class Config:
         key = {"name": "x"}
 
@@ -100,8 +102,8 @@ def test_the_cache_key_names_the_lstm_step(monkeypatch: pytest.MonkeyPatch) -> N
         monkeypatch.setattr(compiled, "identity", lambda: identity)
         return key_parts(Config(), "data", "code", "cpu")  # type: ignore[arg-type]
 
-    assert key("c-0123")["lstm_step"] == "c-0123"
-    assert key(None)["lstm_step"] is None
+    assert key("c-0123")["compiled_steps"] == "c-0123"
+    assert key(None)["compiled_steps"] is None
     assert key("c-0123") != key("c-4567") != key(None)
 
 

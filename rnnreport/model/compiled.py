@@ -1,14 +1,15 @@
-r"""The LSTM step's element-wise work in C (``lstm_step.c``), compiled here, or nothing.
+r"""A step's element-wise work in C (``steps.c``), compiled here, or nothing.
 
 At 32 units an LSTM step's element-wise work (four gates, the cell, :math:`\tanh c`, the
 output) is about ten PyTorch operations forward and a dozen backward, each a pass over
-memory through torch's dispatcher; ``lstm_step.c`` does each direction in one pass, and
-the fast path of :mod:`rnnreport.model.layers` calls it once a step, leaving the matmuls
-to torch. The C file is compiled on first use with the system's C compiler (``cc`` or
-``gcc``: a fraction of a second) for this CPU, into the user cache directory, and loaded
-with ``ctypes``. Where there is no compiler, or the build or the load fails,
-:func:`kernel` returns None and the fast path runs the same equations as torch
-operations; :func:`status` says which and why.
+memory through torch's dispatcher; ``steps.c`` does each direction in one pass, and the
+fast path of :mod:`rnnreport.model.layers` calls it once a step, leaving the matmuls to
+torch. The GRU that resets before its matmul (the grid's) has a matmul in the middle of
+its step, so it takes two calls a step each way. The C file is compiled on first use with
+the system's C compiler (``cc`` or ``gcc``: a fraction of a second) for this CPU, into the
+user cache directory, and loaded with ``ctypes``. Where there is no compiler, or the build
+or the load fails, :func:`kernel` returns None and the fast path runs the same equations
+as torch operations; :func:`status` says which and why.
 
 The two ways round differently (the C file takes tanh and σ with its own exp), so a
 trained model's cache key names the kernel (:func:`identity`): the hash of the C source,
@@ -27,7 +28,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("lstm_step.c")
+SOURCE = Path(__file__).with_name("steps.c")
 FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC")
 """No ``-ffast-math``, no contraction: the source's rounding is what runs (see its header).
 ``-march=native`` sets the vector width only, so the library is built per CPU."""
@@ -36,16 +37,23 @@ _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
 _SIGNATURES = {
     "lstm_forward_step": [_I64] * 6 + [_PTR] * 5,
     "lstm_backward_step": [_I64] * 6 + [_PTR] * 6,
+    "gru_forward_gates": [_I64] * 2 + [_PTR] * 3,
+    "gru_forward_state": [_I64] * 2 + [_PTR] * 4,
+    "gru_backward_candidate": [_I64] * 4 + [_PTR] * 5,
+    "gru_backward_reset": [_I64] * 3 + [_PTR] * 7,
 }
 
 
 class Kernel:
-    """The compiled functions, called with sizes, block offsets and row addresses:
+    """The compiled functions, called with sizes, block offsets and the addresses of
+    contiguous float32 row blocks; the equations are in ``steps.c`` and in the docstrings
+    of ``layers._LSTMThroughTime`` and ``layers._GRUThroughTime``:
 
-    ``forward(B, H, oi, oj, of, oo, g, c_prev, c, tanh_c, h)`` and
-    ``backward(B, H, oi, oj, of, oo, g, c_prev, tanh_c, dh, dc, da)``, each address that
-    of a contiguous float32 row block ((B, 4H) for ``g`` and ``da``, (B, H) otherwise);
-    the equations are in ``lstm_step.c`` and in ``layers._LSTMThroughTime``.
+    * ``lstm_forward(B, H, oi, oj, of, oo, g, c_prev, c, tanh_c, h)``,
+      ``lstm_backward(B, H, oi, oj, of, oo, g, c_prev, tanh_c, dh, dc, da)``;
+    * ``gru_gates(B, H, zr, h_prev, s)``, ``gru_state(B, H, h_tilde, zr, h_prev, h)``,
+      ``gru_backward_candidate(B, H, oz, oh, zr, h_tilde, h_prev, dh, da)``,
+      ``gru_backward_reset(B, H, or, zr, h_prev, ds, dh, dy_prev, da, dh_prev)``.
     """
 
     def __init__(self, library: ctypes.CDLL, identity: str) -> None:
@@ -53,8 +61,12 @@ class Kernel:
         for name, argtypes in _SIGNATURES.items():
             getattr(library, name).argtypes = argtypes
             getattr(library, name).restype = None
-        self.forward = library.lstm_forward_step
-        self.backward = library.lstm_backward_step
+        self.lstm_forward = library.lstm_forward_step
+        self.lstm_backward = library.lstm_backward_step
+        self.gru_gates = library.gru_forward_gates
+        self.gru_state = library.gru_forward_state
+        self.gru_backward_candidate = library.gru_backward_candidate
+        self.gru_backward_reset = library.gru_backward_reset
 
 
 def rows(t: object) -> list[int]:
@@ -87,14 +99,14 @@ def kernel() -> Kernel | None:
 
 
 def identity() -> str | None:
-    """What runs an LSTM step's element-wise work, for cache keys: ``"c-<hash of the
-    source>"``, or None for torch operations."""
+    """What runs a step's element-wise work (the LSTM's, the GRU's resetting before), for
+    cache keys: ``"c-<hash of the source>"``, or None for torch operations."""
     loaded = kernel()
     return None if loaded is None else loaded.identity
 
 
 def status() -> str:
-    """One line: which way the LSTM step runs here, and why."""
+    """One line: which way a step's element-wise work runs here, and why."""
     kernel()
     return _status
 
@@ -110,7 +122,7 @@ def _build(compiler: str, source: bytes) -> Path:
     machine = f"{platform.machine()} {_cpu_flags()}"
     name = hashlib.sha256(source + repr((compiler, FLAGS, machine)).encode()).hexdigest()[:16]
     for folder in (_cache_folder(), Path(tempfile.gettempdir()) / "rnnreport-kernels"):
-        target = folder / f"lstm_step-{name}.so"
+        target = folder / f"steps-{name}.so"
         if target.exists():
             return target
         try:

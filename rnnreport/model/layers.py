@@ -29,9 +29,14 @@ round differently, by less than 2e-7 per tanh (absolute).
 An LSTM step's element-wise work (four gates, the cell, :math:`\tanh c`, the output;
 backwards, every δa) is a dozen passes over a step's rows as torch operations. Where a C
 compiler is present the fast path hands it instead to one call a step of a small compiled
-kernel (:mod:`rnnreport.model.compiled`, the same equations in ``lstm_step.c``) and keeps
-the matmuls with torch; elsewhere it runs the torch operations below. The two round
-differently (the kernel has its own exp), so trained models' cache keys name the kernel.
+kernel (:mod:`rnnreport.model.compiled`, the same equations in ``steps.c``) and keeps
+the matmuls with torch; the GRU that resets before its matmul, whose step has a matmul in
+the middle, takes two calls each way. With the kernel, each step also projects its own
+input (``x_t U + b``, then ``+ h_{t-1} W`` into the same rows) rather than all T at once:
+the step's rows are then in cache when the second matmul and the kernel read them, which
+is faster from 32 units up. Elsewhere (no compiler, float64, a GPU, the GRU resetting
+after) the fast path runs the torch operations below. The two round differently (the
+kernel has its own exp), so trained models' cache keys name the kernel.
 
 The classifier's embedding, an affine map of the 28 pixels to H values, reaches the RNN as
 its ``input_map``. The fast path multiplies it into the first layer's input projection
@@ -193,21 +198,27 @@ def _lstm_forward(
     shift = U.new_zeros(n)
     shift[F] = cell.forget_bias
     b_hat = torch.addcmul(shift, b, scale)
-    g = torch.addmm(b_hat, x.reshape(T * B, D), U * scale).view(T, B, n)  # â, then the gates
-    W = W * scale
+    U_hat, W = U * scale, W * scale
     h, c, tanh_c = (x.new_empty(T, B, H) for _ in range(3))
-    rows, h_rows, c_rows, tanh_c_rows = g.unbind(), h.unbind(), c.unbind(), tanh_c.unbind()
-    if (kernel := _kernel_for(g)) is not None:  # the step's element-wise work in C
+    h_rows, c_rows, tanh_c_rows = h.unbind(), c.unbind(), tanh_c.unbind()
+    if (kernel := _kernel_for(x)) is not None:  # the step's element-wise work in C
+        g = x.new_empty(T, B, n)
+        rows, x_rows = g.unbind(), x.unbind()
         c_0 = c_0.contiguous()
         blocks = (I.start, J.start, F.start, O.start)
         g_at, c_at, tanh_c_at, h_at = (compiled.rows(v) for v in (g, c, tanh_c, h))
         c_prev_at = [c_0.data_ptr(), *c_at[:-1]]
         h_t = h_0
         for t in range(T):
-            rows[t].addmm_(h_t, W)  # a_t, j doubled; the kernel turns it into i, j, f, o
-            kernel.forward(B, H, *blocks, g_at[t], c_prev_at[t], c_at[t], tanh_c_at[t], h_at[t])
+            # a_t, j doubled, made while it is in cache; the kernel turns it into i, j, f, o
+            torch.addmm(b_hat, x_rows[t], U_hat, out=rows[t]).addmm_(h_t, W)
+            kernel.lstm_forward(
+                B, H, *blocks, g_at[t], c_prev_at[t], c_at[t], tanh_c_at[t], h_at[t]
+            )
             h_t = h_rows[t]
         return h, g, c, tanh_c
+    g = torch.addmm(b_hat, x.reshape(T * B, D), U_hat).view(T, B, n)  # â, then the gates
+    rows = g.unbind()
     i_rows, s_j_rows, f_rows, o_rows = (g[..., k].unbind() for k in (I, J, F, O))
     h_t, c_t = h_0, c_0
     for t in range(T):
@@ -247,15 +258,19 @@ def _gru_forward(
     H = n // 3
     gates, candidate = cell.columns(H, "z", "r"), cell.columns(H, "h_tilde")
     scale = _doubling(n, candidate, U)
-    a_x = torch.addmm(b * scale, x.reshape(T * B, D), U * scale).view(T, B, n)  # x Û + b̂
-    W = W * scale
+    U, b, W = U * scale, b * scale, W * scale  # Û, b̂, Ŵ
     W_zr, W_h = W[:, gates], W[:, candidate]
+    zr, h_tilde, h = x.new_empty(T, B, 2 * H), x.new_empty(T, B, H), x.new_empty(T, B, H)
+    if b_hn is None and (kernel := _kernel_for(x)) is not None:  # element-wise work in C
+        U_zr, U_h, b_zr, b_h = U[:, gates], U[:, candidate], b[gates], b[candidate]
+        _gru_before_compiled(kernel, x, U_zr, U_h, b_zr, b_h, W_zr, W_h, h_0, zr, h_tilde, h)
+        return h, zr, h_tilde, None
+    a_x = torch.addmm(b, x.reshape(T * B, D), U).view(T, B, n)  # x Û + b̂
     if b_hn is not None:  # reset after: b_hn sits inside the candidate's matmul
         b_h = a_x.new_zeros(n)
         b_h[candidate] = 2 * b_hn
         hW_all = a_x.new_empty(T, B, n)  # h_{t-1} W of every step: the backward needs n_t
         hW_rows = hW_all.unbind()
-    zr, h_tilde, h = a_x.new_empty(T, B, 2 * H), a_x.new_empty(T, B, H), a_x.new_empty(T, B, H)
     # per-step views made once: the loop below runs only arithmetic
     a_zr_rows, a_h_rows = a_x[..., gates].unbind(), a_x[..., candidate].unbind()
     zr_rows, h_tilde_rows, h_rows = zr.unbind(), h_tilde.unbind(), h.unbind()
@@ -274,6 +289,39 @@ def _gru_forward(
         h_t = torch.lerp(h_tilde_t, h_t, z, out=h_rows[t])
     n2 = None if b_hn is None else hW_all[..., candidate]
     return h, zr, h_tilde, n2
+
+
+def _gru_before_compiled(
+    kernel: compiled.Kernel,
+    x: Tensor,
+    U_zr: Tensor,
+    U_h: Tensor,
+    b_zr: Tensor,
+    b_h: Tensor,
+    W_zr: Tensor,
+    W_h: Tensor,
+    h_0: Tensor,
+    zr: Tensor,
+    h_tilde: Tensor,
+    h: Tensor,
+) -> None:
+    """:func:`_gru_forward`'s loop, resetting before, with the element-wise work in the
+    compiled kernel: fills ``zr``, ``h_tilde`` and ``h`` (contiguous). Each step projects
+    its own input (``x_t Û + b̂``, the candidate's columns doubled) just before its matmul
+    adds to it, while the row is in cache."""
+    T, B, H = h.shape
+    h_0 = h_0.contiguous()
+    s = h.new_empty(B, H)  # r_t ⊙ h_{t-1}: the candidate's matmul reads it
+    x_rows, zr_rows, h_tilde_rows, h_rows = x.unbind(), zr.unbind(), h_tilde.unbind(), h.unbind()
+    zr_at, h_tilde_at, h_at = (compiled.rows(v) for v in (zr, h_tilde, h))
+    h_prev_at = [h_0.data_ptr(), *h_at[:-1]]
+    h_t = h_0
+    for t in range(T):
+        torch.addmm(b_zr, x_rows[t], U_zr, out=zr_rows[t]).addmm_(h_t, W_zr)  # a^z, a^r
+        kernel.gru_gates(B, H, zr_at[t], h_prev_at[t], s.data_ptr())  # z, r, s
+        torch.addmm(b_h, x_rows[t], U_h, out=h_tilde_rows[t]).addmm_(s, W_h)  # ã (doubled)
+        kernel.gru_state(B, H, h_tilde_at[t], zr_at[t], h_prev_at[t], h_at[t])  # h̃, h_t
+        h_t = h_rows[t]
 
 
 class _LSTMThroughTime(torch.autograd.Function):
@@ -392,7 +440,7 @@ def _lstm_deltas_compiled(
     c_prev_at = [c_0.data_ptr(), *compiled.rows(c)[:-1]]
     dc_at = dc.data_ptr()
     for t in range(T - 1, -1, -1):
-        kernel.backward(
+        kernel.lstm_backward(
             B, H, *blocks, g_at[t], c_prev_at[t], tanh_c_at[t], dh.data_ptr(), dc_at, da_at[t]
         )
         if t > 0:
@@ -401,7 +449,7 @@ def _lstm_deltas_compiled(
 
 
 def _kernel_for(like: Tensor) -> compiled.Kernel | None:
-    """The compiled LSTM step when it can run on ``like``'s tensors (float32 on the CPU)."""
+    """The compiled steps when they can run on ``like``'s tensors (float32 on the CPU)."""
     if like.device.type != "cpu" or like.dtype != torch.float32:
         return None
     return compiled.kernel()
@@ -467,14 +515,19 @@ class _GRUThroughTime(torch.autograd.Function):
         T, B, H = h.shape
         z, r = zr.chunk(2, dim=-1)
         h_prev = _previous(h_0, h)  # (T, B, H)
-        k_h = _d_tanh(1 - z, h_tilde)  # δh -> δã: (1 - z) ⊙ (1 - h̃²)
-        k_z = _d_sigmoid(h_prev - h_tilde, z)  # δh -> δa^z: (h_{t-1} - h̃) ⊙ z (1 - z)
         need = ctx.needs_input_grad
-        if ctx.reset == "after":
-            da_x, dW, db_hn, dh_0 = _gru_after_backward(dy, W, n2, h_prev, z, r, k_h, k_z, need[6])
+        db_hn = None
+        if ctx.reset == "before" and _kernel_for(h) is not None:
+            da_x, dW, dh_0 = _gru_before_backward_compiled(dy, W, h_prev, zr, h_tilde, need[6])
         else:
-            da_x, dW, dh_0 = _gru_before_backward(dy, W, h_prev, z, r, k_h, k_z, need[6])
-            db_hn = None
+            k_h = _d_tanh(1 - z, h_tilde)  # δh -> δã: (1 - z) ⊙ (1 - h̃²)
+            k_z = _d_sigmoid(h_prev - h_tilde, z)  # δh -> δa^z: (h_{t-1} - h̃) ⊙ z (1 - z)
+            if ctx.reset == "after":
+                da_x, dW, db_hn, dh_0 = _gru_after_backward(
+                    dy, W, n2, h_prev, z, r, k_h, k_z, need[6]
+                )
+            else:
+                da_x, dW, dh_0 = _gru_before_backward(dy, W, h_prev, z, r, k_h, k_z, need[6])
         dx, dU, db = _projection_backward(x, U, da_x, need[1:4])
         return (
             None,
@@ -563,11 +616,61 @@ def _gru_before_backward(
         if t > 0 or need_h_0:  # δh_{t-1}; h_0's only when asked for
             direct = torch.addcmul(dy_rows[t - 1], dh, z_rows[t])
             dh = torch.addmm(direct.addcmul_(ds, r_rows[t]), da_zr[t], W_zr_T)
+    return da, _gru_before_dW(da, h_prev, r), dh
+
+
+def _gru_before_dW(da: Tensor, h_prev: Tensor, r: Tensor) -> Tensor:
+    r"""∂L/∂W (H, 3H), resetting before, from every step's δa (T, B, 3H): the gates' rows
+    read :math:`h_{t-1}`, the candidate's :math:`s_t = r_t \odot h_{t-1}`."""
+    T, B, H = h_prev.shape
+    zr, candidate = GRUCell.columns(H, "z", "r"), GRUCell.columns(H, "h_tilde")
     rows = da.reshape(T * B, 3 * H)
-    dW = W.new_empty(H, 3 * H)
+    dW = da.new_empty(H, 3 * H)
     dW[:, zr] = h_prev.reshape(T * B, H).T @ rows[:, zr]
     dW[:, candidate] = (r * h_prev).reshape(T * B, H).T @ rows[:, candidate]
-    return da, dW, dh  # s_t = r_t ⊙ h_{t-1} multiplies the candidate's rows
+    return dW
+
+
+def _gru_before_backward_compiled(
+    dy: Tensor, W: Tensor, h_prev: Tensor, zr: Tensor, h_tilde: Tensor, need_h_0: bool
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """:func:`_gru_before_backward` with each step's element-wise work in two calls of the
+    compiled kernel, around torch's matmul :math:`\\delta s_t = \\delta\tilde a_t W_h^\top`."""
+    T, B, H = h_prev.shape
+    kernel = compiled.kernel()
+    assert kernel is not None
+    da = h_prev.new_empty(T, B, 3 * H)  # δa^z, δa^r, δã per step, in the cell's order
+    zr_cols, candidate = GRUCell.columns(H, "z", "r"), GRUCell.columns(H, "h_tilde")
+    W_zr_T, W_h_T = W[:, zr_cols].T, W[:, candidate].T
+    dy = dy.contiguous()
+    dh, dh_prev, ds = dy[T - 1].clone(), h_prev.new_empty(B, H), h_prev.new_empty(B, H)
+    no_output = h_prev.new_zeros(B, H)  # nothing reaches h_0 from an output
+    da_zr_rows, da_h_rows = da[..., zr_cols].unbind(), da[..., candidate].unbind()
+    zr_at, h_tilde_at, h_prev_at, da_at = (compiled.rows(v) for v in (zr, h_tilde, h_prev, da))
+    dy_prev_at = [no_output.data_ptr(), *compiled.rows(dy)[:-1]]
+    Z, R, N = (_GRU[name] * H for name in ("z", "r", "h_tilde"))
+    for t in range(T - 1, -1, -1):
+        kernel.gru_backward_candidate(
+            B, H, Z, N, zr_at[t], h_tilde_at[t], h_prev_at[t], dh.data_ptr(), da_at[t]
+        )  # δã, δa^z
+        torch.mm(da_h_rows[t], W_h_T, out=ds)  # δs_t
+        kernel.gru_backward_reset(
+            B,
+            H,
+            R,
+            zr_at[t],
+            h_prev_at[t],
+            ds.data_ptr(),
+            dh.data_ptr(),
+            dy_prev_at[t],
+            da_at[t],
+            dh_prev.data_ptr(),
+        )  # δa^r, and δh_{t-1} but for the gates' matmul
+        if t > 0 or need_h_0:
+            dh_prev.addmm_(da_zr_rows[t], W_zr_T)
+            dh, dh_prev = dh_prev, dh
+    r = zr[..., H:]
+    return da, _gru_before_dW(da, h_prev, r), dh if need_h_0 else None
 
 
 def fold(input_map: nn.Linear | None, U: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:

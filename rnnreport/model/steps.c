@@ -1,10 +1,11 @@
-/* One LSTM step's element-wise work, forward and backward, over a batch of rows.
+/* One step's element-wise work, forward and backward, over a batch of rows: the LSTM's,
+ * and the GRU's resetting before the matmul.
  *
- * The equations of rnnreport.model.layers (_LSTMThroughTime), one line each, in one pass
- * over a step's (B, 4H) gates where torch runs about ten passes, each through its
- * dispatcher. The matmuls stay with torch; Python calls these two functions once a step.
+ * The equations of rnnreport.model.layers (_LSTMThroughTime, _GRUThroughTime), one line
+ * each, in one pass over a step's rows where torch runs several, each through its
+ * dispatcher. The matmuls stay with torch; Python calls these functions between them.
  *
- * Layout: a gate row g holds the four H-wide blocks i, j, f, o at the offsets oi, oj,
+ * LSTM layout: a gate row g holds the four H-wide blocks i, j, f, o at the offsets oi, oj,
  * of, oo (in floats; the cell's column order); rows of (B, H) tensors are H apart, rows
  * of g 4H apart. The j block arrives doubled (the caller scales its columns by 2, an
  * exact operation), so tanh a = 2 sigma(2a) - 1 reads sigma of what is there.
@@ -94,6 +95,80 @@ void lstm_backward_step(int64_t B, int64_t H, int64_t oi, int64_t oj, int64_t of
             dab[of + k] = dc_t * c_prev[row + k] * f * (1.0f - f);
             dab[oo + k] = dh_t * tc * o * (1.0f - o);
             dc[row + k] = dc_t * f;
+        }
+    }
+}
+
+/* The GRU, resetting before the matmul (the grid's variant), in four calls a step, two of
+ * them torch's matmuls. A zr row holds z then r (H each); an a row (B, 3H) holds the
+ * blocks z, r and the candidate at oz, or, oh, the candidate's columns doubled.
+ *
+ * Forward, gates: zr holds a^z, a^r; it leaves holding z = sigma(a^z), r = sigma(a^r),
+ * and s = r h_{t-1}, the row the candidate's matmul reads.                              */
+void gru_forward_gates(int64_t B, int64_t H, float *restrict zr,
+                       const float *restrict h_prev, float *restrict s) {
+    for (int64_t b = 0; b < B; b++) {
+        float *restrict zrb = zr + b * 2 * H;
+        const int64_t row = b * H;
+        for (int64_t k = 0; k < H; k++) {
+            float z = sigmoid(zrb[k]);
+            float r = sigmoid(zrb[H + k]);
+            zrb[k] = z;
+            zrb[H + k] = r;
+            s[row + k] = r * h_prev[row + k];
+        }
+    }
+}
+
+/* Forward, state: h_tilde holds the candidate's pre-activation a = x U_h + b_h + s W_h
+ * (doubled); it leaves holding h~ = tanh(a), and h_t = h~ + z (h_{t-1} - h~).           */
+void gru_forward_state(int64_t B, int64_t H, float *restrict h_tilde,
+                       const float *restrict zr, const float *restrict h_prev,
+                       float *restrict h) {
+    for (int64_t b = 0; b < B; b++) {
+        const float *restrict zb = zr + b * 2 * H;
+        const int64_t row = b * H;
+        for (int64_t k = 0; k < H; k++) {
+            float h_tilde_t = 2.0f * sigmoid(h_tilde[row + k]) - 1.0f;
+            h_tilde[row + k] = h_tilde_t;
+            h[row + k] = h_tilde_t + zb[k] * (h_prev[row + k] - h_tilde_t);
+        }
+    }
+}
+
+/* Backward, before the candidate's matmul: from dh = dL/dh_t,
+ *   da~ = dh (1 - z) (1 - h~^2),  da_z = dh (h_{t-1} - h~) z (1 - z)                    */
+void gru_backward_candidate(int64_t B, int64_t H, int64_t oz, int64_t oh,
+                            const float *restrict zr, const float *restrict h_tilde,
+                            const float *restrict h_prev, const float *restrict dh,
+                            float *restrict da) {
+    for (int64_t b = 0; b < B; b++) {
+        const float *restrict zb = zr + b * 2 * H;
+        float *restrict dab = da + b * 3 * H;
+        const int64_t row = b * H;
+        for (int64_t k = 0; k < H; k++) {
+            float z = zb[k], h_tilde_t = h_tilde[row + k], dh_t = dh[row + k];
+            dab[oh + k] = dh_t * (1.0f - z) * (1.0f - h_tilde_t * h_tilde_t);
+            dab[oz + k] = dh_t * (h_prev[row + k] - h_tilde_t) * z * (1.0f - z);
+        }
+    }
+}
+
+/* Backward, after it: with ds = da~ W_h^T (torch's matmul, between the two calls),
+ *   da_r = ds h_{t-1} r (1 - r),  dh_prev = dL/dy_{t-1} + dh z + ds r
+ * (the caller adds [da_z, da_r] W_zr^T to dh_prev).                                      */
+void gru_backward_reset(int64_t B, int64_t H, int64_t or_, const float *restrict zr,
+                        const float *restrict h_prev, const float *restrict ds,
+                        const float *restrict dh, const float *restrict dy_prev,
+                        float *restrict da, float *restrict dh_prev) {
+    for (int64_t b = 0; b < B; b++) {
+        const float *restrict zb = zr + b * 2 * H;
+        float *restrict dab = da + b * 3 * H;
+        const int64_t row = b * H;
+        for (int64_t k = 0; k < H; k++) {
+            float z = zb[k], r = zb[H + k], ds_t = ds[row + k];
+            dab[or_ + k] = ds_t * h_prev[row + k] * r * (1.0f - r);
+            dh_prev[row + k] = dy_prev[row + k] + dh[row + k] * z + ds_t * r;
         }
     }
 }
