@@ -634,8 +634,8 @@ def _gru_before_dW(da: Tensor, h_prev: Tensor, r: Tensor) -> Tensor:
 def _gru_before_backward_compiled(
     dy: Tensor, W: Tensor, h_prev: Tensor, zr: Tensor, h_tilde: Tensor, need_h_0: bool
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    """:func:`_gru_before_backward` with each step's element-wise work in two calls of the
-    compiled kernel, around torch's matmul :math:`\\delta s_t = \\delta\tilde a_t W_h^\top`."""
+    r""":func:`_gru_before_backward` with each step's element-wise work in two calls of the
+    compiled kernel, around torch's matmul :math:`\delta s_t = \delta\tilde a_t W_h^\top`."""
     T, B, H = h_prev.shape
     kernel = compiled.kernel()
     assert kernel is not None
