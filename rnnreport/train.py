@@ -953,13 +953,13 @@ class _Tally:
         self.workers = workers
         self.done: dict[TrainConfig, float] = {}  # seconds each trained model took
 
-    LAYER_COST = 12_500
+    LAYER_COST = 10_000
     """What a recurrent layer's steps cost beyond its parameters, in parameters' worth: at
     32 units a step's time goes to its number of operations as much as to its arithmetic.
-    Fitted to the cold full builds of 2026-11-28 with the embedding folded into the first
-    layer (one core per model): a training took about (parameters + 12,500 per layer) ×
-    0.78 ms per thousand, within 7 % for all eight grid models, from 17 s (gru-1x32) to
-    121 s (lstm-1x128)."""
+    Fitted to the cold full build of 2026-11-28 with the compiled steps (one core per
+    model): a grid model's 10 epochs took about (parameters + 10,000 per layer) × 0.68 ms,
+    within 9 % for all eight, from 12 s (gru-1x32) to 102 s (lstm-1x128). Only the ratios
+    matter: the pace itself is measured as models finish."""
 
     @classmethod
     def cost_of(cls, config: TrainConfig) -> float:

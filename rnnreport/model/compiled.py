@@ -28,6 +28,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from torch import Tensor
+
 SOURCE = Path(__file__).with_name("steps.c")
 FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC")
 """No ``-ffast-math``, no contraction: the source's rounding is what runs (see its header).
@@ -69,11 +71,11 @@ class Kernel:
         self.gru_backward_reset = library.gru_backward_reset
 
 
-def rows(t: object) -> list[int]:
+def rows(t: Tensor) -> list[int]:
     """The address of each ``t[k]`` of a contiguous tensor ``t`` (K, ...): the kernel's
     arguments, computed once before a loop over time."""
-    first, step = t.data_ptr(), t[0].numel() * t.element_size()  # type: ignore[attr-defined]
-    return [first + k * step for k in range(len(t))]  # type: ignore[arg-type]
+    first, step = t.data_ptr(), t[0].numel() * t.element_size()
+    return [first + k * step for k in range(len(t))]
 
 
 _status = "not tried yet"
