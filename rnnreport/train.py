@@ -211,18 +211,19 @@ def key_parts(
     config: TrainConfig, data_digest: str, code: str, device: torch.device | str | None
 ) -> dict[str, Any]:
     """The parts of every trainer's cache key: the config, its data, the code that trains
-    it, the torch and numpy versions, the device, the threads and the compiled steps
-    (:func:`rnnreport.model.compiled.identity`: they round differently from torch's
-    operations, which run where they cannot be built)."""
+    it, the torch and numpy versions, the device, the threads and, on the CPU, the
+    compiled steps (:func:`rnnreport.model.compiled.identity`: they round differently from
+    torch's operations, which run where they cannot be built, and on a GPU)."""
+    where = device_description(device)
     return {
         "config": config.key,
         "data": data_digest,
         "code": code,
         "torch": torch.__version__,
         "numpy": np.__version__,
-        "device": device_description(device),
+        "device": where,
         "threads": CPU_THREADS,
-        "compiled_steps": compiled.identity(),
+        "compiled_steps": compiled.identity() if where.startswith("cpu") else None,
     }
 
 

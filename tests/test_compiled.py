@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import rnnreport.train
 from rnnreport.model import compiled
 from rnnreport.model.layers import RNN
 from rnnreport.train import key_parts
@@ -94,17 +95,66 @@ def test_a_built_kernel_is_reused(fresh: None, tmp_path: Path) -> None:
     assert built.stat().st_mtime_ns == stamp  # loaded, not compiled again
 
 
-def test_the_cache_key_names_the_compiled_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cache_key_names_the_compiled_steps_on_the_cpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     class Config:
         key = {"name": "x"}
 
-    def key(identity: str | None) -> dict:
+    def key(identity: str | None, device: str = "cpu x86_64 AVX512") -> dict:
         monkeypatch.setattr(compiled, "identity", lambda: identity)
-        return key_parts(Config(), "data", "code", "cpu")  # type: ignore[arg-type]
+        monkeypatch.setattr(rnnreport.train, "device_description", lambda device: device)
+        return key_parts(Config(), "data", "code", device)  # type: ignore[arg-type]
 
     assert key("c-0123")["compiled_steps"] == "c-0123"
     assert key(None)["compiled_steps"] is None
     assert key("c-0123") != key("c-4567") != key(None)
+    # on a GPU the steps run as torch operations, kernel or not
+    assert key("c-0123", "cuda NVIDIA H200")["compiled_steps"] is None
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler here")
+def test_a_missing_source_falls_back_to_torch_operations(
+    fresh: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(compiled, "SOURCE", tmp_path / "steps.c")
+    assert compiled.kernel() is None
+    assert compiled.status().startswith("torch operations: building steps.c failed: ")
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler here")
+def test_an_unusable_cache_folder_builds_a_private_copy(
+    fresh: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setattr(compiled, "_cache_folder", lambda: tmp_path / "a-file" / "kernels")
+    assert compiled.kernel() is not None
+    assert compiled.status().startswith("compiled C (steps.c c-")
+
+
+def test_an_initial_cell_state_broadcasts_as_in_torch_operations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kernel reads (B, H) floats from c_0: a (1, H) or float64 one is made so first,
+    and one that torch could not broadcast is an error, not a read past its end."""
+    torch.manual_seed(2)
+    rnn = RNN("lstm", 5, 6)
+    x = torch.randn(7, 4, 5)
+
+    def run(c_0: torch.Tensor) -> list[torch.Tensor]:
+        h_0 = torch.zeros(4, 6)
+        y, ((h, c),) = rnn(x, [(h_0, c_0)])
+        return [y, h, c]
+
+    for c_0 in (torch.randn(1, 6), torch.randn(6), torch.randn(4, 6, dtype=torch.float64)):
+        ours = run(c_0)
+        with monkeypatch.context() as torch_ops:
+            torch_ops.setattr(compiled, "kernel", lambda: None)
+            reference = run(c_0)
+        assert all((a - b).abs().max() <= 1e-5 for a, b in zip(ours, reference, strict=True))
+    if compiled.kernel() is not None:
+        with pytest.raises(RuntimeError):
+            run(torch.randn(4, 12))
 
 
 def test_rows_are_the_addresses_of_each_row() -> None:

@@ -85,12 +85,12 @@ _status = "not tried yet"
 def kernel() -> Kernel | None:
     """The compiled kernel, built on first use in this process; None where it cannot be."""
     global _status
-    source = SOURCE.read_bytes()
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         _status = "torch operations: no C compiler (cc or gcc) on PATH"
         return None
     try:
+        source = SOURCE.read_bytes()
         library = _build(compiler, source)
         loaded = Kernel(ctypes.CDLL(str(library)), identity=_digest(source))
     except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
@@ -118,26 +118,28 @@ def _digest(source: bytes) -> str:
 
 
 def _build(compiler: str, source: bytes) -> Path:
-    """Compile ``SOURCE`` once per source, flags and CPU into the user cache directory
-    (a temporary one if that is not writable); another process building the same file at
-    the same time is harmless, each renames its own finished file into place."""
+    """Compile ``SOURCE`` once per source, flags and CPU into the user cache directory;
+    another process building the same file at the same time is harmless, each renames its
+    own finished file into place. Where that directory cannot be written, build into a
+    private temporary one, for this process only."""
     machine = f"{platform.machine()} {_cpu_flags()}"
     name = hashlib.sha256(source + repr((compiler, FLAGS, machine)).encode()).hexdigest()[:16]
-    for folder in (_cache_folder(), Path(tempfile.gettempdir()) / "rnnreport-kernels"):
-        target = folder / f"steps-{name}.so"
-        if target.exists():
-            return target
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=folder) as scratch:
-                built = Path(scratch) / target.name
-                command = [compiler, *FLAGS, str(SOURCE), "-o", str(built)]
-                subprocess.run(command, check=True, capture_output=True, timeout=120)
-                os.replace(built, target)
-            return target
-        except PermissionError:
-            continue
-    raise PermissionError("no writable folder for the compiled kernel")
+    target = _cache_folder() / f"steps-{name}.so"
+    if target.exists():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+            os.replace(_compile(compiler, Path(scratch) / target.name), target)
+        return target
+    except OSError:  # read-only, not a directory, full: this process builds its own
+        return _compile(compiler, Path(tempfile.mkdtemp(prefix="rnnreport-kernels-")) / target.name)
+
+
+def _compile(compiler: str, library: Path) -> Path:
+    command = [compiler, *FLAGS, str(SOURCE), "-o", str(library)]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    return library
 
 
 def _cache_folder() -> Path:
@@ -150,7 +152,7 @@ def _cpu_flags() -> str:
     """The CPU's feature flags (Linux), or its name: ``-march=native`` depends on them."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
+            if line.startswith(("flags", "Features")):  # x86, ARM
                 return hashlib.sha256(line.encode()).hexdigest()[:16]
     except OSError:
         pass
@@ -158,6 +160,9 @@ def _cpu_flags() -> str:
 
 
 def _first_line(error: BaseException) -> str:
+    """The compiler's first line that says ``error`` (else its first line), or the error."""
     stderr = getattr(error, "stderr", None)
     text = stderr.decode(errors="replace") if isinstance(stderr, bytes) and stderr else str(error)
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    said = [line for line in lines if "error" in line.lower()]
+    return (said or lines or [type(error).__name__])[0]

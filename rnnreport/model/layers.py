@@ -204,7 +204,7 @@ def _lstm_forward(
     if (kernel := _kernel_for(x)) is not None:  # the step's element-wise work in C
         g = x.new_empty(T, B, n)
         rows, x_rows = g.unbind(), x.unbind()
-        c_0 = c_0.contiguous()
+        c_0 = _rows_like(c_0, h)  # the kernel reads (B, H) floats from it
         blocks = (I.start, J.start, F.start, O.start)
         g_at, c_at, tanh_c_at, h_at = (compiled.rows(v) for v in (g, c, tanh_c, h))
         c_prev_at = [c_0.data_ptr(), *c_at[:-1]]
@@ -432,7 +432,7 @@ def _lstm_deltas_compiled(
     kernel = compiled.kernel()
     assert kernel is not None
     blocks = tuple(_LSTM[name] * H for name in "ijfo")
-    c_0 = c_0.contiguous()
+    c_0 = _rows_like(c_0, c)
     da = c.new_empty(T, B, 4 * H)
     dh, dc = dy[T - 1].contiguous(), dc_T.contiguous().clone()  # δh_t, δc_t from T - 1 down
     da_rows, dy_rows = da.unbind(), dy.unbind()
@@ -446,6 +446,12 @@ def _lstm_deltas_compiled(
         if t > 0:
             dh = torch.addmm(dy_rows[t - 1], da_rows[t], W_T)
     return da, dc
+
+
+def _rows_like(state: Tensor, like: Tensor) -> Tensor:
+    """``state`` as the compiled kernel reads it: (B, H) contiguous, of ``like``'s dtype,
+    broadcast as torch's operations would broadcast it (an error where they could not)."""
+    return state.to(like.dtype).expand(like.shape[-2:]).contiguous()
 
 
 def _kernel_for(like: Tensor) -> compiled.Kernel | None:
