@@ -200,25 +200,13 @@ def _lstm_forward(
     b_hat = torch.addcmul(shift, b, scale)
     U_hat, W = U * scale, W * scale
     h, c, tanh_c = (x.new_empty(T, B, H) for _ in range(3))
-    h_rows, c_rows, tanh_c_rows = h.unbind(), c.unbind(), tanh_c.unbind()
     if (kernel := _kernel_for(x)) is not None:  # the step's element-wise work in C
         g = x.new_empty(T, B, n)
-        rows, x_rows = g.unbind(), x.unbind()
-        c_0 = _rows_like(c_0, h)  # the kernel reads (B, H) floats from it
         blocks = (I.start, J.start, F.start, O.start)
-        g_at, c_at, tanh_c_at, h_at = (compiled.rows(v) for v in (g, c, tanh_c, h))
-        c_prev_at = [c_0.data_ptr(), *c_at[:-1]]
-        h_t = h_0
-        for t in range(T):
-            # a_t, j doubled, made while it is in cache; the kernel turns it into i, j, f, o
-            torch.addmm(b_hat, x_rows[t], U_hat, out=rows[t]).addmm_(h_t, W)
-            kernel.lstm_forward(
-                B, H, *blocks, g_at[t], c_prev_at[t], c_at[t], tanh_c_at[t], h_at[t]
-            )
-            h_t = h_rows[t]
+        _lstm_compiled(kernel, blocks, x, U_hat, b_hat, W, h_0, c_0, g, c, tanh_c, h)
         return h, g, c, tanh_c
     g = torch.addmm(b_hat, x.reshape(T * B, D), U_hat).view(T, B, n)  # â, then the gates
-    rows = g.unbind()
+    rows, h_rows, c_rows, tanh_c_rows = g.unbind(), h.unbind(), c.unbind(), tanh_c.unbind()
     i_rows, s_j_rows, f_rows, o_rows = (g[..., k].unbind() for k in (I, J, F, O))
     h_t, c_t = h_0, c_0
     for t in range(T):
@@ -229,6 +217,36 @@ def _lstm_forward(
         h_t = torch.mul(o, tanh_c_t, out=h_rows[t])
     _tanh_from_sigmoid(g[..., J])  # j_t = 2 s^j_t - 1, every step at once
     return h, g, c, tanh_c
+
+
+def _lstm_compiled(
+    kernel: compiled.Kernel,
+    blocks: tuple[int, int, int, int],
+    x: Tensor,
+    U_hat: Tensor,
+    b_hat: Tensor,
+    W_hat: Tensor,
+    h_0: Tensor,
+    c_0: Tensor,
+    g: Tensor,
+    c: Tensor,
+    tanh_c: Tensor,
+    h: Tensor,
+) -> None:
+    """:func:`_lstm_forward`'s loop with the element-wise work in the compiled kernel:
+    fills ``g`` (i, j, f, o at the column offsets ``blocks``), ``c``, ``tanh_c`` and ``h``
+    (contiguous). Each step projects its own input (``x_t Û + b̂``, j doubled) just before
+    its recurrent matmul adds to the same rows, while they are in cache."""
+    T, B, H = h.shape
+    c_0 = _rows_like(c_0, h)  # the kernel reads (B, H) floats from it
+    rows, x_rows, h_rows = g.unbind(), x.unbind(), h.unbind()
+    g_at, c_at, tanh_c_at, h_at = (compiled.rows(v) for v in (g, c, tanh_c, h))
+    c_prev_at = [c_0.data_ptr(), *c_at[:-1]]
+    h_t = h_0
+    for t in range(T):
+        torch.addmm(b_hat, x_rows[t], U_hat, out=rows[t]).addmm_(h_t, W_hat)  # a_t
+        kernel.lstm_forward(B, H, *blocks, g_at[t], c_prev_at[t], c_at[t], tanh_c_at[t], h_at[t])
+        h_t = h_rows[t]
 
 
 def _gru_forward(
@@ -518,14 +536,13 @@ class _GRUThroughTime(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, dy: Tensor) -> tuple[Tensor | None, ...]:
         x, U, W, n2, h_0, h, zr, h_tilde = ctx.saved_tensors
-        T, B, H = h.shape
-        z, r = zr.chunk(2, dim=-1)
         h_prev = _previous(h_0, h)  # (T, B, H)
         need = ctx.needs_input_grad
         db_hn = None
         if ctx.reset == "before" and _kernel_for(h) is not None:
             da_x, dW, dh_0 = _gru_before_backward_compiled(dy, W, h_prev, zr, h_tilde, need[6])
         else:
+            z, r = zr.chunk(2, dim=-1)
             k_h = _d_tanh(1 - z, h_tilde)  # δh -> δã: (1 - z) ⊙ (1 - h̃²)
             k_z = _d_sigmoid(h_prev - h_tilde, z)  # δh -> δa^z: (h_{t-1} - h̃) ⊙ z (1 - z)
             if ctx.reset == "after":
