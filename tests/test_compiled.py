@@ -4,6 +4,7 @@ build that fails) the fast path runs torch's operations and says why."""
 
 from __future__ import annotations
 
+import platform
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,3 +161,33 @@ def test_an_initial_cell_state_broadcasts_as_in_torch_operations(
 def test_rows_are_the_addresses_of_each_row() -> None:
     t = torch.zeros(3, 4, 5)
     assert compiled.rows(t) == [t[k].data_ptr() for k in range(3)]
+
+
+@pytest.mark.skipif(
+    shutil.which("cc") is None or platform.machine() != "x86_64", reason="needs cc on x86-64"
+)
+def test_the_kernel_gives_the_same_bits_built_for_any_vector_width(
+    fresh: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim behind naming the kernel by its source alone: built for this CPU's widest
+    vectors and for plain x86-64 (no AVX, fmaf in software), the same bits come out."""
+    native = compiled.kernel()
+    assert native is not None
+    monkeypatch.setattr(
+        compiled,
+        "FLAGS",
+        tuple("-march=x86-64" if f == "-march=native" else f for f in compiled.FLAGS),
+    )
+    compiled.kernel.cache_clear()
+    plain = compiled.kernel()
+    assert plain is not None and plain.library._name != native.library._name
+
+    def forward(kernel: compiled.Kernel) -> list[torch.Tensor]:
+        g = 30 * torch.randn(9, 4 * 37, generator=torch.Generator().manual_seed(4))
+        c_prev = torch.randn(9, 37, generator=torch.Generator().manual_seed(5))
+        c, tanh_c, h = (torch.empty(9, 37) for _ in range(3))
+        pointers = (t.data_ptr() for t in (g, c_prev, c, tanh_c, h))
+        kernel.lstm_forward(9, 37, 0, 37, 74, 111, *pointers)
+        return [g, c, tanh_c, h]
+
+    assert all(torch.equal(a, b) for a, b in zip(forward(native), forward(plain), strict=True))

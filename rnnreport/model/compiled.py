@@ -13,7 +13,11 @@ as torch operations; :func:`status` says which and why.
 
 The two ways round differently (the C file takes tanh and σ with its own exp), so a
 trained model's cache key names the kernel (:func:`identity`): the hash of the C source,
-which alone decides its results, bit for bit, on any machine it compiles on.
+which alone decides its results, bit for bit, whatever vector width the machine it
+compiles on has (``tests/test_compiled.py`` builds it twice to check). That assumes
+single-precision IEEE arithmetic with subnormal numbers kept, true of every 64-bit x86 and
+ARM build; not of a 32-bit x87 build, nor after ``torch.set_flush_denormal(True)``, where
+a saturated gate's tiny values can round differently.
 """
 
 from __future__ import annotations
