@@ -5,7 +5,8 @@
 (:mod:`rnnreport.data.sources`). The first load checks everything
 (:mod:`rnnreport.data.checks`) and keeps the view in the compact store
 (:mod:`rnnreport.data.store`) under a key of those bytes; later loads hash the source again,
-read the store and recompute its digest. Within one interpreter a view is loaded once.
+read the store and recompute its digest. With ``cache``, a repeated load in one interpreter
+returns the same object.
 """
 
 from __future__ import annotations
