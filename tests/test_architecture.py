@@ -78,7 +78,7 @@ def test_no_part_imports_a_higher_one() -> None:
 
 def test_the_checker_sees_relative_and_absolute_imports() -> None:
     module = ("inspection", "probes")
-    assert _imported_parts(module, "from ..model.layers import RNN") == {"model"}
+    assert _imported_parts(module, "from ..model.rnn import RNN") == {"model"}
     assert _imported_parts(module, "from .. import train, data") == {"train", "data"}
     assert _imported_parts(module, "from .tables import Table") == {"inspection"}
     assert _imported_parts(module, "from rnnreport.experiments import grid") == {"experiments"}

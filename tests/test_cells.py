@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from rnnreport.model.cells import GateLayout, GRUCell, LSTMCell
-from rnnreport.model.layers import _TORCH_NAMES, RNN, copy_from_torch, torch_to_ours
+from rnnreport.model.rnn import RNN
+from rnnreport.model.torch_weights import TORCH_NAMES, copy_from_torch, torch_to_ours
 
 TOL = 1e-5
 T, B, D, H = 7, 5, 6, 4
@@ -55,7 +56,7 @@ def test_equals_torch_outputs_states_and_gradients(cell: str, layers: int, seed:
     (y_ref * weights).sum().backward()
     assert _max_diff(x_ours.grad, x_ref.grad) <= TOL
     for l, c in enumerate(ours.cells):
-        grad = {n: getattr(reference, f"{n}_l{l}").grad for n in _TORCH_NAMES}
+        grad = {n: getattr(reference, f"{n}_l{l}").grad for n in TORCH_NAMES}
         expected = torch_to_ours(cell, *grad.values())  # a linear map: it carries gradients
         assert _max_diff(c.U.grad, expected["U"]) <= TOL
         assert _max_diff(c.W.grad, expected["W"]) <= TOL

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from rnnreport.model import compiled
-from rnnreport.model.layers import RNN, _GRUThroughTime, _LSTMThroughTime, _tanh_from_sigmoid
+from rnnreport.model.fast_backward import _GRUThroughTime, _LSTMThroughTime
+from rnnreport.model.fast_forward import _tanh_from_sigmoid
+from rnnreport.model.rnn import RNN
 
 TOL = 1e-5
 T, B, D, H = 6, 4, 5, 3

@@ -24,7 +24,7 @@ from rnnreport.model.classifier import (
     ModelConfig,
     build_model,
 )
-from rnnreport.model.layers import RNN
+from rnnreport.model.rnn import RNN
 
 NEW_FIELDS = ("forget_bias", "gate_bias", "batch_norm", "loss", "pixels")
 

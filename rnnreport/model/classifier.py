@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .cells import INITS, RESETS, GRUCell, glorot_uniform_
-from .layers import RNN
+from .rnn import RNN
 
 STEPS, PIXELS, CLASSES, HEAD_UNITS = 28, 28, 10, 64
 
