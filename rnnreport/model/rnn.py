@@ -1,4 +1,4 @@
-r"""L stacked LSTM or GRU cells unrolled over T time steps: :class:`RNN`.
+r"""L stacked LSTM or GRU cells unrolled over T time steps: :class:`~rnnreport.model.rnn.RNN`.
 
 Layer ``l + 1`` reads the outputs of layer ``l``; each layer projects its inputs
 (``x U + b``) and runs its cell's equations (:mod:`rnnreport.model.cells`) over time. Two
