@@ -24,13 +24,12 @@ from .rnn import RNN
 
 
 def copy_from_torch(rnn: RNN, reference: nn.LSTM | nn.GRU) -> RNN:
-    """Copy a torch.nn.LSTM / torch.nn.GRU's weights into ``rnn`` (same sizes); returns ``rnn``.
+    """Copy a torch.nn.LSTM / torch.nn.GRU's weights into ``rnn`` (same sizes, same number
+    of layers, time first, one direction, with biases); returns ``rnn``.
 
-    Only where the functions agree: the LSTM with ``forget_bias=0`` and the GRU with
-    ``reset="after"``. torch stores ``weight_ih_l{k}`` as (nH, D) with gate rows
-    ``[i|f|g|o]`` (LSTM) or ``[r|z|n]`` (GRU); we store (D, nH) with ``[i|j|f|o]`` or
-    ``[z|r|h]``. torch's two biases are summed except the GRU's ``b_hn``, which sits
-    inside the reset and has its own parameter here.
+    Only where the functions agree: the LSTM with ``forget_bias=0``, the GRU with
+    ``reset="after"``; anything else is refused with the reason. Each layer's tensors go
+    through :func:`torch_to_ours`.
     """
     want = nn.LSTM if rnn.cell_name == "lstm" else nn.GRU
     if not isinstance(reference, want) or reference.num_layers != rnn.num_layers:
@@ -50,6 +49,8 @@ def copy_from_torch(rnn: RNN, reference: nn.LSTM | nn.GRU) -> RNN:
 
 
 TORCH_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+"""A torch layer's tensors (``weight_ih_l{k}``, …) without the layer suffix, in the order
+:func:`torch_to_ours` takes them."""
 
 
 def torch_to_ours(
