@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnreport import languages as L
+from rnnreport.data import languages as L
 from rnnreport.model import counter
 
 
