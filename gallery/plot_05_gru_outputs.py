@@ -19,7 +19,7 @@ import numpy as np
 from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import grid
-from rnnreport.inspection import plots, probes, readings
+from rnnreport.inspection import measures, plots, probes, readings
 from rnnreport.inspection.tables import html_table
 
 budget = settings.budget()
@@ -54,8 +54,8 @@ fig = plots.rows_beside_images(
 # images (standard deviation, averaged over units), the mean size :math:`|h_t|`, the mean
 # change :math:`\lVert h_t - h_{t-1} \rVert`, and the accuracy of the classifier when it
 # reads :math:`h_t` as if it were the last output.
-stats = probes.state_statistics(h)
-seen = probes.ink_so_far(test.x)  # (28,)
+stats = measures.state_statistics(h)
+seen = measures.ink_so_far(test.x)  # (28,)
 out = probes.readout(model, test.x, test.y)
 T = h.shape[0]
 html_table(
@@ -66,7 +66,7 @@ html_table(
 # %%
 # What the first steps show, in numbers from this build
 # (:func:`rnnreport.inspection.readings.first_steps`):
-readings.first_steps(h, probes.first_ink_rows(test.x), out, "GRU-32")
+readings.first_steps(h, measures.first_ink_rows(test.x), out, "GRU-32")
 
 # %%
 # The last steps
@@ -79,7 +79,7 @@ html_table(
 )
 
 # %%
-readings.last_steps(stats, out, probes.last_ink_rows(test.x), "GRU-32")
+readings.last_steps(stats, out, measures.last_ink_rows(test.x), "GRU-32")
 
 # %%
 # The whole picture
@@ -99,7 +99,7 @@ _ = axes[0].set(xlabel="step t", title="GRU-32 output over time")
 _ = axes[0].legend(fontsize=8)
 _ = axes[1].plot(steps, out.accuracy, "k.-", label="readout accuracy")
 _ = axes[1].plot(steps, seen, color="tab:green", label="images with ink so far")
-_ = axes[1].plot(steps, probes.ink_to_come(test.x), color="tab:purple",
+_ = axes[1].plot(steps, measures.ink_to_come(test.x), color="tab:purple",
                  label="images with ink still to come")  # fmt: skip
 _ = axes[1].set(xlabel="step t", ylim=(0, 1.02), title="What has been seen, what is known")
 _ = axes[1].legend(fontsize=8)

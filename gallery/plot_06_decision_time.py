@@ -20,7 +20,7 @@ the step after which its prediction stays right.
 from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import grid, reports
-from rnnreport.inspection import plots, probes, readings
+from rnnreport.inspection import measures, plots, probes, readings
 from rnnreport.inspection.tables import html_table
 
 budget = settings.budget()
@@ -86,7 +86,7 @@ readings.decision_time(gru, "GRU-32")
 # ----------------------------------
 # A digit cannot be known before enough of it has been read. For each digit class: when
 # GRU-32's prediction settles (bars), beside the row of the digit's lowest ink (outline).
-last_ink = probes.last_ink_rows(test.x)
+last_ink = measures.last_ink_rows(test.x)
 fig = plots.decision_histograms(
     gru.decision_steps(),
     last_ink,

@@ -19,7 +19,7 @@ import torch
 from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import grid
-from rnnreport.inspection import plots, probes, readings
+from rnnreport.inspection import measures, plots, probes, readings
 from rnnreport.inspection.tables import html_table
 
 budget = settings.budget()
@@ -58,12 +58,12 @@ fig = plots.rows_beside_images(
 # %%
 # Gates by phase, over the whole test set
 # ---------------------------------------
-# :func:`rnnreport.inspection.probes.mean_by_phase` averages each gate over the units and over the
+# :func:`rnnreport.inspection.measures.mean_by_phase` averages each gate over the units and over the
 # (step, image) pairs of each phase, for all 10,000 test images, in batches.
 names = ["layer0.i", "layer0.f", "layer0.o", "layer0.c", "layer0.h"]
-means = probes.mean_by_phase(model, test.x, names)
+means = measures.mean_by_phase(model, test.x, names)
 html_table(
-    readings.phase_rows(means, probes.phase_shares(test.x)),
+    readings.phase_rows(means, measures.phase_shares(test.x)),
     caption=f"LSTM-32: mean gate values by phase, 10,000 test images ({budget.name} budget)",
 )
 
@@ -76,12 +76,12 @@ readings.gates_by_phase(means)
 # Over time, averaged
 # -------------------
 # The same gates averaged over units and test images at each step
-# (:func:`rnnreport.inspection.probes.mean_by_step`). Averages hide units
+# (:func:`rnnreport.inspection.measures.mean_by_step`). Averages hide units
 # that open while others close (see the maps above); the saturation plots of the next
 # example look at units one by one.
 import matplotlib.pyplot as plt
 
-by_step = probes.mean_by_step(model, test.x, names[:3])  # each (28,)
+by_step = measures.mean_by_step(model, test.x, names[:3])  # each (28,)
 fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
 for name, label in zip(names[:3], ("input gate i", "forget gate f", "output gate o"), strict=True):
     _ = ax.plot(np.arange(1, len(by_step[name]) + 1), by_step[name], ".-", label=label)
