@@ -31,13 +31,13 @@ names = grid.model_names()
 models = {name: grid.grid_model(name)[0] for name in names}
 saturation = {name: measures.gate_saturation(m, test.x) for name, m in models.items()}
 
-fig = plots.saturation_scatter(
+fig = plots.inside.saturation_scatter(
     readings.saturation_panels(saturation["lstm-3x32"]),
     title=f"LSTM-3x32 gates ({budget.name} budget)",
 )
 
 # %%
-fig = plots.saturation_scatter(
+fig = plots.inside.saturation_scatter(
     readings.saturation_panels(saturation["gru-3x32"]),
     title=f"GRU-3x32 gates ({budget.name} budget)",
 )
@@ -70,7 +70,7 @@ readings.saturation_findings(saturation, ["lstm-3x32", "gru-3x32"])
 # small change of a row, not what happens when a stroke is removed.
 saliency = {name: measures.mean_row_saliency(m, test.x, test.y) for name, m in models.items()}
 ink = measures.ink_by_row(test.x)  # (28,): the share of test images with ink in each row
-fig = plots.row_saliency(saliency, ink=ink)
+fig = plots.inside.saliency_curves(saliency, ink=ink)
 
 # %%
 html_table(

@@ -8,6 +8,7 @@ from pathlib import Path
 import rnnreport
 
 PACKAGE = Path(rnnreport.__file__).parent
+GALLERY = PACKAGE.parent / "gallery"
 
 ALLOWED = {
     "settings": set(),
@@ -84,3 +85,26 @@ def test_the_checker_sees_relative_and_absolute_imports() -> None:
     assert _imported_parts(module, "from rnnreport.experiments import grid") == {"experiments"}
     assert _imported_parts(module, "import rnnreport.train") == {"train"}
     assert _imported_parts(module, "import torch\nfrom torch import nn") == set()
+
+
+def test_gallery_scripts_draw_and_measure_through_the_library() -> None:
+    """Gallery scripts hold narrative and library calls: figures come from
+    ``rnnreport.inspection.plots``, measurements from the library, so a script imports
+    neither matplotlib nor the array libraries."""
+    scripts = sorted(GALLERY.glob("plot_*.py"))
+    assert scripts, f"no gallery scripts in {GALLERY}"
+    wrong = []
+    for path in scripts:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            wrong += [
+                f"{path.name} imports {n}"
+                for n in names
+                if n.split(".")[0] in {"matplotlib", "numpy", "torch", "sympy", "scipy"}
+            ]
+    assert not wrong, "; ".join(wrong)

@@ -134,9 +134,9 @@ def record(model: nn.Module, names: Sequence[str] | None = None) -> Iterator[Tra
     ``names`` keeps only some of :func:`trace_names` (to save memory); all by default.
     While recording, the RNN runs as it does without it (its fast path unless
     ``rnn.fast`` is False) and hands the observer every layer's gates, so the outputs are
-    unchanged, bit for bit. On leaving the block,
-    normally or by an exception, the observer is removed and the model is exactly as
-    before: same parameters, same mode, no hooks.
+    unchanged, bit for bit. On leaving the block, normally or by an exception, the
+    observer is removed and the model is exactly as it was: same parameters, same mode, no
+    hooks.
     """
     rnn = _rnn_of(model)
     available = trace_names(rnn)

@@ -345,7 +345,7 @@ def saturation_panels(
     entries: Sequence[GateSaturation],
 ) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     """``{"gate f": [(left, right) per layer], ...}``, in the model's order, for
-    :func:`~rnnreport.inspection.plots.saturation_scatter`."""
+    :func:`~rnnreport.inspection.plots.inside.saturation_scatter`."""
     panels: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for s in entries:
         panels.setdefault(f"gate {s.gate}", []).append((s.left, s.right))
