@@ -53,7 +53,8 @@ def _inked_rows(x: np.ndarray | Tensor) -> np.ndarray:
 def last_ink_rows(x: np.ndarray | Tensor) -> np.ndarray:
     """(N,): the row (1..28) of each image's lowest inked pixel; 0 for a blank image.
 
-    Compared with :func:`decision_steps`: the row after which nothing new arrives.
+    Compared with :func:`~rnnreport.inspection.probes.decision_steps`: the row after which
+    nothing new arrives.
     """
     inked = _inked_rows(x)  # (N, rows)
     last = inked.shape[1] - np.argmax(inked[:, ::-1], axis=1)  # (N,) 1-based

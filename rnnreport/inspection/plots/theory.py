@@ -1,4 +1,4 @@
-r"""The witnesses of Q1's derivations (:mod:`rnnreport.theory`): cells with hand-set weights.
+r"""The witnesses of Q1's derivations (``rnnreport.theory``): cells with hand-set weights.
 
 Each function takes the arrays a derivation's witness computed and draws them; what the
 arrays mean is documented on the derivation's result.
