@@ -87,6 +87,27 @@ def test_the_checker_sees_relative_and_absolute_imports() -> None:
     assert _imported_parts(module, "import torch\nfrom torch import nn") == set()
 
 
+def test_plots_draw_only_the_arrays_they_are_given() -> None:
+    """``inspection/plots`` imports nothing of the package outside itself: no model, no
+    probe, no measure."""
+    wrong = []
+    for path in sorted((PACKAGE / "inspection" / "plots").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                outside = node.level > 1 or (
+                    not node.level
+                    and (node.module or "").startswith("rnnreport")
+                    and not (node.module or "").startswith("rnnreport.inspection.plots")
+                )
+            elif isinstance(node, ast.Import):
+                outside = any(a.name.startswith("rnnreport") for a in node.names)
+            else:
+                continue
+            if outside:
+                wrong.append(f"{path.name} line {node.lineno}")
+    assert not wrong, "plots import the package outside plots/: " + "; ".join(wrong)
+
+
 def test_gallery_scripts_draw_and_measure_through_the_library() -> None:
     """Gallery scripts hold narrative and library calls: figures come from
     ``rnnreport.inspection.plots``, measurements from the library, so a script imports

@@ -86,7 +86,7 @@ def ink_to_come(x: np.ndarray | Tensor) -> np.ndarray:
     return (last[None, :] > t).mean(axis=1)
 
 
-# -- phases -------------------------------------------------------------------------------
+# -- phases ---------------------------------------------------------------------------------
 
 
 PHASES = ("before the ink", "on the ink", "after the ink")

@@ -28,7 +28,7 @@ def test_measures_of_a_model_say_what_they_need() -> None:
         measures.row_saliency(model, images(3), np.arange(2))
 
 
-# -- ink -----------------------------------------------------------------------------------
+# -- ink ------------------------------------------------------------------------------------
 
 
 def test_ink_rows() -> None:
@@ -59,7 +59,7 @@ def test_ink_shares_by_row_so_far_and_to_come() -> None:
     np.testing.assert_allclose(measures.ink_to_come(x), to_come)
 
 
-# -- phases --------------------------------------------------------------------------------
+# -- phases ---------------------------------------------------------------------------------
 
 
 def test_phases_and_their_means() -> None:
@@ -103,7 +103,7 @@ def test_mean_by_step_matches_the_full_trace() -> None:
     assert np.ptp(means["layer0.h"]) > 0  # the test has teeth: the mean moves over time
 
 
-# -- how a state moves ---------------------------------------------------------------------
+# -- how a state moves ----------------------------------------------------------------------
 
 
 def test_state_statistics_by_hand() -> None:
@@ -131,7 +131,7 @@ def test_largest_spread_over_the_chosen_images_and_steps() -> None:
         measures.largest_spread(h, among[:2], steps=2)
 
 
-# -- saturation ----------------------------------------------------------------------------
+# -- saturation -----------------------------------------------------------------------------
 
 
 def test_saturation_fractions_match_a_direct_count() -> None:
@@ -181,7 +181,7 @@ def test_gates_that_follow_a_pixel_saturate_as_often_as_it_is_inked(cell: str) -
     assert found[first].name == f"layer0.{first}"
 
 
-# -- saliency ------------------------------------------------------------------------------
+# -- saliency -------------------------------------------------------------------------------
 
 
 class _TwoRows(nn.Module):

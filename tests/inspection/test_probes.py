@@ -19,7 +19,7 @@ def _sigmoid(a: float) -> float:
     return 1 / (1 + math.exp(-a))
 
 
-# -- record --------------------------------------------------------------------------------
+# -- record ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -133,7 +133,7 @@ def test_first_of_each() -> None:
         probes.first_of_each(labels, [1, 7])
 
 
-# -- readout and decision time -------------------------------------------------------------
+# -- readout and decision time --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
