@@ -10,7 +10,7 @@ import pytest
 from rnnreport.experiments import ablations, grid, reports
 from rnnreport.experiments.ablations import ABLATIONS, CHANGES, ablation_configs, change_of
 from rnnreport.experiments.results import ResultsTable, Row
-from rnnreport.inspection.effects import effects_figure
+from rnnreport.inspection import plots
 from rnnreport.model.classifier import ModelConfig
 from rnnreport.settings import BUDGETS, Budget
 
@@ -203,7 +203,7 @@ def test_the_family_runs_through_the_results_layer(tmp_path, monkeypatch) -> Non
         "batch norm on the head's 64 units",
         "grey pixels p / 255",
     }
-    figure = effects_figure(**ablations.figure_data(table))
+    figure = plots.results.effects(**ablations.figure_data(table))
     assert len(figure.axes) == 2
     assert ablations.report_a_gap(table).items
 

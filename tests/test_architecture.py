@@ -62,6 +62,51 @@ def _imported_parts(module: tuple[str, ...], source: str) -> set[str]:
     return parts
 
 
+def test_plots_draw_only_the_arrays_they_are_given() -> None:
+    """``inspection/plots`` imports nothing of the package outside itself: no model, no
+    probe, no measure."""
+    wrong = []
+    for path in sorted((PACKAGE / "inspection" / "plots").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                outside = node.level > 1 or (
+                    not node.level
+                    and (node.module or "").startswith("rnnreport")
+                    and not (node.module or "").startswith("rnnreport.inspection.plots")
+                )
+            elif isinstance(node, ast.Import):
+                outside = any(a.name.startswith("rnnreport") for a in node.names)
+            else:
+                continue
+            if outside:
+                wrong.append(f"{path.name} line {node.lineno}")
+    assert not wrong, "plots import the package outside plots/: " + "; ".join(wrong)
+
+
+def test_gallery_scripts_draw_and_measure_through_the_library() -> None:
+    """Gallery scripts hold narrative and library calls: figures come from
+    ``rnnreport.inspection.plots``, measurements from the library, so a script imports
+    neither matplotlib nor the array libraries."""
+    gallery = PACKAGE.parent / "gallery"
+    scripts = sorted(gallery.glob("plot_*.py"))
+    assert scripts, f"no gallery scripts in {gallery}"
+    wrong = []
+    for path in scripts:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            wrong += [
+                f"{path.name} imports {n}"
+                for n in names
+                if n.split(".")[0] in {"matplotlib", "numpy", "torch", "sympy", "scipy"}
+            ]
+    assert not wrong, "; ".join(wrong)
+
+
 def test_every_part_is_classified() -> None:
     parts = {_part(p) for p in PACKAGE.rglob("*.py")}
     unknown = parts - set(ALLOWED) - TOP

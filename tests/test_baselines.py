@@ -129,7 +129,7 @@ def test_side_by_side_table_and_figure() -> None:
     html = baselines.side_by_side_table(entries, base.budget)._repr_html_()
     assert html.count("<tr>") == 1 + 12 and "cnn-2x8" in html and "gru-3x32" in html
     rows = [e.row for e in entries]
-    fig = plots.accuracy_vs_parameters(
+    fig = plots.results.accuracy_vs_parameters(
         [r.model for r in rows],
         [r.params for r in rows],
         [r.test_accuracy for r in rows],
@@ -141,7 +141,7 @@ def test_side_by_side_table_and_figure() -> None:
     assert len(ax.containers) == 12 and len(ax.texts) == 12
     plt.close(fig)
     with pytest.raises(ValueError, match="one value per model"):
-        plots.accuracy_vs_parameters(["a"], [1, 2], [0.5], [0.0], ["whole image"])
+        plots.results.accuracy_vs_parameters(["a"], [1, 2], [0.5], [0.0], ["whole image"])
 
 
 # -- training through the cache ------------------------------------------------------------

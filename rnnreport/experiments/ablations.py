@@ -260,7 +260,7 @@ def effects_table(table: ResultsTable) -> Table:
 
 
 def figure_data(table: ResultsTable) -> dict[str, Any]:
-    """The arrays :func:`rnnreport.inspection.effects.effects_figure` draws."""
+    """The arrays :func:`rnnreport.inspection.plots.results.effects` draws."""
     found = effects(table)
     bases = {e.cell: e.base for e in found}
     return {

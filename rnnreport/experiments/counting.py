@@ -288,7 +288,7 @@ def recognition_curves(seeds: list[Seed], language: str) -> dict[str, list[np.nd
 
 
 def recognition_panels(seeds: list[Seed]) -> dict[str, dict[str, list[np.ndarray]]]:
-    """For :func:`rnnreport.inspection.plots.recognition_by_n`: per language (its title),
+    """For :func:`rnnreport.inspection.plots.counting.recognition_by_n`: per language (its title),
     per cell, one recognition array per seed."""
     return {languages.TITLES[lang]: recognition_curves(seeds, lang) for lang in LANGUAGES}
 
@@ -296,7 +296,7 @@ def recognition_panels(seeds: list[Seed]) -> dict[str, dict[str, list[np.ndarray
 def unit_panels(
     seeds: list[Seed], language: str = "anbn"
 ) -> dict[str, tuple[np.ndarray, int, int, bool]]:
-    """For :func:`rnnreport.inspection.plots.counting_units`: per cell, the seed with the
+    """For :func:`rnnreport.inspection.plots.counting.counting_units`: per cell, the seed with the
     largest range on ``language`` (the first such seed), its states along the string with
     n = n_test, its best-fitting unit, n, and whether the states are bounded (the GRU's)."""
     panels = {}
