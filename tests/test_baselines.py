@@ -16,6 +16,7 @@ from rnnreport.experiments import baselines, grid, reports
 from rnnreport.experiments.results import ResultsTable, Row
 from rnnreport.inspection import plots
 from rnnreport.model import whole_image
+from rnnreport.model.cells import CELLS
 from rnnreport.model.classifier import ModelConfig, build_model, count_parameters
 from rnnreport.model.whole_image import BaselineConfig
 from rnnreport.settings import Budget
@@ -182,7 +183,7 @@ def _tables(accuracy: dict[str, float], budget: Budget = TINY_BUDGET):
         (),
     )
     rows = []
-    for cell in grid.CELLS:
+    for cell in CELLS:
         for layers, units in grid.SHAPES:
             config = ModelConfig(cell=cell, layers=layers, units=units)
             result = _fake(config, accuracy.get(config.name, 0.94), 500.0, params=units * 100)

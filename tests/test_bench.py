@@ -15,7 +15,7 @@ from rnnreport.bench import (
     ELEMENTWISE_KERNELS,
     TRAIN_SEQUENCES,
     Benchmark,
-    Row,
+    Timing,
     bench_configs,
     benchmark,
     elementwise_counts,
@@ -123,7 +123,7 @@ def test_cli_bench_rejects_unknown_config(capsys) -> None:
     assert "no config named gru-2x32" in capsys.readouterr().err
 
 
-def _fake(rows: list[Row]) -> Benchmark:
+def _fake(rows: list[Timing]) -> Benchmark:
     return Benchmark(
         rows=tuple(rows),
         peak_gflops=50.0,
@@ -137,7 +137,7 @@ def _fake(rows: list[Row]) -> Benchmark:
 
 def test_grid_estimate_scales_step_times_to_ten_epochs() -> None:
     rows = [
-        Row(
+        Timing(
             c.name,
             "torch.nn.X",
             True,
@@ -217,7 +217,7 @@ def test_benchmark_measures_both_limits() -> None:
 def test_grid_estimate_adds_the_elementwise_limit() -> None:
     rates = dict.fromkeys(ELEMENTWISE_KERNELS, 1e9)
     rows = [
-        Row(
+        Timing(
             c.name,
             "torch.nn.X",
             True,

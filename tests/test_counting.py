@@ -15,6 +15,7 @@ from rnnreport import train_counting as tc
 from rnnreport.experiments import counting
 from rnnreport.inspection.probes import record
 from rnnreport.model import counter
+from rnnreport.model.cells import CELLS
 from rnnreport.model.classifier import build_model
 from rnnreport.model.counter import CounterConfig
 from rnnreport.settings import BUDGETS
@@ -191,7 +192,7 @@ def test_the_family_runs_on_the_results_layer(cache) -> None:
     budget = replace(settings.BUDGETS["smoke"], name="smoke-test")
     table = counting.run_counting(budget, progress="off")
     assert {r.model for r in table.rows} == {
-        f"{c}-{lang}-h{counting.UNITS}" for c in counting.CELLS for lang in counting.LANGUAGES
+        f"{c}-{lang}-h{counting.COUNTER_UNITS}" for c in CELLS for lang in L.LANGUAGES
     }
     seeds = counting.measure(table)
     assert len(seeds) == len(table.results)

@@ -11,6 +11,7 @@ import pytest
 from rnnreport import settings
 from rnnreport.experiments import grid, results
 from rnnreport.experiments.grid import ResultsTable, findings, grid_configs, grid_model, run_grid
+from rnnreport.model.cells import CELLS
 from rnnreport.settings import Budget
 
 pytestmark = pytest.mark.slow
@@ -43,7 +44,7 @@ def test_configs_follow_the_budget() -> None:
 
 
 def test_table_has_one_row_per_model_in_grid_order(table: ResultsTable) -> None:
-    expected = [f"{cell}-{L}x{H}" for cell in grid.CELLS for L, H in SHAPES]
+    expected = [f"{cell}-{L}x{H}" for cell in CELLS for L, H in SHAPES]
     assert [row.model for row in table.rows] == expected == grid.model_names()
     assert len(table.results) == len(expected) * TINY.seeds
     assert all(row.seeds == TINY.seeds and row.epochs == 1 for row in table.rows)

@@ -12,6 +12,7 @@ import pytest
 from rnnreport.experiments import baselines, grid, results
 from rnnreport.experiments.results import Comparison, ResultsTable, Row, compare
 from rnnreport.inspection.tables import Findings
+from rnnreport.model.cells import CELLS
 from rnnreport.model.classifier import ModelConfig
 from rnnreport.settings import Budget
 from rnnreport.train import Result
@@ -136,7 +137,7 @@ def test_findings_render_as_a_list_and_as_markdown() -> None:
 
 def _grid_table(accuracy: float, std_seeds) -> ResultsTable:
     rows = []
-    for cell in grid.CELLS:
+    for cell in CELLS:
         for layers, units in grid.SHAPES:
             config = ModelConfig(cell=cell, layers=layers, units=units)
             rows.append(Row.aggregate(_seeds(config, std_seeds(accuracy)), grid.GRID))
