@@ -23,7 +23,6 @@ from rnnreport.bench import (
     torch_classifier,
     training_flops,
 )
-from rnnreport.cli import main
 from rnnreport.model.classifier import ModelConfig, build_model
 
 aten = torch.ops.aten
@@ -106,21 +105,6 @@ def test_benchmark_reports_consistent_figures(tmp_path) -> None:
 def test_benchmark_rejects_bad_settings() -> None:
     with pytest.raises(ValueError, match="repeats >= 1"):
         benchmark([ModelConfig()], repeats=0)
-
-
-def test_cli_bench_writes_json(tmp_path, capsys) -> None:
-    out = tmp_path / "bench.json"
-    args = ["bench", "--only", "gru-1x32-after", "--repeats", "1", "--warmup", "0"]
-    assert main([*args, "--batch-size", "4", "--out", str(out), "--json"]) == 0
-    printed = json.loads(capsys.readouterr().out)
-    assert printed == json.loads(out.read_text())
-    assert [r["name"] for r in printed["rows"]] == ["gru-1x32-after"]
-    assert printed["rows"][0]["same_math"] is True
-
-
-def test_cli_bench_rejects_unknown_config(capsys) -> None:
-    assert main(["bench", "--only", "gru-2x32"]) == 2
-    assert "no config named gru-2x32" in capsys.readouterr().err
 
 
 def _fake(rows: list[Timing]) -> Benchmark:

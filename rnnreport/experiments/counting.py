@@ -50,7 +50,7 @@ SATURATED = 0.99
 
 
 def plan(budget: Budget) -> CountingPlan:
-    """What ``budget`` trains of the counters (:attr:`~rnnreport.settings.Budget.counting`)."""
+    """What ``budget`` trains of the counters: ``budget.counting``."""
     return budget.counting
 
 
@@ -335,7 +335,8 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
                 f"recognise beyond n = {n_train}, {sum(r == n_test for r in ranges)} every "
                 f"string up to n = {n_test}"
             )
-        items.append(f"{languages.TITLES[language]}: " + "; ".join(parts) + ".")
+        if parts:  # no line for a language without runs
+            items.append(f"{languages.TITLES[language]}: " + "; ".join(parts) + ".")
 
     lstm_far, gru_far = sum(far.get("lstm", [])), sum(far.get("gru", []))
     if lstm_far > gru_far:
