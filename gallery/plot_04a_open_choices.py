@@ -58,7 +58,7 @@ ablations.effects_table(table)
 # that crosses zero is an effect these seeds cannot tell from nothing. The dashed lines on
 # the right mark how far each cell's summed test loss would have to fall to reach report
 # A's: a change whose dot lies at or left of its cell's line would explain report A's gap.
-figure = plots.results.effects(**ablations.figure_data(table))
+figure = plots.results.effect_bars(**ablations.figure_data(table))
 
 # %%
 # What the numbers say

@@ -185,9 +185,6 @@ SHARED = {
     "findings",
 }
 """Public names that several modules define on purpose, each for its own task or family."""
-NOT_YET_ONE = {"Cell", "row_saliency"}
-"""Public names still defined twice, in the model and inspection parts: remove each from
-here once it has one meaning."""
 
 
 def _public_definitions(source: str) -> set[str]:
@@ -208,14 +205,9 @@ def test_a_public_name_has_one_meaning() -> None:
         for name in _public_definitions(path.read_text()):
             where.setdefault(name, []).append(str(path.relative_to(PACKAGE)))
     twice = {
-        name: modules
-        for name, modules in where.items()
-        if len(modules) > 1 and name not in SHARED | NOT_YET_ONE
+        name: modules for name, modules in where.items() if len(modules) > 1 and name not in SHARED
     }
     assert not twice, f"defined in more than one module (import it instead, or rename): {twice}"
-    assert {name for name in NOT_YET_ONE if len(where.get(name, [])) > 1} == NOT_YET_ONE, (
-        "a name in NOT_YET_ONE has one meaning now: remove it from NOT_YET_ONE"
-    )
 
 
 def test_the_name_check_sees_definitions_not_imports() -> None:

@@ -149,7 +149,7 @@ def _load(
         stored = store.Stored(arrays, digest, origin.source.label, (*verified, *prepared))
         if origin.cache:
             notes.append(store.save(path, origin.key, stored))
-    splits = {name: Split(views.load(view, x), y) for name, (x, y) in stored.splits.items()}
+    splits = {name: Split(views.restore(view, x), y) for name, (x, y) in stored.splits.items()}
     if binary is not None:
         notes.insert(0, _same_images(splits, binary, path))
     mnist = MNIST(

@@ -270,7 +270,7 @@ def effects_table(table: ResultsTable) -> Table:
 
 
 def figure_data(table: ResultsTable) -> dict[str, Any]:
-    """The arrays :func:`rnnreport.inspection.plots.results.effects` draws."""
+    """The arrays :func:`rnnreport.inspection.plots.results.effect_bars` draws."""
     found = effects(table)
     bases = {e.cell: e.base for e in found}
     return {

@@ -207,7 +207,7 @@ def test_the_family_runs_through_the_results_layer(tmp_path, monkeypatch) -> Non
         "batch norm on the head's 64 units",
         "grey pixels p / 255",
     }
-    figure = plots.results.effects(**ablations.figure_data(table))
+    figure = plots.results.effect_bars(**ablations.figure_data(table))
     assert len(figure.axes) == 2
     assert ablations.report_a_gap(table).items
 

@@ -120,7 +120,7 @@ def test_accuracy_vs_parameters_places_each_model_on_a_log_axis() -> None:
 
 
 def test_effects_put_the_first_change_on_top() -> None:
-    fig = results.effects(
+    fig = results.effect_bars(
         labels=["init", "grey"],
         cells=["lstm", "gru"],
         accuracy=[0.5, -0.2],
@@ -140,7 +140,7 @@ def test_effects_put_the_first_change_on_top() -> None:
     targets = [line for line in loss.get_lines() if line.get_linestyle() == "--"]
     assert [line.get_xdata()[0] for line in targets] == [-60.0]
     assert len(fig.legends) == 1
-    plain = results.effects(["a"], ["lstm"], [0.1], [0.1], [1.0], [1.0])
+    plain = results.effect_bars(["a"], ["lstm"], [0.1], [0.1], [1.0], [1.0])
     assert not plain.legends
 
 

@@ -126,7 +126,7 @@ def accuracy_vs_parameters(
     return fig
 
 
-def effects(
+def effect_bars(
     labels: Sequence[str],
     cells: Sequence[str],
     accuracy: Sequence[float],
