@@ -14,8 +14,8 @@ the top.
   per-step predictions and confidences (:class:`Readout`), from which
   :func:`decision_steps` finds when each prediction settles.
 * :func:`gate_saturation` counts, per unit, how often each sigmoid gate is left-saturated
-  (:math:`< 0.1`) or right-saturated (:math:`> 0.9`), after Karpathy, Johnson and Fei-Fei
-  (2015).
+  (:math:`< 0.1`) or right-saturated (:math:`> 0.9`), after
+  :cite:t:`karpathy2015visualizing`.
 * :func:`row_saliency` is the size of the gradient of the true class's logit with respect
   to each input row.
 * :func:`state_statistics`, :func:`largest_spread`, :func:`phases`, :func:`phase_shares`,
@@ -50,8 +50,8 @@ SIGMOID_GATES = ("i", "f", "o", "z", "r")
 update and reset gates. Saturation is counted for these."""
 
 LOW, HIGH = 0.1, 0.9
-"""Karpathy et al.'s thresholds: a gate below ``LOW`` is left-saturated, above ``HIGH``
-right-saturated."""
+"""The thresholds of :cite:t:`karpathy2015visualizing`: a gate below ``LOW`` is
+left-saturated, above ``HIGH`` right-saturated."""
 
 UNDECIDED = -1
 """The decision step of an image whose prediction at the last step is wrong."""
@@ -391,7 +391,7 @@ def saturation_fractions(
 
 @dataclass(frozen=True, eq=False)
 class GateSaturation:
-    """How often one gate of one layer saturates, per unit (Karpathy et al. 2015)."""
+    """How often one gate of one layer saturates, per unit :cite:p:`karpathy2015visualizing`."""
 
     layer: int
     gate: str  # "i", "f", "o" (LSTM) or "z", "r" (GRU)
