@@ -1,5 +1,5 @@
-r"""The converse of Q1.3: under finite precision an LSTM counts, a GRU cannot (Weiss,
-Goldberg, Yahav 2018).
+r"""The converse of Q1.3: under finite precision an LSTM counts, a GRU cannot
+:cite:p:`weiss2018practical`.
 
 Claim: an LSTM with :math:`f = i = j = 1` adds one to its cell per step, without bound; in
 exact arithmetic a GRU's state stays in (-1, 1) when it starts there (:class:`LstmCounts`).
@@ -59,10 +59,11 @@ class LstmCounts:
             rf"f = i = j = 1: \quad & {tex(self.lstm_count)}",
             rf"\text{{constant }} f, i, j: \quad & {tex(self.lstm_finite)} "
             rf"\xrightarrow{{f \to 1}} {tex(self.lstm_finite_limit)}",
-            rf"\text{{GRU: }} & {tex(self.gru_upper)}",
+            rf"\text{{GRU: }} & {tex(self.gru_upper.lhs)}",
+            rf"& \quad = {tex(self.gru_upper.rhs)}",
             r"& |h_{t-1}| < 1,\ 0 < z_t < 1,\ "
-            rf"1 - \tanh u = {tex(self.candidate_gap)} > 0 \ \Rightarrow\ "
-            r"-1 < h_t < 1",
+            rf"1 - \tanh u = {tex(self.candidate_gap)} > 0",
+            r"& \Rightarrow\ -1 < h_t < 1",
             rf"\text{{constant }} z, \tilde h,\ h_0 = 0: \quad & {tex(self.gru_closed)}",
         )
 
@@ -157,8 +158,8 @@ def lstm_counts(
 
 @dataclass(frozen=True, eq=False)
 class FinitePrecision:
-    r""" "An LSTM counts, a GRU cannot" is a statement about finite precision (Weiss et al.
-    assume it). In exact arithmetic both sides change:
+    r""" "An LSTM counts, a GRU cannot" is a statement about finite precision
+    (:cite:t:`weiss2018practical` assume it). In exact arithmetic both sides change:
 
     * a finite-weight LSTM cell is bounded too: on bounded inputs its forget gate stays
       below some :math:`\sigma(A) < 1`, and :math:`|c_t| \le b_t` with

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+import sympy as sp
 import torch
 
 from rnnreport.inspection.tables import html_table
-from rnnreport.theory.common import Latex, blank_cell, get_gate, set_gate, unroll
+from rnnreport.theory.common import Latex, blank_cell, get_gate, set_gate, tex, tex_terms, unroll
 
 
 def test_latex_renders_one_line_or_an_aligned_block() -> None:
@@ -49,3 +50,15 @@ def test_gate_names_and_kinds_are_checked() -> None:
     gru = blank_cell("gru", 1, 1, torch.float64)
     with pytest.raises(ValueError, match="is not a GRUCell block"):
         set_gate(gru, "f", b=1.0)
+
+
+def test_tex_terms_cuts_a_sum_into_lines_that_read_as_the_sum() -> None:
+    x, y, z = sp.symbols("x y z")
+    total = x * (y - z) + (1 - x) * y - (1 - z) * sp.tanh(y)
+    for rows in (1, 2, 3):
+        pieces = tex_terms(total, rows)
+        assert len(pieces) == rows
+        assert " ".join(pieces) == tex(total)  # the same LaTeX, only cut
+    assert tex_terms(-x + y, 2)[0].startswith("- ")  # a leading minus is kept
+    with pytest.raises(ValueError, match="cannot cut a sum of 3 terms"):
+        tex_terms(total, 4)

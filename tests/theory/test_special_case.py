@@ -10,9 +10,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
+import torch
 
 from rnnreport.model.cells import GRUCell
-from rnnreport.theory.common import sigmoid
+from rnnreport.theory.common import blank_cell, set_gate, sigmoid, unroll
 from rnnreport.theory.special_case import (
     COUNTEREXAMPLE,
     FirstStepBound,
@@ -209,3 +210,27 @@ def test_the_search_findings_state_the_arrays_numbers(first: FirstStepBound) -> 
     search, ascent = broken.search_findings().items
     assert _decimals(search)[0] == pytest.approx(first.search_max.max() + 0.5, abs=1e-15)
     assert "broken" in search and "control failed" in ascent
+
+
+# report B's counterexample ---------------------------------------------------------------
+
+
+def test_report_b_counterexample_stays_at_zero_as_an_all_zero_lstm_does() -> None:
+    # report B's GRU: update gate 0 (f1 = 0; here sigma(-50)), candidate input weight and
+    # bias 0 (W2 = b2 = 0); its recurrent candidate weight and reset gate are arbitrary
+    g = torch.Generator().manual_seed(0)
+    H, D = 4, 3
+    gru = blank_cell("gru", D, H, torch.float64)
+    set_gate(gru, "z", b=-50.0)
+    set_gate(gru, "r", U=torch.randn(D, H, generator=g, dtype=torch.float64))
+    set_gate(gru, "r", W=torch.randn(H, H, generator=g, dtype=torch.float64))
+    set_gate(gru, "h_tilde", W=3 * torch.randn(H, H, generator=g, dtype=torch.float64))
+    lstm = blank_cell("lstm", D, H, torch.float64)  # every weight and bias zero
+    xs = (torch.rand(20, 5, D, generator=g, dtype=torch.float64) < 0.5).double()
+    gru_states, _ = unroll(gru, xs)
+    lstm_states, _ = unroll(lstm, xs)
+    assert all((h == 0).all() for h in gru_states)  # from h_0 = 0 it never moves
+    assert all((h == 0).all() for h, _ in lstm_states)  # the LSTM's output is 0 too
+    # ... and the same GRU started elsewhere does move: the zero start is what matches
+    moved, _ = unroll(gru, xs, torch.full((5, H), 0.5, dtype=torch.float64))
+    assert (moved[-1] != 0.5).any()
