@@ -21,6 +21,13 @@ In float arithmetic the LSTM's gates can round to exactly 1, and then :math:`h_1
 float nearest :math:`\tanh 1`: the bound holds as :math:`|h_1| \le \mathrm{fl}(\tanh 1)`,
 with equality possible; the GRU's margin is far larger than any rounding.
 
+This proves report A's reason (the squashed output), for every LSTM. Report B's reason,
+the reset gate, is not proved to block every LSTM: the mapping below fails on it, but
+other LSTM weights, a comparison through the cell :math:`c_t`, or a start from
+:math:`c_0 \ne 0` are not ruled out. Report B's own counterexample (update gate 0,
+candidate input weight and bias 0) stays at 0 from :math:`h_0 = 0`, as an LSTM with all
+weights zero does, so under the definition above that LSTM matches it.
+
 Then the closest gate mapping (:math:`f = z`, :math:`i = 1 - z`, :math:`o = 1`): it makes
 the LSTM's cell follow the GRU's update form, and leaves three differences: the reset
 gate, the recurrent input (the LSTM's gates and candidate read its output
