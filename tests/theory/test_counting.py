@@ -83,7 +83,7 @@ def test_float_gru_states_stop_where_the_step_falls_below_half_an_ulp(
         # of a whole ulp, 2^-p, would put the estimate 2 to 5 % early)
         stop = precision.stop_step[d, k]
         assert estimate - 0.015 * estimate <= stop <= estimate
-        assert 1 - precision.final_gap[d, k] < 1
+        assert precision.final_gap[d, k] > 0  # it stops below 1, not at it
 
 
 def test_float_gru_states_stop_as_the_recurrence_does_in_numpy(
