@@ -68,6 +68,7 @@ extensions = [
     "sphinx-mathjax-offline",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
+    "sphinxcontrib.bibtex",
 ]
 
 root_doc = "index"
@@ -99,6 +100,15 @@ mathjax3_config = {
     # Gallery pages and docstrings use \(...\); MyST pages use $...$ (turned into \(...\)).
     "tex": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]]},
 }
+
+# -- Bibliography ------------------------------------------------------------------------------
+
+# One bibliography (references.md) for every page: {cite} in MyST, :cite: in the gallery's
+# reST and in docstrings. An unknown key is a warning, so with -W it fails the build.
+bibtex_bibfiles = ["references.bib"]
+bibtex_default_style = "plain"
+bibtex_reference_style = "author_year"
+bibtex_cite_id = "{key}"  # an entry's anchor is its key: references.html#weiss2018practical
 
 # -- API reference (autodoc + autosummary) ------------------------------------------------------
 

@@ -89,7 +89,12 @@ print(f"float32, gates past the rounding points, c_t == x_t exactly: {store.floa
 # Keeping the previous state (Q1.2)
 # ---------------------------------
 # With :math:`f \to 1, i \to 0` (LSTM) or :math:`z \to 1` (GRU) the state is copied and
-# the input ignored: both reports agree. The interesting part is the finite case. With
+# the input ignored. Both reports give the LSTM's setting; for the GRU only report B gives
+# :math:`z_t \to 1`. Report A writes "we need :math:`z_t = 0`, then
+# :math:`h_t = h_{t-1}`", but under the GRU equation it writes itself,
+# :math:`h_t = (1 - z_t) \odot \tilde h_t + z_t \odot h_{t-1}`, :math:`z_t = 0` gives
+# :math:`h_t = \tilde h_t`: it stores the candidate, report A's own Q1.1 setting. Keeping
+# needs :math:`z_t \to 1`. The interesting part is the finite case. With
 # keep gate :math:`s = \sigma(\beta)` and, for the LSTM, :math:`i = 1 - s`, the state
 # moves towards the candidate by a factor :math:`1 - s` per step. SymPy solves the
 # recurrence, bounds the drift after T steps, first for any starting state and (for the
@@ -114,7 +119,11 @@ keep.math()
 # steps; the lines are the bound :math:`(1 - \sigma(\beta)^T)(1 + |h_0|)`. The drift
 # equals the closed-form sum over the cells' own candidates to rounding (the table after
 # the plot). With :math:`i = 1 - f` the LSTM's cell update is the GRU's, so each cross
-# sits inside a circle.
+# sits inside a circle. Random rows move the candidate back and forth, so the markers sit
+# about three times below the lines; the bound itself is tight: a candidate held constant
+# at :math:`j` drifts by exactly :math:`(1 - \sigma(\beta)^T)|j - h_0|`, which reaches
+# the bound as :math:`j` goes to the far end of :math:`(-1, 1)` (the worst case in the
+# bias table below meets it to the digits shown).
 _ = plots.theory.keep_drift(
     keep.betas, keep.horizons, keep.drift_bound, keep.gru_drift, keep.lstm_drift
 )
@@ -166,13 +175,15 @@ print(f"max |h_t - o_t tanh(c_t)|:        {keep.caveat_h_formula_error:.1e}")
 # i → 1 (and o → 0 or no recurrent candidate weight); GRU z → 0 (and r → 0 or no
 # recurrent candidate weight).
 #
-# **Q1.2.** Yes, both: LSTM f → 1, i → 0; GRU z → 1. At a finite bias the state drifts.
+# **Q1.2.** Yes, both: LSTM f → 1, i → 0; GRU z → 1 (report A's z = 0 for the GRU stores
+# the candidate instead). At a finite bias the state drifts.
 # For a GRU started inside (−1, 1), or an LSTM with i = 1 − f, keep gate σ(β) and a cell
 # started inside (−1, 1), the drift over T steps is at most :math:`2(1 - \sigma(\beta)^T)`;
-# from a start :math:`s_0` anywhere it is at most :math:`(1 - \sigma(\beta)^T)(1 + |s_0|)`.
-# For an LSTM whose input gate is free it is at most :math:`(1 - \varphi^T)|c_0| + \iota T`
-# (keep gate at least :math:`\varphi`, input gate at most :math:`\iota`): the cell
-# is unbounded, so this grows with the start and with T. The bias needed to stay within ε
+# from a start :math:`s_0` anywhere it is at most :math:`(1 - \sigma(\beta)^T)(1 + |s_0|)`;
+# both are tight, approached by a candidate held at the far end of (−1, 1). For an LSTM
+# whose input gate is free it is at most :math:`(1 - \varphi^T)|c_0| + \iota T` (keep
+# gate at least :math:`\varphi`, input gate at most :math:`\iota`): the cell is
+# unbounded, so this grows with the start and with T. The bias needed to stay within ε
 # grows like :math:`\ln(T(1 + |s_0|)/\varepsilon)` (tables above). For the LSTM the *cell*
 # is kept; its output is kept only when the output gate is constant.
 

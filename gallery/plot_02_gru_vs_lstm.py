@@ -4,18 +4,21 @@ Q1.3: is a GRU a special case of an LSTM?
 
 The assignment asks whether the GRU's gates can be written through the LSTM's
 (:math:`o_t, i_t, f_t`) for the same input. Both student reports say no; report A points
-at the LSTM's squashed output, report B at the GRU's reset gate. Both reasons are real,
-but neither report proves the answer: each shows that one mapping of the gates fails, not
-that no LSTM weights could do the job.
+at the LSTM's squashed output, report B at the GRU's reset gate. Neither proves it. Report
+A shows that one mapping of the gates fails, not that no LSTM weights could do the job.
+Report B's counterexample is one GRU (update gate 0, candidate input weight and bias 0),
+not a mapping, and from the zero state that GRU stays at 0 for ever, as an LSTM with all
+its weights zero does: by the definition below, that LSTM matches it.
 
 What "special case" means here: a GRU is a special case of an LSTM if some LSTM weights,
 of any hidden size, make the LSTM's output :math:`h_t` equal the GRU's state :math:`h_t`
 at every step, on every input sequence, both cells starting from the zero state. The LSTM
 is the assignment's (TensorFlow 1's ``BasicLSTMCell``): no peepholes, and
-:math:`h_t = o_t \odot \tanh c_t`. Below, SymPy proves the answer for every LSTM, the
-closest mapping shows where the two cells differ, and a last section follows Weiss,
-Goldberg and Yahav (2018) the other way: under finite precision an LSTM's cell counts,
-a GRU's state cannot.
+:math:`h_t = o_t \odot \tanh c_t`. Below, SymPy proves the answer for every LSTM, by
+report A's reason (the output tanh bounds the first step); report B's reason, that the
+reset gate alone blocks every LSTM, is not proved here. The closest mapping shows where
+the two cells differ, and a last section follows :cite:t:`weiss2018practical` the other
+way: under finite precision an LSTM's cell counts, a GRU's state cannot.
 """
 
 # %%
@@ -79,7 +82,7 @@ first.variants()
 # The closest mapping
 # -------------------
 # Set :math:`f_t = z_t`, :math:`i_t = 1 - z_t` (exact: :math:`\sigma(-a) = 1 - \sigma(a)`,
-# the coupled input–forget gate of Greff et al. 2017) and :math:`o_t = 1` (a limit; the
+# the coupled input–forget gate of :cite:t:`greff2017lstm`) and :math:`o_t = 1` (a limit; the
 # witnesses use a bias of 50, which rounds to exactly 1.0). The LSTM's cell then follows
 # the GRU's update *form*. Write :math:`Z(v) = \sigma(x_t u_z + v\,w_z + b_z)` for the
 # update gate and :math:`H(v) = \tanh(x_t u_h + v\,w_h + b_h)` for the candidate, as
@@ -91,8 +94,10 @@ mapped.math()
 
 # %%
 # 1. **The reset gate.** The GRU's candidate reads :math:`r_t h_{t-1}`, with :math:`r_t`
-#    computed from the *current* input; the LSTM has no gate there, and the term vanishes
-#    only with the reset held open (:math:`r_t = 1`).
+#    computed from the *current* input; the LSTM has no gate there. The term vanishes
+#    with the reset held open (:math:`r_t = 1`), from a zero state
+#    (:math:`h_{t-1} = 0`, so :math:`s = 0`), and when the candidate reads no state
+#    (:math:`w_h = 0`).
 # 2. **The recurrent input.** The LSTM's forget and input gates and its candidate read its
 #    own output, :math:`h_{t-1} = o_{t-1} \tanh c_{t-1} = \tanh c_{t-1}`, where the GRU's
 #    update gate and candidate read its state :math:`h_{t-1}`. The term vanishes when
@@ -137,8 +142,10 @@ _ = plots.theory.mapped_outputs(mapped.inputs, mapped.gru_h, mapped.lstm_h, mapp
 # %%
 # On a 0 pixel the GRU shuts its reset gate, drops :math:`h_{t-1}` from its candidate and
 # falls; the LSTM has no gate that does this at the current step, and neither does the
-# GRU whose reset is held open. This shows where the *mapping* fails; that no LSTM
-# weights at all can imitate every GRU is the first-step bound above.
+# GRU whose reset is held open. This shows where the *mapping* fails. That no LSTM
+# weights at all can imitate every GRU is the first-step bound above, which rests on the
+# output tanh; whether the reset gate alone would rule out every LSTM (say, one compared
+# through its cell :math:`c_t`, or started from :math:`c_0 \ne 0`) is not settled here.
 #
 # The other way: an LSTM counts, a GRU cannot (in floats)
 # -------------------------------------------------------
@@ -156,8 +163,9 @@ print(f"SymPy: h_t - 1 < 0 given the hypotheses: {counts.gru_upper_negative}")
 print(f"SymPy: h_t + 1 > 0 given the hypotheses: {counts.gru_lower_positive}")
 
 # %%
-# The witness: one LSTM unit with forget, input and candidate biases of 50, which
-# float32 and float64 both round to exactly 1.0, fed a 1 at every step; and GRUs with the
+# The witness: one LSTM unit with forget and input biases of 50 and a candidate input
+# weight of 50 (the input is 1), gates and candidate that float32 and float64 both round
+# to exactly 1.0, fed a 1 at every step; and GRUs with the
 # same candidate and three update-gate biases. The LSTM's count is exact in both formats;
 # in exact arithmetic the cell would fall short of the count by the amount printed, which
 # is the price of gates that are never exactly 1.
@@ -175,8 +183,10 @@ _ = plots.theory.lstm_count_vs_gru(
 # rises like :math:`t(1 - z)` for the first few :math:`1/(1 - z)` steps, then saturates
 # below 1. The table gives values at a few steps, with the closed form matching the cells
 # to rounding (checked in the tests). Note the LSTM's *output* :math:`o_t \tanh c_t` is
-# bounded too: the count lives in the cell, where the next step (through the gates) and
-# the next layer (through the output's sign or the output gate) can use it.
+# bounded too: its output gate reads nothing, :math:`o_t = \sigma(0) = 1/2`, so as
+# :math:`\tanh c_t \to 1` the LSTM :math:`h_t` column tends to 0.5. The count lives in
+# the cell, where the next step (through the gates) and the next layer (through the
+# output's sign or the output gate) can use it.
 html_table(
     counts.rows(),
     caption="LSTM count vs GRU state (float64)",
@@ -186,7 +196,7 @@ html_table(
 # %%
 # What finite precision does
 # --------------------------
-# Weiss, Goldberg and Yahav state their result for finite precision, and it needs it. In
+# :cite:t:`weiss2018practical` state their result for finite precision, and it needs it. In
 # exact arithmetic a gate is never 1: on bounded inputs a finite-weight LSTM's forget gate
 # stays below some :math:`\sigma(A) < 1`, and its cell is bounded too, by
 # :math:`1 + e^{A}` (astronomically large for the bias above, but finite). And the
@@ -195,7 +205,8 @@ precision = finite_precision()
 precision.math()
 
 # %%
-# In floats the GRU's state stops changing once a step is below half an ulp; from then on
+# In floats the GRU's state stops changing once its step falls below half an ulp of the
+# floats just below 1, :math:`2^{-(p+1)}` (the estimate :math:`t^*` above); from then on
 # it cannot tell t from t + 1. The same GRUs, fed ones in both formats: the step at which
 # each state stops changing, beside the estimate, and how far below 1 it stops. A
 # downstream layer can read the count only over the first of those steps, and in practice
@@ -223,9 +234,13 @@ print(f"GRU first state, float64: {precision.exact_one_float64.tolist()}")
 # **Q1.3.** No, for every choice of LSTM weights and every hidden size. Started from the
 # zero state on the same input, the assignment's LSTM (no peepholes, tanh on the output)
 # emits a first output below tanh 1 in size, while a GRU with its update gate biased shut
-# starts at up to nearly 1; so that GRU's state is never the LSTM's output. Peepholes
-# change nothing in this; without the output tanh the first step proves nothing and the
-# question stays open here. The closest mapping (f = z, i = 1 − z, o = 1) makes the
+# starts at up to nearly 1; so that GRU's state is never the LSTM's output. This is
+# report A's reason, the squashed output, proved for every LSTM. Peepholes change nothing
+# in this; without the output tanh the first step proves nothing and the question stays
+# open here. Report B's reason, the reset gate, is not proved here to rule out every
+# LSTM; its counterexample (a GRU with z = 0 and candidate input weight and bias 0) stays
+# at 0 from the zero state, and so does an LSTM with all weights zero, which therefore
+# matches it. The closest mapping (f = z, i = 1 − z, o = 1) makes the
 # LSTM's cell follow the GRU's update rule and leaves three differences: it has nothing
 # like the reset gate, which decides from the current input how much of the old state
 # enters the candidate; its gates and candidate read tanh of its cell where the GRU's read

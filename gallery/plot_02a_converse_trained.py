@@ -3,13 +3,16 @@ The converse, trained: do an LSTM and a GRU learn to count?
 ===========================================================
 
 The page before this one sets weights by hand: an LSTM cell with its gates at 1 counts,
-one per step, while a GRU state stays inside (-1, 1) and, in floats, stops moving. That
+one per step, while a GRU state stays inside (−1, 1) in exact arithmetic (within [−1, 1]
+in float32, which can round it to ±1 exactly) and, in floats, stops moving. That
 says what the cells *can* do. Whether gradient descent *finds* the counting solution is
-another question, and the literature is split. Weiss, Goldberg and Yahav (2018) trained
-LSTMs on aⁿbⁿ that generalised far beyond their training lengths, and GRUs that did not;
-Suzgun, Belinkov and Shieber (2019) found that generalisation depends on the training
-regime; El-Naggar et al. (2022) found LSTMs failing on strings much longer than those they
-were trained on. Neither 2018 report touches the question.
+another question, which neither 2018 report touches.
+
+The literature is split. :cite:t:`weiss2018practical` trained LSTMs on aⁿbⁿ that
+generalised far beyond their training lengths, and GRUs that did not;
+:cite:t:`suzgun2019evaluating` found that generalisation depends on the training regime;
+:cite:t:`elnaggar2022exploring` found LSTM, GRU and ReLU networks all failing to count on
+Dyck-1 strings much longer than those they were trained on.
 
 Here the library's own cells (the same :class:`~rnnreport.model.cells.LSTMCell` and
 :class:`~rnnreport.model.cells.GRUCell` as the MNIST grid, one layer of a few units) learn
@@ -47,8 +50,9 @@ counting.range_table(seeds, table.budget)
 # %%
 # What the runs say, beside the papers
 # ------------------------------------
-# The sentences are generated from the runs above; they say which way our runs fall and
-# how much the seeds vary.
+# The sentences are generated from the runs above; they say which way our runs fall
+# beside :cite:t:`weiss2018practical`, :cite:t:`suzgun2019evaluating` and
+# :cite:t:`elnaggar2022exploring`, and how much the seeds vary.
 counting.findings(seeds, table.budget)
 
 # %%
@@ -79,6 +83,7 @@ _ = plots.counting.counting_units(counting.unit_panels(seeds))
 # before the matmul, Glorot-uniform initial kernels), a few units, float32, one string per
 # n in training and the stopping rule stated above; a longer training range, longer
 # training past the rule, or another distribution of lengths can change them, which is
-# Suzgun et al.'s point; the three papers each trained in a regime of their own.
+# the point of :cite:t:`suzgun2019evaluating`; the three papers each trained in a regime
+# of their own.
 
 # sphinx_gallery_thumbnail_number = 2

@@ -4,7 +4,7 @@ Bonus: the LSTM's gates over time
 
 The assignment's bonus question asks for the LSTM's gates over time: the input gate
 :math:`i_t`, the forget gate :math:`f_t` and the output gate :math:`o_t`. Report B drew
-them as images for one digit. Here they are drawn for a few digits beside the cell state
+them as images for two test digits. Here they are drawn for a few digits beside the cell state
 :math:`c_t`, and their mean values are measured over the test set in three phases of each
 image: before its first inked row, on the ink, and after its last inked row.
 """

@@ -2,10 +2,12 @@ r"""
 Gate saturation and row saliency
 ================================
 
-Two views of every trained model that go beyond the assignment's questions. Karpathy,
-Johnson and Fei-Fei (2015) call a gate left-saturated when its value is below 0.1 (nearly
-shut) and right-saturated above 0.9 (nearly open), and plot, for each unit, the fraction of
-steps it spends in each regime. Row saliency asks the converse of the readout of
+Two views of every trained model that go beyond the assignment's questions: how often
+its gates saturate, and which input rows its answer depends on.
+
+:cite:t:`karpathy2015visualizing` call a gate left-saturated when its value is below 0.1
+(nearly shut) and right-saturated above 0.9 (nearly open), and plot, for each unit, the
+fraction of steps it spends in each regime. Row saliency asks the converse of the readout of
 :ref:`sphx_glr_auto_examples_plot_06_decision_time.py`: not when the answer is known, but
 which input rows the final answer depends on, measured by the size of the gradient of the
 true class's logit with respect to each row.

@@ -1,6 +1,6 @@
 r"""The counting languages aⁿbⁿ and aⁿbⁿcⁿ (n ≥ 1), and the next-symbol prediction task.
 
-The task is the one of Gers and Schmidhuber (2001) and Weiss, Goldberg and Yahav (2018):
+The task is the one of :cite:t:`gers2001lstm` and :cite:t:`weiss2018practical`:
 a network reads a string one symbol at a time, after a start symbol ``^``, and at every
 position predicts the *set* of symbols that may come next in some string of the language,
 the end of the string ``$`` included. A string is *recognised* when every prediction along

@@ -10,16 +10,13 @@ unit saturates.
 
 What the literature says, which the findings set our numbers beside:
 
-- Weiss, Goldberg and Yahav (2018, "On the Practical Computational Power of Finite
-  Precision RNNs for Language Recognition", ACL, arXiv 1805.04908): trained LSTMs learned
-  to use a counting mechanism on aⁿbⁿ and aⁿbⁿcⁿ and generalised beyond the counts they
-  were trained on; GRUs generalised worse.
-- Suzgun, Belinkov and Shieber (2019, "On Evaluating the Generalization of LSTM Models in
-  Formal Languages", SCiL, arXiv 1811.01001): how well an LSTM generalises depends on the
-  training regime (which lengths, how distributed) and on the model's capacity.
-- El-Naggar, Madhyastha and Weyde (2022, "Exploring the Long-Term Generalization of
-  Counting Behavior in RNNs"): LSTMs fail on sequences much longer than their training
-  strings.
+- :cite:t:`weiss2018practical`: trained LSTMs learned to use a counting mechanism on aⁿbⁿ
+  and aⁿbⁿcⁿ and generalised beyond the counts they were trained on; GRUs generalised
+  worse.
+- :cite:t:`suzgun2019evaluating`: how well an LSTM generalises depends on the training
+  regime (which lengths, how distributed) and on the model's capacity.
+- :cite:t:`elnaggar2022exploring`: LSTM, GRU and ReLU networks all fail to count on Dyck-1
+  strings much longer than their training strings.
 
 Our regime is stated beside every number (:func:`describe`): theirs differ, and the
 findings say which way our runs fall, not that a paper is right or wrong.
@@ -385,8 +382,8 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
     lstm = [s for s in seeds if s.config.cell == "lstm" and s.learned]
     full = [s for s in lstm if s.range == n_test]
     claim = (
-        "El-Naggar et al. (2022) found LSTMs failing on strings much longer than their "
-        "training strings"
+        "El-Naggar et al. (2022) found LSTM, GRU and ReLU networks all failing on Dyck-1 "
+        "strings much longer than their training strings"
     )
     if lstm:
         text = (

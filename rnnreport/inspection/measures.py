@@ -10,7 +10,7 @@ Images ``x`` are (N, 28, 28), row ``t`` read at step ``t`` (steps counted from 1
   :func:`mean_by_phase`, :func:`mean_by_step`.
 * How a recorded state moves: :func:`state_statistics`, :func:`largest_spread`.
 * How often each sigmoid gate is left-saturated (:math:`< 0.1`) or right-saturated
-  (:math:`> 0.9`), per unit, after Karpathy, Johnson and Fei-Fei (2015):
+  (:math:`> 0.9`), per unit, after :cite:t:`karpathy2015visualizing`:
   :func:`saturation_fractions`, :func:`gate_saturation`.
 * :func:`row_saliency`: the size of the gradient of the true class's logit with respect to
   each input row; :func:`mean_row_saliency`, its mean over images.
@@ -35,8 +35,8 @@ SIGMOID_GATES = ("i", "f", "o", "z", "r")
 update and reset gates. Saturation is counted for these."""
 
 LOW, HIGH = 0.1, 0.9
-"""Karpathy et al.'s thresholds: a gate below ``LOW`` is left-saturated, above ``HIGH``
-right-saturated."""
+"""The thresholds of :cite:t:`karpathy2015visualizing`: a gate below ``LOW`` is
+left-saturated, above ``HIGH`` right-saturated."""
 
 
 # -- ink ------------------------------------------------------------------------------------
@@ -226,7 +226,7 @@ def saturation_fractions(
 
 @dataclass(frozen=True, eq=False)
 class GateSaturation:
-    """How often one gate of one layer saturates, per unit (Karpathy et al. 2015)."""
+    """How often one gate of one layer saturates, per unit :cite:p:`karpathy2015visualizing`."""
 
     layer: int
     gate: str  # "i", "f", "o" (LSTM) or "z", "r" (GRU)

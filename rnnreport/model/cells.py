@@ -37,7 +37,8 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def glorot_uniform_(tensor: Tensor, fan_in: int, fan_out: int) -> Tensor:
-    """Fill ``tensor`` from U(-a, a), a = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010).
+    """Fill ``tensor`` from U(-a, a), a = sqrt(6 / (fan_in + fan_out))
+    :cite:p:`glorot2010understanding`.
 
     The fans are passed explicitly because TF1 draws the recurrent kernel as *one* matrix
     of shape ``(D + H, n·H)`` acting on ``[x, h]``; we store its two row blocks apart.
@@ -107,8 +108,8 @@ class GateLayout:
 
 
 class LSTMCell(GateLayout, nn.Module):
-    r"""The LSTM cell of TensorFlow 1's ``BasicLSTMCell`` (Hochreiter & Schmidhuber 1997,
-    with the forget gate of Gers et al. 2000 and no peepholes).
+    r"""The LSTM cell of TensorFlow 1's ``BasicLSTMCell`` (:cite:t:`hochreiter1997long`,
+    with the forget gate of :cite:t:`gers2000learning` and no peepholes).
 
     .. math::
         \begin{aligned}
@@ -133,7 +134,7 @@ class LSTMCell(GateLayout, nn.Module):
     .. note::
         ``forget_bias`` is a constant added inside the forget gate's sigmoid, not a
         parameter: TF1 adds 1.0 so that a fresh cell starts out remembering
-        (Jozefowicz et al. 2015). With ``init="torch"`` it defaults to 0, and the cell
+        :cite:p:`jozefowicz2015empirical`. With ``init="torch"`` it defaults to 0, and the cell
         computes exactly torch.nn.LSTM's function.
     """
 
@@ -206,7 +207,7 @@ class LSTMCell(GateLayout, nn.Module):
 
 
 class GRUCell(GateLayout, nn.Module):
-    r"""The GRU cell (Cho et al. 2014), reset gate before or after the recurrent matmul.
+    r"""The GRU cell :cite:p:`cho2014learning`, reset gate before or after the recurrent matmul.
 
     .. math::
         \begin{aligned}
@@ -227,7 +228,7 @@ class GRUCell(GateLayout, nn.Module):
     candidate); with ``reset="after"`` also ``b_hn`` (H,).
 
     .. note::
-        ``reset="before"`` is Cho et al.'s arXiv v3 and TensorFlow 1's ``GRUCell``: the
+        ``reset="before"`` is :cite:t:`cho2014learning` (arXiv v3) and TF1's ``GRUCell``: the
         assignment's cell. ``reset="after"`` is what cuDNN and torch.nn.GRU compute
         (their ``n_t``); it has a second candidate bias inside the reset, and is a
         different function of the same weights. With ``init="tf1"`` the gate biases

@@ -197,8 +197,8 @@ class Classifier(nn.Module):
     eps 1e-5, a learned scale and shift) normalises each unit over the batch: ``"input"``
     the input projection (H units, statistics over every step of every sequence),
     ``"output"`` the RNN output the head reads (H units, before the head's first ReLU),
-    ``"head"`` the head's 64 units (between FC 64 and its ReLU, where Ioffe & Szegedy put
-    it). In training it uses the batch's statistics, in eval mode its running averages.
+    ``"head"`` the head's 64 units (between FC 64 and its ReLU, where :cite:t:`ioffe2015batch`
+    put it). In training it uses the batch's statistics, in eval mode its running averages.
     Without it the module has exactly the parameters and buffers it always had.
     """
 

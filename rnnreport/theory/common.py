@@ -69,6 +69,29 @@ def tex(expr: sp.Basic) -> str:
     return sp.latex(expr, ln_notation=True)
 
 
+def tex_terms(expr: sp.Expr, rows: int) -> list[str]:
+    """The LaTeX of the sum ``expr`` cut into ``rows`` pieces, in SymPy's printing order:
+    each piece after the first starts with its sign, so that the pieces, set on lines of
+    their own, read as the one sum (for a system too wide for the page's column)."""
+    terms = sp.Add.make_args(expr)
+    if rows < 1 or rows > len(terms):
+        raise ValueError(f"cannot cut a sum of {len(terms)} terms into rows={rows} pieces")
+    ordered = expr.as_ordered_terms() if len(terms) > 1 else [expr]
+    size = -(-len(ordered) // rows)  # terms per piece, rounded up
+    pieces = []
+    for k in range(0, len(ordered), size):
+        text = ""
+        for n, term in enumerate(ordered[k : k + size]):
+            negative = term.could_extract_minus_sign()
+            shown = tex(-term if negative else term)
+            if k + n == 0:
+                text = f"- {shown}" if negative else shown
+            else:
+                text += f" {'-' if negative else '+'} {shown}"
+        pieces.append(text.strip())
+    return pieces
+
+
 def sigmoid(x: sp.Expr) -> sp.Expr:
     r""":math:`\sigma(x) = 1 / (1 + e^{-x})` as a SymPy expression."""
     return 1 / (1 + sp.exp(-x))

@@ -1,5 +1,5 @@
-r"""The converse of Q1.3: under finite precision an LSTM counts, a GRU cannot (Weiss,
-Goldberg, Yahav 2018).
+r"""The converse of Q1.3: under finite precision an LSTM counts, a GRU cannot
+:cite:p:`weiss2018practical`.
 
 Claim: an LSTM with :math:`f = i = j = 1` adds one to its cell per step, without bound; in
 exact arithmetic a GRU's state stays in (-1, 1) when it starts there (:class:`LstmCounts`).
@@ -59,10 +59,11 @@ class LstmCounts:
             rf"f = i = j = 1: \quad & {tex(self.lstm_count)}",
             rf"\text{{constant }} f, i, j: \quad & {tex(self.lstm_finite)} "
             rf"\xrightarrow{{f \to 1}} {tex(self.lstm_finite_limit)}",
-            rf"\text{{GRU: }} & {tex(self.gru_upper)}",
+            rf"\text{{GRU: }} & {tex(self.gru_upper.lhs)}",
+            rf"& \quad = {tex(self.gru_upper.rhs)}",
             r"& |h_{t-1}| < 1,\ 0 < z_t < 1,\ "
-            rf"1 - \tanh u = {tex(self.candidate_gap)} > 0 \ \Rightarrow\ "
-            r"-1 < h_t < 1",
+            rf"1 - \tanh u = {tex(self.candidate_gap)} > 0",
+            r"& \Rightarrow\ -1 < h_t < 1",
             rf"\text{{constant }} z, \tilde h,\ h_0 = 0: \quad & {tex(self.gru_closed)}",
         )
 
@@ -157,8 +158,8 @@ def lstm_counts(
 
 @dataclass(frozen=True, eq=False)
 class FinitePrecision:
-    r""" "An LSTM counts, a GRU cannot" is a statement about finite precision (Weiss et al.
-    assume it). In exact arithmetic both sides change:
+    r""" "An LSTM counts, a GRU cannot" is a statement about finite precision
+    (:cite:t:`weiss2018practical` assume it). In exact arithmetic both sides change:
 
     * a finite-weight LSTM cell is bounded too: on bounded inputs its forget gate stays
       below some :math:`\sigma(A) < 1`, and :math:`|c_t| \le b_t` with
@@ -168,11 +169,14 @@ class FinitePrecision:
       :math:`\tilde h (1 - z) z^t > 0` at every step: it is one-to-one in t, so the state
       does encode the count.
 
-    In floats the GRU's state stops changing once the step is below half an ulp, about at
-    :math:`t^* = 1 + \ln(2^{-p} / (1 - z)) / \ln z` for p significand bits; from then on
-    it cannot tell t from t + 1. The LSTM's float count stops too, at :math:`2^p`, where
-    adding 1 rounds away. And a GRU's state can round to exactly :math:`\pm 1`: in float32
-    its range is :math:`[-1, 1]`, not :math:`(-1, 1)`.
+    In floats the GRU's state stops changing once its step :math:`(1 - z) z^{t-1}`
+    (candidate 1) is below half an ulp of the floats just below 1, :math:`2^{-(p+1)}` for p
+    significand bits (24 in float32, 53 in float64): about at
+    :math:`t^* = 1 + \ln(2^{-(p+1)} / (1 - z)) / \ln z`. From then on it cannot tell t
+    from t + 1. The estimate ignores the rounding of the step's own terms; the measured
+    steps come within about 1 % of it, at or before it. The LSTM's float count stops too,
+    at :math:`2^p`, where adding 1 rounds away. And a GRU's state can round to exactly
+    :math:`\pm 1`: in float32 its range is :math:`[-1, 1]`, not :math:`(-1, 1)`.
 
     Witnesses: GRU cells with update gates :math:`\sigma(b)` for ``update_biases`` and
     candidate :math:`\tanh 50` (exactly 1.0 in both formats) fed ones in float32 and
@@ -185,7 +189,7 @@ class FinitePrecision:
     lstm_bound_limit: sp.Expr  # 1 / (1 - sigma(A)) = 1 + e^A
     gru_step_gain: sp.Expr  # h_{t+1} - h_t for h_t = h~ (1 - z^t)
     gru_gain_positive: bool
-    stop_estimate: sp.Expr  # 1 + ln(2^-p / (1 - z)) / ln z
+    stop_estimate: sp.Expr  # 1 + ln(2^-(p+1) / (1 - z)) / ln z: step below half an ulp
     update_biases: tuple[float, ...]
     dtypes: tuple[str, ...]
     stop_step: np.ndarray  # (dtypes, K) first t with h_t == h_{t-1}; -1 if none
@@ -235,7 +239,7 @@ def finite_precision(
     gain = sp.factor(sp.expand(closed.subs(t, t + 1) - closed))
     q = sp.Symbol("q", positive=True)  # z = 1 / (1 + q) = sigma(-ln q): z in (0, 1)
     gain_positive = bool(sp.simplify(gain.subs(zs, 1 / (1 + q))).is_positive)
-    estimate = 1 + sp.log(2**-p / (1 - zs)) / sp.log(zs)
+    estimate = 1 + sp.log(2 ** -(p + 1) / (1 - zs)) / sp.log(zs)  # step < half an ulp
 
     # the GRU's leaky count in both formats: one unit per update bias, fed ones
     dtypes = (torch.float32, torch.float64)

@@ -97,8 +97,8 @@ class KeepState:
             r"\text{LSTM, any } c_0,\ f_t \ge \varphi,\ i_t \le \iota:\ & "
             rf"|c_T - c_0| \le {tex(self.general_drift)}",
             r"\text{coupled } (z_t \text{ or } i_t = 1 - f_t) \ge \varphi:\ & "
-            r"|s_T - s_0| \le (1 - \varphi^T)\,\Delta,\quad "
-            rf"\Delta = \max_t |\tilde s_t - s_0| < {tex(self.delta_bound)}",
+            r"|s_T - s_0| \le (1 - \varphi^T)\,\Delta,",
+            rf"& \Delta = \max_t |\tilde s_t - s_0| < {tex(self.delta_bound)}",
             rf"\text{{constant }} f = \sigma(\beta),\ i = 1 - f:\ & |h_T - h_0| \le "
             rf"{tex(self.drift)}",
             rf"{tex(self.drift)} = {tex(sy['epsilon'])} \ \Rightarrow\ & "
@@ -108,8 +108,8 @@ class KeepState:
             rf"{tex(self.bias_bound_asymptote)} \ \Rightarrow\ "
             r"\beta^* = \ln\frac{T\Delta}{\varepsilon} + o(1)",
             r"f = \sigma(\beta),\ i = \sigma(-\beta):\ & \lim_{\beta\to\infty} e^{\beta}"
-            r"\left[(1 - \sigma(\beta)^T)|c_0| + T\sigma(-\beta)\right] = "
-            rf"{tex(self.general_bias_asymptote)}",
+            r"\left[(1 - \sigma(\beta)^T)|c_0| + T\sigma(-\beta)\right]",
+            rf"& \quad = {tex(self.general_bias_asymptote)}",
         )
 
     def bias_rows(self) -> list[dict[str, object]]:

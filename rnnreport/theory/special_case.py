@@ -21,6 +21,13 @@ In float arithmetic the LSTM's gates can round to exactly 1, and then :math:`h_1
 float nearest :math:`\tanh 1`: the bound holds as :math:`|h_1| \le \mathrm{fl}(\tanh 1)`,
 with equality possible; the GRU's margin is far larger than any rounding.
 
+This proves report A's reason (the squashed output), for every LSTM. Report B's reason,
+the reset gate, is not proved to block every LSTM: the mapping below fails on it, but
+other LSTM weights, a comparison through the cell :math:`c_t`, or a start from
+:math:`c_0 \ne 0` are not ruled out. Report B's own counterexample (update gate 0,
+candidate input weight and bias 0) stays at 0 from :math:`h_0 = 0`, as an LSTM with all
+weights zero does, so under the definition above that LSTM matches it.
+
 Then the closest gate mapping (:math:`f = z`, :math:`i = 1 - z`, :math:`o = 1`): it makes
 the LSTM's cell follow the GRU's update form, and leaves three differences: the reset
 gate, the recurrent input (the LSTM's gates and candidate read its output
@@ -39,7 +46,17 @@ import torch
 from rnnreport.inspection.tables import Findings
 from rnnreport.model.cells import GRUCell, LSTMCell
 
-from .common import Latex, binary_image, blank_cell, get_gate, set_gate, sigmoid, tex, unroll
+from .common import (
+    Latex,
+    binary_image,
+    blank_cell,
+    get_gate,
+    set_gate,
+    sigmoid,
+    tex,
+    tex_terms,
+    unroll,
+)
 from .limits import TanhFixedPoint, tanh_fixed_point
 
 # --------------------------------------------------------------------------------------
@@ -99,17 +116,18 @@ class FirstStepBound:
         return Latex(
             rf"\text{{LSTM}},\ h_0 = c_0 = 0: \quad & {tex(self.lstm_first)}",
             rf"& o_1, i_1 \in {tex(self.gate_range)}, \quad j_1 \in {tex(self.candidate_range)}",
-            r"i_1 = \tfrac{1}{1 + s},\ |j_1| = \tfrac{1}{1 + t}\ (s, t > 0): \quad & "
-            rf"1 - |c_1| = {tex(self.cell_margin)} > 0",
-            rf"& \tanh'(y) = {tex(self.tanh_slope)} > 0, \quad \tanh(-y) = -\tanh y",
+            r"& i_1 = \tfrac{1}{1 + s},\ |j_1| = \tfrac{1}{1 + t}\ (s, t > 0):",
+            rf"& \quad 1 - |c_1| = {tex(self.cell_margin)} > 0",
+            rf"& \tanh'(y) = {tex(self.tanh_slope)} > 0,",
+            r"& \tanh(-y) = -\tanh y",
             rf"\Rightarrow\ & |h_1| = o_1 \tanh|c_1| < {tex(self.bound)} \approx "
-            rf"{float(self.bound):.4f}, \quad "
-            rf"\lim_{{o_1, i_1, j_1 \to 1^-}} o_1 \tanh(i_1 j_1) = {tex(self.supremum)}",
+            rf"{float(self.bound):.4f}",
+            rf"& \lim_{{o_1, i_1, j_1 \to 1^-}} o_1 \tanh(i_1 j_1) = {tex(self.supremum)}",
             rf"\text{{GRU}},\ h_0 = 0: \quad & {tex(self.gru_first)}",
             rf"z_1 = \sigma(-\beta),\ \tilde h_1 = \tanh\beta: \quad & h_1 = "
             rf"\sigma(\beta)\tanh\beta \xrightarrow{{\beta \to \infty}} "
-            rf"{tex(self.gru_supremum)}, \quad "
-            rf"h_1 > \tanh 1 \iff \beta > {self.beta_threshold:.4f}",
+            rf"{tex(self.gru_supremum)}",
+            rf"& h_1 > \tanh 1 \iff \beta > {self.beta_threshold:.4f}",
         )
 
     def variants(self) -> Latex:
@@ -396,15 +414,20 @@ class GruNotLstm:
 
     def math(self) -> Latex:
         names = ("reset", "input", "output")
+        # long sums go on two lines, so that the system fits a desktop column whole
+        first, rest = tex_terms(self.lstm_step.rhs, 2)
+        deltas = []
+        for n, d in zip(names, self.differences, strict=True):
+            head, *tail = tex_terms(d, 2) if len(sp.Add.make_args(d)) > 2 else [tex(d)]
+            deltas.append(rf"\Delta_{{\text{{{n}}}}} &= {head}")
+            deltas += [rf"& \qquad {t}" for t in tail]
         return Latex(
             rf"\text{{GRU: }} & {tex(self.gru_step)}",
-            rf"\text{{LSTM, }} f = z,\ i = 1 - z,\ o = 1: & {tex(self.lstm_step)}, "
-            rf"\quad {tex(self.lstm_output)}",
+            rf"\text{{LSTM, }} f = z,\ i = 1 - z,\ o = 1: & {tex(self.lstm_step.lhs)} = {first}",
+            rf"& \qquad {rest},",
+            rf"& {tex(self.lstm_output)}",
             rf"\text{{same state }} s: & {tex(self.step_difference)}",
-            *(
-                rf"\Delta_{{\text{{{n}}}}} &= {tex(d)}"
-                for n, d in zip(names, self.differences, strict=True)
-            ),
+            *deltas,
             rf"\Delta_{{\text{{output}}}} = 0 \iff & c_t = \tanh c_t \iff "
             rf"c_t \in {tex(self.fixed_point.solutions)}",
         )

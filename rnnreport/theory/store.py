@@ -58,10 +58,10 @@ class StoreInput:
 
     def math(self) -> Latex:
         return Latex(
-            rf"\text{{LSTM: }} & {tex(self.lstm_step)} "
-            rf"\ \xrightarrow{{f \to 0,\ i \to 1,\ o \to 0}}\ {tex(self.lstm_limit)}",
-            rf"\text{{GRU: }} & {tex(self.gru_step)} "
-            rf"\ \xrightarrow{{z \to 0,\ r \to 0}}\ {tex(self.gru_limit)}",
+            rf"\text{{LSTM: }} & {tex(self.lstm_step)}",
+            rf"& \xrightarrow{{f \to 0,\ i \to 1,\ o \to 0}}\ {tex(self.lstm_limit)}",
+            rf"\text{{GRU: }} & {tex(self.gru_step)}",
+            rf"& \xrightarrow{{z \to 0,\ r \to 0}}\ {tex(self.gru_limit)}",
             rf"\text{{range: }} & \tanh(\mathbb{{R}}) = {tex(self.tanh_range)}, \qquad "
             rf"\{{y : \tanh y = 1\}} = {tex(self.pixel_one)}",
             rf"\text{{inverse: }} & {tex(self.inverse)}",

@@ -7,9 +7,12 @@ For each page, served from localhost and then opened straight from disk (``file:
 * every ``<img>`` loaded (``naturalWidth > 0``);
 * MathJax typeset every formula: no ``.math`` element without MathJax output, no TeX error
   box, and no raw TeX delimiters left in the text outside code;
+* served, at a desktop width (1400 px) and a phone width (390 px): every display equation
+  (``mjx-container[display]``) fits its column, or scrolls sideways inside it; none runs
+  past the column or is cut off;
 
 and the landing page shows the results table with the assignment's eight models. A
-full-page screenshot of each page goes to ``docs/_build/screenshots/``.
+full-page screenshot of each page at each width goes to ``docs/_build/screenshots/``.
 """
 
 from __future__ import annotations
@@ -107,6 +110,58 @@ RESULTS_TABLE = r"""
 """
 
 
+# The widths every page is measured at: a desktop window and a phone (an iPhone's 390 px).
+WIDTHS = (1400, 390)
+
+# In the browser: every display equation MathJax rendered, and what would hide part of it.
+# An equation is fine when it fits its parent, or when it (or a box around it inside the
+# article) scrolls sideways; it fails when it is wider than its parent and nothing scrolls
+# (it runs past the column), when its own content overflows a box that does not scroll (cut
+# off), or when the box that scrolls it runs past the article column itself.
+DISPLAY_MATH = r"""
+() => {
+  const scrolls = (el) => ["auto", "scroll"].includes(getComputedStyle(el).overflowX);
+  const column = document.querySelector("article.bd-article") || document.body;
+  const edge = column.getBoundingClientRect();
+  const found = [];
+  document.querySelectorAll("mjx-container[display]").forEach((el, k) => {
+    const parent = el.parentElement;
+    const width = el.getBoundingClientRect().width;
+    let clip = null;  // the nearest box, this one or one around it, that scrolls sideways
+    for (let a = el; a && a !== column; a = a.parentElement) {
+      if (scrolls(a)) { clip = a; break; }
+    }
+    const box = (clip || el).getBoundingClientRect();
+    const section = el.closest("section[id]");
+    const problems = [];
+    if (width > parent.clientWidth + 1 && !clip) {
+      problems.push(`${Math.round(width)} px wide in a ${parent.clientWidth} px parent`);
+    }
+    const own = getComputedStyle(el).overflowX;
+    if (el.scrollWidth > el.clientWidth + 1) {
+      if (own === "hidden" || own === "clip") {
+        problems.push(`cut: content ${el.scrollWidth} px in a ${el.clientWidth} px box`);
+      } else if (!clip) {
+        problems.push(`content ${el.scrollWidth} px spills out of a ${el.clientWidth} px box`);
+      }
+    }
+    if (box.right > edge.right + 1 || box.left < edge.left - 1) {
+      problems.push(`runs past the column (${Math.round(box.left)}..${Math.round(box.right)} px, ` +
+        `column ${Math.round(edge.left)}..${Math.round(edge.right)} px)`);
+    }
+    found.push({
+      index: k,
+      where: section ? section.id : "",
+      width: Math.round(el.scrollWidth),
+      scrolls: Boolean(clip),
+      problems,
+    });
+  });
+  return found;
+}
+"""
+
+
 def _is_local(url: str) -> bool:
     """A request the site may make: its own server, its own files, or inline data."""
     parts = urlsplit(url)
@@ -147,14 +202,25 @@ def _open(context: Any, url: str) -> tuple[Any, dict[str, list[str]]]:
     return page, problems
 
 
-def _check_page(context: Any, url: str, name: str, screenshot: Path | None) -> dict[str, Any]:
-    """Open one page and assert that it is complete; return what was inspected."""
+def _check_page(
+    context: Any, url: str, name: str, screenshots: Path | None = None
+) -> dict[str, Any]:
+    """Open one page and assert that it is complete; return what was inspected.
+
+    With ``screenshots``, also measure every display equation at each of ``WIDTHS`` and
+    save a full-page screenshot at each, ``<page>-<width>.png``.
+    """
     page, problems = _open(context, url)
+    math_at: dict[int, list[dict[str, Any]]] = {}
     try:
         seen = page.evaluate(INSPECT)
         page.wait_for_load_state("networkidle")  # anything the checks themselves triggered
-        if screenshot is not None:
-            page.screenshot(path=str(screenshot), full_page=True)
+        if screenshots is not None:
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 900})
+                page.evaluate("() => new Promise((done) => requestAnimationFrame(done))")
+                math_at[width] = page.evaluate(DISPLAY_MATH)
+                page.screenshot(path=str(screenshots / _shot_name(name, width)), full_page=True)
         table = page.evaluate(RESULTS_TABLE)
     finally:
         page.close()
@@ -169,32 +235,39 @@ def _check_page(context: Any, url: str, name: str, screenshot: Path | None) -> d
         "MathJax errors": seen["tex_errors"],
         "raw TeX in the text": raw_tex,
     }
+    for width, maths in math_at.items():
+        failures[f"display math at {width} px"] = [
+            f"equation {m['index']} (section {m['where'] or '-'}): {'; '.join(m['problems'])}"
+            for m in maths
+            if m["problems"]
+        ]
     failures = {k: v for k, v in failures.items() if v}
     assert not failures, f"{name} ({url}) is not complete: {failures}"
     seen["table"] = table
+    seen["display_math"] = math_at
     return seen
 
 
-def _url_name(page: str) -> str:
-    return page.replace("/", "__").removesuffix(".html") + ".png"
+def _shot_name(page: str, width: int) -> str:
+    return page.replace("/", "__").removesuffix(".html") + f"-{width}.png"
 
 
 @pytest.mark.parametrize("page", PAGES or [NOT_BUILT])
 def test_page_served_from_localhost(
     page: str, base_url: str, browser_context: Any, screenshots: Path
 ) -> None:
-    _check_page(browser_context, base_url + page, page, screenshots / _url_name(page))
+    _check_page(browser_context, base_url + page, page, screenshots)
 
 
 @pytest.mark.parametrize("page", PAGES or [NOT_BUILT])
 def test_page_opened_from_disk(page: str, site: Path, browser_context: Any) -> None:
     """The README promises the site opens from disk: file:// has stricter rules than http."""
-    _check_page(browser_context, (site / page).as_uri(), page, None)
+    _check_page(browser_context, (site / page).as_uri(), page)
 
 
 def test_landing_page_shows_the_results(base_url: str, browser_context: Any) -> None:
     """The results table lists exactly the assignment's eight models; the key figure shows."""
-    seen = _check_page(browser_context, base_url + "index.html", "index.html", None)
+    seen = _check_page(browser_context, base_url + "index.html", "index.html")
     table = seen["table"]
     assert table is not None, "index.html has no table.results-table"
     assert table["header"] and table["header"][0].lower() == "model", table["header"]
@@ -206,5 +279,5 @@ def test_landing_page_shows_the_results(base_url: str, browser_context: Any) -> 
 
 def test_theory_page_typesets_math(base_url: str, browser_context: Any) -> None:
     """The math check must have something to check: the theory page has display equations."""
-    seen = _check_page(browser_context, base_url + "theory.html", "theory.html", None)
+    seen = _check_page(browser_context, base_url + "theory.html", "theory.html")
     assert seen["math_count"] >= 2, f"theory.html has {seen['math_count']} formulas, expected >= 2"

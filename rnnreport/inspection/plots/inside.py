@@ -224,7 +224,7 @@ def saturation_scatter(
     panels: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray]]],
     title: str | None = None,
 ) -> Figure:
-    """Karpathy et al. (2015)'s gate-saturation plot: one point per unit.
+    """The gate-saturation plot of :cite:t:`karpathy2015visualizing`: one point per unit.
 
     ``panels[gate] = [(left (H,), right (H,)) for each layer]``: the fraction of steps the
     unit's gate spends below 0.1 (x) and above 0.9 (y). Colour is the layer. Points near
