@@ -11,7 +11,7 @@ The package, from the bottom up (a part imports only parts above it in this list
 - ``rnnreport.inspection``: recording inside a model (``probes``), figures (``plots``)
   and tables (``tables``);
 - ``rnnreport.theory``: the SymPy derivations for Q1, witnessed on the cells;
-- :mod:`rnnreport.data`: offline MNIST in its binary and grey views, and the counting
+- ``rnnreport.data``: offline MNIST in its binary and grey views, and the counting
   languages;
 - :mod:`rnnreport.train`: training one config, its cache, the worker pool;
 - ``rnnreport.experiments``: the results layer and its families (the grid, the

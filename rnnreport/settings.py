@@ -1,5 +1,5 @@
 """The environment, read in one place (cache, data and output directories, the build's
-budget), and the budgets themselves (:data:`BUDGETS`).
+budget), and the budgets themselves (:data:`~rnnreport.settings.BUDGETS`).
 
 =====================  ==========================================================
 variable               meaning
