@@ -190,13 +190,29 @@ def device_description(device: torch.device | str | None = None) -> str:
 
 @functools.cache
 def code_digest(config_class: type) -> str:
-    """Fingerprint of the code that defines a trained model of ``config_class``: the class
-    (and what its ``build()`` constructs), :func:`~rnnreport.model.classifier.build_model`,
-    and the training functions, with everything of the package they use (see
-    :mod:`rnnreport.fingerprint`). The progress display is left out: it changes no result.
-    Computed once per class in a process."""
-    roots = (config_class, build_model, _fresh, _fit, evaluate)
-    return fingerprint(roots, ignore=(_Progress,))
+    """Fingerprint of the code that defines a trained model of ``config_class``
+    (:func:`trainer_code`, see :mod:`rnnreport.fingerprint`); computed once per class in a
+    process."""
+    roots, ignore = trainer_code(config_class)
+    return fingerprint(roots, ignore=ignore)
+
+
+def trainer_code(config_class: type) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """``(roots, ignored)`` of the fingerprint of a model of ``config_class``.
+
+    Roots: the class (and what its ``build()`` constructs), the model's builder and the
+    whole training from :func:`trained_model` down: fresh start, resume, checkpoints, the
+    fitting loop, evaluation, threads. Ignored, because they cannot change a trained
+    model's weights or metrics: the progress display; MNIST's loading and the choice of its
+    view (the data enter the key by the digest of the arrays trained on); where an entry
+    lives and its lock; reading and writing finished entries (stored whole, and checked by
+    their checksum when read: the cache tests check the round trip bit for bit).
+    """
+    ignored = (
+        *(_Progress, load_mnist, MNIST.pixels),
+        *(cache_path, check_cache, _locked, _load_entry, _store),
+    )
+    return (config_class, build_model, trained_model), ignored
 
 
 def cache_key(

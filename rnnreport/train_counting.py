@@ -53,7 +53,6 @@ from .train import (
     Result,
     TrainingDiverged,
     _cpu_threads,
-    _fresh,
     _Run,
     cached_training,
     check_cache,
@@ -62,6 +61,7 @@ from .train import (
     run_worker,
     train_jobs,
 )
+from .train import trainer_code as mnist_trainer_code
 
 DEVICE = torch.device("cpu")
 """Counters train on the CPU: a few units over a few dozen steps keep no GPU busy."""
@@ -72,9 +72,19 @@ DEVICE = torch.device("cpu")
 
 @functools.cache
 def code_digest() -> str:
-    """Fingerprint of the code that defines a trained counter (see :mod:`rnnreport.fingerprint`):
-    the config and what it builds, the initial draw, the loop and the evaluation."""
-    return fingerprint((CounterConfig, build_model, _fresh, _fit, evaluate))
+    """Fingerprint of the code that defines a trained counter (:func:`trainer_code`, see
+    :mod:`rnnreport.fingerprint`)."""
+    roots, ignore = trainer_code()
+    return fingerprint(roots, ignore=ignore)
+
+
+def trainer_code() -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """``(roots, ignored)`` of a counter's fingerprint: the config and what it builds, and
+    the whole training from :func:`train` down; ignored as for the MNIST models
+    (:func:`rnnreport.train.trainer_code`), with the counters' own entry paths and the line
+    that reports a trained counter."""
+    _, ignored = mnist_trainer_code(CounterConfig)
+    return (CounterConfig, build_model, train), (*ignored, cache_path, _report)
 
 
 def cache_key(config: CounterConfig, data: languages.Strings) -> dict[str, Any]:
@@ -144,17 +154,23 @@ def train(
     def fit(run: _Run, after_epoch: Callable[[_Run], None]) -> Result:
         result = _fit(config, data, run, after_epoch)
         if progress != "off":
-            print(
-                f"rnnreport: trained {config.name} seed {config.seed} in {len(result.history)} "
-                f"epochs ({result.train_seconds:.0f} s): {result.test_accuracy:.0%} of n ≤ "
-                f"{config.n_test} recognised",
-                file=sys.stderr,
-                flush=True,
-            )
+            _report(result)
         return result
 
     path = cache_path(config) if use_cache else None
     return cached_training(path, config, DEVICE, fit, on_epoch)
+
+
+def _report(result: Result) -> None:
+    """One line on stderr: a counter trained, in how many epochs, how much it recognises."""
+    config = result.config
+    print(
+        f"rnnreport: trained {config.name} seed {config.seed} in {len(result.history)} "
+        f"epochs ({result.train_seconds:.0f} s): {result.test_accuracy:.0%} of n ≤ "
+        f"{config.n_test} recognised",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def pending(configs: Sequence[CounterConfig]) -> list[Job]:

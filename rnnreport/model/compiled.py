@@ -82,26 +82,9 @@ def rows(t: Tensor) -> list[int]:
     return [first + k * step for k in range(len(t))]
 
 
-_status = "not tried yet"
-
-
-@functools.cache
 def kernel() -> Kernel | None:
     """The compiled kernel, built on first use in this process; None where it cannot be."""
-    global _status
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        _status = "torch operations: no C compiler (cc or gcc) on PATH"
-        return None
-    try:
-        source = SOURCE.read_bytes()
-        library = _build(compiler, source)
-        loaded = Kernel(ctypes.CDLL(str(library)), identity=_digest(source))
-    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-        _status = f"torch operations: building {SOURCE.name} failed: {_first_line(error)}"
-        return None
-    _status = f"compiled C ({SOURCE.name} {loaded.identity}, {compiler})"
-    return loaded
+    return _load()[0]
 
 
 def identity() -> str | None:
@@ -113,8 +96,22 @@ def identity() -> str | None:
 
 def status() -> str:
     """One line: which way a step's element-wise work runs here, and why."""
-    kernel()
-    return _status
+    return _load()[1]
+
+
+@functools.cache
+def _load() -> tuple[Kernel | None, str]:
+    """The kernel (None where it cannot be built) and the line :func:`status` says."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None, "torch operations: no C compiler (cc or gcc) on PATH"
+    try:
+        source = SOURCE.read_bytes()
+        library = _build(compiler, source)
+        loaded = Kernel(ctypes.CDLL(str(library)), identity=_digest(source))
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        return None, f"torch operations: building {SOURCE.name} failed: {_first_line(error)}"
+    return loaded, f"compiled C ({SOURCE.name} {loaded.identity}, {compiler})"
 
 
 def _digest(source: bytes) -> str:
