@@ -693,12 +693,14 @@ def _cpu_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-_CHECKPOINT = ("model", "optimizer", "order", "history", "spent")
+_CHECKPOINT = ("entry", "model", "optimizer", "order", "history", "spent")
 
 
 def _checkpoint(path: Path, run: _Run) -> None:
-    """Keep ``run`` at ``path``, checked like a cache entry (:func:`_save_checked`)."""
+    """Keep ``run`` at ``path``, checked like a cache entry (:func:`_save_checked`), with the
+    file name it was kept under: the entry's name, which carries its key's hash."""
     state = {
+        "entry": path.name,
         "model": {k: v.detach().cpu() for k, v in run.model.state_dict().items()},
         "optimizer": run.optimizer.state_dict(),
         "order": run.order.get_state(),
@@ -716,6 +718,8 @@ def _resume(path: Path, config: TrainConfig, device: torch.device) -> _Run | Non
     run = _fresh(config, device)
     try:
         state = _load_checked(path, _CHECKPOINT)
+        if state["entry"] != path.name:
+            raise _Unusable(f"it was kept for {state['entry']}, another config or key")
         try:
             run.model.load_state_dict(state["model"], strict=True)
             run.optimizer.load_state_dict(state["optimizer"])

@@ -560,3 +560,24 @@ def test_workers_keep_freed_memory_instead_of_faulting_it_in_again() -> None:
 
     default, keep = faults_per_step("default"), faults_per_step("keep")
     assert keep < default, (keep, default)
+
+
+def test_a_checkpoint_resumes_only_the_config_it_was_kept_for(data, capsys) -> None:
+    """A checkpoint copied to another config's name (another lr) is not resumed there."""
+    kept, other = replace(TINY, epochs=3), replace(TINY, epochs=3, lr=0.002)
+    uninterrupted = train(other, data=data, use_cache=False)
+
+    def stop_after_second(epoch) -> None:
+        if epoch.epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(kept, data=data, on_epoch=stop_after_second)
+    source = cache_path(kept, data).with_suffix(".partial")
+    target = cache_path(other, data).with_suffix(".partial")
+    target.write_bytes(source.read_bytes())
+    capsys.readouterr()
+    result = train(other, data=data)
+    err = capsys.readouterr().err
+    assert f"ignoring bad checkpoint {target.name}: it was kept for {source.name}" in err
+    assert "resuming" not in err and result == uninterrupted
