@@ -13,7 +13,7 @@ were trained on. Neither 2018 report touches the question.
 
 Here the library's own cells (the same :class:`~rnnreport.model.cells.LSTMCell` and
 :class:`~rnnreport.model.cells.GRUCell` as the MNIST grid, one layer of a few units) learn
-the usual next-symbol task on aⁿbⁿ and aⁿbⁿcⁿ (:mod:`rnnreport.languages`): after each
+the usual next-symbol task on aⁿbⁿ and aⁿbⁿcⁿ (:mod:`rnnreport.data.languages`): after each
 symbol, predict the set of symbols that may come next, the end of the string included. A
 string is *recognised* when every prediction along it is right. Each cell is trained on
 n = 1 … N_train from several seeds and tested on every n up to 10 × N_train.

@@ -2,6 +2,7 @@
 
 The package, from the bottom up (a part imports only parts above it in this list):
 
+- :mod:`rnnreport.files`: the one atomic writer, which every part may use;
 - :mod:`rnnreport.settings`: the environment, read in one place;
 - ``rnnreport.model``: the equations (``cells``), unrolling and stacking (``layers``),
   the assignment's classifier (``classifier``) and the whole-image baselines
@@ -9,7 +10,8 @@ The package, from the bottom up (a part imports only parts above it in this list
 - ``rnnreport.inspection``: recording inside a model (``probes``), figures (``plots``)
   and tables (``tables``);
 - ``rnnreport.theory``: the SymPy derivations for Q1, witnessed on the cells;
-- :mod:`rnnreport.data`: offline MNIST;
+- :mod:`rnnreport.data`: offline MNIST in its binary and grey views, and the counting
+  languages;
 - :mod:`rnnreport.train`: training one config, its cache, the worker pool;
 - ``rnnreport.experiments``: the results layer and its families (the grid, the
   baselines) and what the 2018 reports said;

@@ -32,7 +32,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -46,6 +45,7 @@ from torch.nn import functional as F
 
 from . import settings
 from .data import MNIST, Split, load_mnist
+from .files import atomic_write
 from .fingerprint import fingerprint
 from .model import compiled
 from .model.classifier import TRAIN_SEQUENCES, build_model, count_parameters
@@ -322,17 +322,8 @@ def _checksum(content: Any) -> str:
 def _save_checked(content: dict[str, Any], path: Path) -> None:
     """Save ``content`` with its checksum: to a temporary file beside ``path``, then renamed
     into place, so that an interrupted write leaves nothing that looks valid."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"content": content, "checksum": _checksum(content)}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        torch.save({"content": content, "checksum": _checksum(content)}, f)
 
 
 def _load_checked(path: Path, fields: tuple[str, ...]) -> dict[str, Any]:

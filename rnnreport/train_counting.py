@@ -2,11 +2,11 @@
 language, with the MNIST trainer's cache and its guarantees.
 
 Training: Adam (``config.lr``, other settings at their defaults) on the strings with n = 1 …
-``config.n_train`` (:func:`rnnreport.languages.strings`), in batches of
+``config.n_train`` (:func:`rnnreport.data.languages.strings`), in batches of
 ``config.batch_size`` strings drawn in an order from ``config.seed``; the loss is binary
 cross-entropy of each symbol's prediction, averaged over the strings' positions and symbols.
 **Stopping rule**: after each epoch every training string is checked
-(:func:`rnnreport.languages.recognised`); training stops after the first epoch that ends a run
+(:func:`rnnreport.data.languages.recognised`); training stops after the first epoch that ends a run
 of ``config.patience`` epochs in a row in which all of them were, and otherwise after
 ``config.epochs``. The run keeps the weights of the last epoch either way.
 
@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from . import languages
+from .data import languages
 from .fingerprint import fingerprint
 from .model.classifier import build_model, count_parameters
 from .model.counter import CounterConfig

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnnreport import languages as L
 from rnnreport import settings
 from rnnreport import train_counting as tc
+from rnnreport.data import languages as L
 from rnnreport.experiments import counting
 from rnnreport.inspection.probes import record
 from rnnreport.model import counter

@@ -2,7 +2,7 @@ r"""The converse, trained: do an LSTM and a GRU learn to count? A family, measur
 
 The theory pages set weights by hand: an LSTM cell counts, a GRU state saturates
 (:mod:`rnnreport.theory.counting`). Here the same cells are *trained* on aⁿbⁿ and aⁿbⁿcⁿ
-(:mod:`rnnreport.languages`, next-symbol prediction) with n = 1 … N_train, several seeds
+(:mod:`rnnreport.data.languages`, next-symbol prediction) with n = 1 … N_train, several seeds
 each, and measured far beyond: the generalisation range of each seed (the largest n such
 that every string up to n is recognised), recognition for every n up to 10 × N_train, and
 inside, whether a unit counts (its value after aⁿ moves linearly with n) and where a GRU
@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import languages
 from .. import train_counting as tc
+from ..data import languages
 from ..inspection import tables
 from ..inspection.probes import record
 from ..model.counter import CounterConfig

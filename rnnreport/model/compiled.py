@@ -25,7 +25,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
-import os
 import platform
 import shutil
 import subprocess
@@ -33,6 +32,8 @@ import tempfile
 from pathlib import Path
 
 from torch import Tensor
+
+from ..files import replacing
 
 SOURCE = Path(__file__).with_name("steps.c")
 FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC")
@@ -129,9 +130,8 @@ def _build(compiler: str, source: bytes) -> Path:
     if target.exists():
         return target
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-            os.replace(_compile(compiler, Path(scratch) / target.name), target)
+        with replacing(target) as library:
+            _compile(compiler, library)
         return target
     except OSError:  # read-only, not a directory, full: this process builds its own
         return _compile(compiler, Path(tempfile.mkdtemp(prefix="rnnreport-kernels-")) / target.name)

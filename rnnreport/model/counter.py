@@ -7,7 +7,7 @@ r"""A next-symbol predictor for the counting languages, and the frozen config th
 The recurrent layer is :class:`rnnreport.model.layers.RNN`, the same LSTM and GRU cells as
 the MNIST grid (TF1 flavour: LSTM forget bias 1, GRU reset before the matmul, Glorot-uniform
 kernels). The output is multi-label, one sigmoid per symbol: at each step the network says
-which symbols may come next (see :mod:`rnnreport.languages`).
+which symbols may come next (see :mod:`rnnreport.data.languages`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .classifier import MAX_EPOCHS, _out_of_range, config_key, training_problems
 from .layers import RNN
 
 SYMBOLS_IN, SYMBOLS_OUT = 4, 4
-"""Sizes of :data:`rnnreport.languages.INPUTS` (``^ a b c``) and ``OUTPUTS`` (``a b c $``):
+"""Sizes of :data:`rnnreport.data.languages.INPUTS` (``^ a b c``) and ``OUTPUTS`` (``a b c $``):
 the model part may not import the data part, and a test checks that the two agree."""
 LANGUAGE_NAMES = ("anbn", "anbncn")
 MAX_N = 10_000  # strings of 30,000 symbols: far beyond anything this report trains on

@@ -1,7 +1,7 @@
 """The counting languages: membership, next-symbol sets, encoding, recognition and range.
 
 The expected sets are written out by hand from the task's definition (the table in
-:mod:`rnnreport.languages`), not computed by the code under test.
+:mod:`rnnreport.data.languages`), not computed by the code under test.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnreport import languages as L
+from rnnreport.data import languages as L
 
 
 def test_strings_and_membership() -> None:
