@@ -30,7 +30,6 @@ from collections.abc import Iterable
 from types import FunctionType, ModuleType
 
 import numpy as np
-import torch
 
 PACKAGE = "rnnreport"
 """Whose code is followed; other code is covered by the versions in the cache key."""
@@ -86,9 +85,10 @@ def _walk(
             continue
         seen.add(id(obj))
         tree = _canonical_tree(obj)
-        found[f"{obj.__module__}.{obj.__qualname__}"] = (
-            f"{obj.__qualname__.rpartition('.')[2]}: {ast.dump(tree)}"
-        )
+        name = f"{obj.__module__}.{obj.__qualname__}"
+        if "<lambda>" in name:  # lambdas share a name: tell them apart by their line
+            name += f"@{obj.__code__.co_firstlineno}"  # type: ignore[attr-defined]
+        found[name] = f"{obj.__qualname__.rpartition('.')[2]}: {ast.dump(tree)}"
         namespace = vars(sys.modules[obj.__module__])
         for name, value in _references(tree, namespace, package):
             if _is_ours(value, package):
@@ -161,9 +161,12 @@ def _constant(value: object, todo: list[object], package: str, inside: bool = Fa
 def _array(value: object) -> str | None:
     """A tensor, array, numpy scalar, dtype or device as text that changes with its value:
     type, dtype, shape and a hash of its bytes; None for anything else."""
-    if isinstance(value, torch.dtype | torch.device | np.dtype):
+    torch = sys.modules.get("torch")  # a tensor exists only where torch was imported
+    if isinstance(value, np.dtype) or (
+        torch is not None and isinstance(value, torch.dtype | torch.device)
+    ):
         return repr(value)
-    if isinstance(value, torch.Tensor):
+    if torch is not None and isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray | np.generic):
         digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:16]

@@ -18,7 +18,7 @@ ALLOWED = {
     "model": {"model"},
     "inspection": {"inspection", "model", "settings"},
     "theory": {"theory", "model", "inspection"},
-    "data": {"settings"},
+    "data": {"settings", "fingerprint"},
     "fingerprint": set(),
     "train": {"settings", "model", "data", "fingerprint"},
     "train_counting": {"settings", "model", "data", "fingerprint", "train"},

@@ -27,6 +27,7 @@ import torch
 import rnnreport
 from rnnreport import fingerprint as fp
 from rnnreport import train, train_counting
+from rnnreport.data import mnist
 from rnnreport.model import compiled
 from rnnreport.model.classifier import ModelConfig
 from rnnreport.model.counter import CounterConfig
@@ -36,6 +37,7 @@ PACKAGE_DIR = Path(rnnreport.__file__).parent
 TRAINERS = {
     "mnist": lambda: train.trainer_code(ModelConfig),
     "counting": train_counting.trainer_code,
+    "data": mnist.preparation,  # part of the store's key and of the data's digest
 }
 
 UNSEEN = {
@@ -209,6 +211,7 @@ def test_a_real_training_runs_only_code_in_the_key(use_cache, tmp_path, monkeypa
         "counting": lambda: train_counting.train(
             CounterConfig(cell="gru", language="anbn", n_train=3, epochs=2), use_cache=use_cache
         ),
+        "data": lambda: mnist.load_mnist(cache=use_cache).pixels("grey"),
     }  # fmt: skip
     for trainer, run in runs.items():
         roots, ignore = TRAINERS[trainer]()

@@ -126,6 +126,19 @@ def _binary_says() -> str:
     )
 
 
+def _binary_preamble() -> bytes:
+    return b"rnnreport.data binarized MNIST v1\n"
+
+
+def _raw(raw: np.ndarray) -> np.ndarray:
+    """The grey view stores the raw levels as they are."""
+    return raw
+
+
+def _grey_says() -> str:
+    return "grey view: float32 p * (1/255) in [0, 1] from the raw pixels"
+
+
 def _grey_preamble() -> bytes:
     # grey maps each pixel by its level alone, so the 256 grey levels and the raw pixels fix
     # every grey array: a change to the formula changes the digest.
@@ -137,16 +150,16 @@ _FORMS = {
         shape=(ROWS * COLS // 8,),
         store=_pack,
         load=_unpack,
-        preamble=lambda: b"rnnreport.data binarized MNIST v1\n",
+        preamble=_binary_preamble,
         says=_binary_says,
         digest_of="the prepared arrays",
     ),
     "grey": _Form(
         shape=(ROWS, COLS),
-        store=lambda raw: raw,
+        store=_raw,
         load=grey,
         preamble=_grey_preamble,
-        says=lambda: "grey view: float32 p * (1/255) in [0, 1] from the raw pixels",
+        says=_grey_says,
         digest_of="the raw pixels and labels",
     ),
 }
