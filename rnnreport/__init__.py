@@ -4,9 +4,10 @@ The package, from the bottom up (a part imports only parts above it in this list
 
 - :mod:`rnnreport.files`: the one atomic writer, which every part may use;
 - :mod:`rnnreport.settings`: the environment, read in one place;
-- ``rnnreport.model``: the equations (``cells``), unrolling and stacking (``layers``),
-  the assignment's classifier (``classifier``) and the whole-image baselines
-  (``whole_image``);
+- ``rnnreport.model``: the equations (``cells``), unrolling and stacking (``rnn``, its fast
+  path ``fast_forward``, ``fast_backward`` and ``compiled``), torch's weight map
+  (``torch_weights``), the assignment's classifier (``classifier``), the whole-image
+  baselines (``whole_image``) and the counter (``counter``);
 - ``rnnreport.inspection``: recording inside a model (``probes``), figures (``plots``)
   and tables (``tables``);
 - ``rnnreport.theory``: the SymPy derivations for Q1, witnessed on the cells;

@@ -2,7 +2,7 @@ r"""How fast the library's cells train, next to torch.nn's fused LSTM and GRU.
 
 For each config of the grid, :func:`benchmark` times one whole training step of the
 assignment's classifier (forward, backward, Adam step on a batch of 256 sequences) twice:
-with our :class:`~rnnreport.model.layers.RNN`, and with the same classifier whose recurrent part
+with our :class:`~rnnreport.model.rnn.RNN`, and with the same classifier whose recurrent part
 is ``torch.nn.LSTM`` / ``torch.nn.GRU``. The two are timed in the same run, interleaved
 step by step, after a few warm-up steps; each figure is the median over the repeats, so a
 burst of load from another process moves both and the *ratio* stays meaningful. The
@@ -18,7 +18,7 @@ function as torch's, for a like-for-like ratio.
 Throughput is also set against the floating-point work. :func:`training_flops` counts the
 multiply-adds of every matmul of one training step (2 FLOPs each), as the fast path runs
 it: the embedding (28 → H) multiplied into the first layer's input projection
-(:func:`~rnnreport.model.layers.fold`), so that the first layer reads 28 pixels where the
+(:func:`~rnnreport.model.fast_forward.fold`), so that the first layer reads 28 pixels where the
 model as written reads H embedded values:
 
 .. math::
@@ -102,7 +102,7 @@ def training_flops(
     """Matmul FLOPs of one training step (forward + backward) of ``config``'s classifier.
 
     ``folded``: as the fast path runs it, the embedding multiplied into the first layer's
-    input projection (:func:`~rnnreport.model.layers.fold`); else as the model is written,
+    input projection (:func:`~rnnreport.model.fast_forward.fold`); else as the model is written,
     which is what autograd on the reference path and torch.nn's modules run.
     """
     B, T, H, L = batch_size or config.batch_size, STEPS, config.units, config.layers
@@ -361,7 +361,7 @@ def _rates_line(rates: dict[str, float]) -> str:
 
 
 class _TorchRNN(nn.Module):
-    """torch.nn.LSTM / torch.nn.GRU behind :class:`~rnnreport.model.layers.RNN`'s call signature."""
+    """torch.nn.LSTM / torch.nn.GRU behind :class:`~rnnreport.model.rnn.RNN`'s call signature."""
 
     def __init__(self, cell: str, hidden_size: int, num_layers: int) -> None:
         super().__init__()

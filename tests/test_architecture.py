@@ -1,4 +1,5 @@
-"""The package's import rules (README, "Architecture"): lower parts never import higher ones."""
+"""The package's import rules (README, "Architecture"): lower parts never import higher ones,
+and model modules import no private names of each other but those the cache key binds."""
 
 from __future__ import annotations
 
@@ -82,9 +83,44 @@ def test_no_part_imports_a_higher_one() -> None:
 
 def test_the_checker_sees_relative_and_absolute_imports() -> None:
     module = ("inspection", "probes")
-    assert _imported_parts(module, "from ..model.layers import RNN") == {"model"}
+    assert _imported_parts(module, "from ..model.rnn import RNN") == {"model"}
     assert _imported_parts(module, "from .. import train, data") == {"train", "data"}
     assert _imported_parts(module, "from .tables import Table") == {"inspection"}
     assert _imported_parts(module, "from rnnreport.experiments import grid") == {"experiments"}
     assert _imported_parts(module, "import rnnreport.train") == {"train"}
     assert _imported_parts(module, "import torch\nfrom torch import nn") == set()
+
+
+KEY_BOUND_PRIVATE_IMPORTS = {
+    ("model/rnn.py", "_LSTMThroughTime"),
+    ("model/rnn.py", "_GRUThroughTime"),
+    ("model/fast_backward.py", "_lstm_forward"),
+    ("model/fast_backward.py", "_gru_forward"),
+    ("model/fast_backward.py", "_kernel_for"),
+    ("model/fast_backward.py", "_rows_like"),
+    ("model/counter.py", "_out_of_range"),
+}
+"""``(module, name)``: private names one model module imports from another. The training
+cache key fingerprints code by its names (:mod:`rnnreport.fingerprint`), and these are
+reached by training: making one public changes the key of every recurrent model."""
+
+
+def _private_imports(path: Path) -> set[tuple[str, str]]:
+    """``(module, name)`` for every ``_name`` that ``path`` imports from the package."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        ours = isinstance(node, ast.ImportFrom) and (
+            node.level or (node.module or "").split(".")[0] == "rnnreport"
+        )
+        if ours:
+            for alias in node.names:
+                if alias.name.startswith("_"):
+                    found.add((path.relative_to(PACKAGE).as_posix(), alias.name))
+    return found
+
+
+def test_model_modules_import_no_private_names_but_the_key_bound_ones() -> None:
+    found = set().union(*(_private_imports(p) for p in sorted((PACKAGE / "model").glob("*.py"))))
+    extra, gone = found - KEY_BOUND_PRIVATE_IMPORTS, KEY_BOUND_PRIVATE_IMPORTS - found
+    assert not extra, f"private names imported from another module: {sorted(extra)}"
+    assert not gone, f"listed here but imported nowhere (remove them): {sorted(gone)}"

@@ -90,9 +90,15 @@ def test_the_closure_holds_the_defining_code_and_not_the_display() -> None:
     for defining in (
         "rnnreport.model.cells.LSTMCell",
         "rnnreport.model.cells.GRUCell",
-        "rnnreport.model.layers.RNN",
-        "rnnreport.model.layers._LSTMThroughTime",
-        "rnnreport.model.layers._GRUThroughTime",
+        "rnnreport.model.rnn.RNN",
+        "rnnreport.model.rnn._unroll",
+        "rnnreport.model.fast_forward.fold",
+        "rnnreport.model.fast_forward._lstm_forward",
+        "rnnreport.model.fast_forward._gru_forward",
+        "rnnreport.model.fast_backward._LSTMThroughTime",
+        "rnnreport.model.fast_backward._GRUThroughTime",
+        "rnnreport.model.fast_backward._lstm_deltas",
+        "rnnreport.model.compiled.rows",
         "rnnreport.model.classifier.Classifier",
         "rnnreport.model.classifier.build_model",
         "rnnreport.train._fit",
@@ -179,9 +185,9 @@ def test_a_gpu_trained_model_is_not_the_cpu_one(data, monkeypatch) -> None:
 
 def test_model_code_changes_only_the_keys_it_defines(data, monkeypatch) -> None:
     recurrent, baseline = cache_path(CONFIG, data), cache_path(BaselineConfig(limit=256), data)
-    from rnnreport.model import layers
+    from rnnreport.model import rnn
 
-    monkeypatch.setattr(layers, "_unroll", _sgd)  # any other function: an edited unroll
+    monkeypatch.setattr(rnn, "_unroll", _sgd)  # any other function: an edited unroll
     code_digest.cache_clear()
     assert cache_path(CONFIG, data) != recurrent
     assert cache_path(BaselineConfig(limit=256), data) == baseline

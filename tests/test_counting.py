@@ -14,7 +14,6 @@ from rnnreport import train_counting as tc
 from rnnreport.data import languages as L
 from rnnreport.experiments import counting
 from rnnreport.inspection.probes import record
-from rnnreport.model import counter
 from rnnreport.model.classifier import build_model
 from rnnreport.model.counter import CounterConfig
 from rnnreport.settings import BUDGETS
@@ -22,12 +21,6 @@ from rnnreport.theory.common import set_gate
 
 BIG = 50.0  # saturates a gate: sigmoid(50) and tanh(50) are exactly 1.0 in float32
 N_TRAIN = 10  # what the report trains on; the hand-set counters are judged beyond it
-
-
-def test_the_model_sizes_match_the_alphabet() -> None:
-    assert len(L.INPUTS) == counter.SYMBOLS_IN
-    assert len(L.OUTPUTS) == counter.SYMBOLS_OUT
-    assert set(counter.LANGUAGE_NAMES) == set(L.LANGUAGES)
 
 
 def _zero(cell: torch.nn.Module) -> None:

@@ -11,7 +11,7 @@ from torch import nn
 
 from rnnreport.inspection import probes
 from rnnreport.model.classifier import Classifier, ModelConfig
-from rnnreport.model.layers import RNN
+from rnnreport.model.rnn import RNN
 
 T, B = 28, 7
 

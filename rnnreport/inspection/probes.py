@@ -1,7 +1,7 @@
 r"""Look inside a trained classifier as the rows arrive: states, gates, readout, saliency.
 
 Everything here takes a trained :class:`~rnnreport.model.classifier.Classifier` (or, for
-:func:`record`, its :class:`~rnnreport.model.layers.RNN`) and images ``x`` (N, 28, 28), row
+:func:`record`, its :class:`~rnnreport.model.rnn.RNN`) and images ``x`` (N, 28, 28), row
 ``t`` being the input at step ``t``. Steps are counted from 1, like the equations: step
 ``t`` is the state after reading rows ``1..t``, and "row ``t``" is the ``t``-th row from
 the top.
@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..model.layers import RNN
+from ..model.rnn import RNN
 
 SIGMOID_GATES = ("i", "f", "o", "z", "r")
 """Gates whose values lie in (0, 1): the LSTM's input, forget and output gates, the GRU's
@@ -70,7 +70,7 @@ def _rnn_of(model: nn.Module) -> RNN:
         return rnn
     raise TypeError(
         f"cannot record {type(model).__name__}: pass a Classifier (a model with an `rnn` "
-        "attribute that is an rnnreport.model.layers.RNN) or the RNN itself"
+        "attribute that is an rnnreport.model.rnn.RNN) or the RNN itself"
     )
 
 

@@ -6,13 +6,14 @@ returns the new state *and* a dict of its gate activations, so that probes can l
 
 A step takes ``a_x``, the input's contribution to every pre-activation, already computed
 (``a_x = x_t U + b``). Splitting it off changes no arithmetic, and it lets a layer project
-all T inputs with one matmul before the loop over time (see :mod:`rnnreport.model.layers`).
+all T inputs with one matmul before the loop over time (see :mod:`rnnreport.model.rnn`).
 
 Weights are stored so that ``x @ U`` works on row vectors ``x`` of shape ``(B, D)``, the
 way TensorFlow stores its kernels; torch stores the transposes. The order of their column
 blocks is written once, in each cell's ``blocks`` (:class:`GateLayout`): the cell's own
-``step``, the fast path and torch's weight map in :mod:`rnnreport.model.layers`, the theory
-modules and the tests all read it from there.
+``step``, the fast path (:mod:`rnnreport.model.fast_forward`,
+:mod:`rnnreport.model.fast_backward`), torch's weight map
+(:mod:`rnnreport.model.torch_weights`), the theory modules and the tests all read it from there.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class LSTMCell(GateLayout, nn.Module):
     Shapes: ``x_t`` (B, D); ``h, c`` (B, H). Parameters: ``U`` (D, 4H), ``W`` (H, 4H),
     ``b`` (4H,), column blocks in TF1's order ``[i | j | f | o]`` (``blocks``). torch.nn.LSTM
     orders its rows ``[i | f | g | o]`` (its ``g`` is our ``j``) and keeps two biases that
-    only ever appear summed; :func:`rnnreport.model.layers.copy_from_torch` maps one onto
+    only ever appear summed; :func:`rnnreport.model.torch_weights.copy_from_torch` maps one onto
     the other.
 
     .. note::
@@ -306,3 +307,6 @@ class GRUCell(GateLayout, nn.Module):
 
 CELLS = {"lstm": LSTMCell, "gru": GRUCell}
 """Cell classes by the names used in configs and on the command line."""
+
+Cell = LSTMCell | GRUCell
+"""Either cell."""

@@ -3,18 +3,19 @@ r"""A step's element-wise work in C (``steps.c``), compiled here, or nothing.
 At 32 units an LSTM step's element-wise work (four gates, the cell, :math:`\tanh c`, the
 output) is about ten PyTorch operations forward and a dozen backward, each a pass over
 memory through torch's dispatcher; ``steps.c`` does each direction in one pass, and the
-fast path of :mod:`rnnreport.model.layers` calls it once a step, leaving the matmuls to
-torch. The GRU that resets before its matmul (the grid's) has a matmul in the middle of
-its step, so it takes two calls a step each way. The C file is compiled on first use with
-the system's C compiler (``cc`` or ``gcc``: a fraction of a second) for this CPU, into the
-user cache directory, and loaded with ``ctypes``. Where there is no compiler, or the build
+fast path (:mod:`rnnreport.model.fast_forward`, :mod:`rnnreport.model.fast_backward`)
+calls it once a step, leaving the matmuls to torch. The GRU that resets before its matmul
+(the grid's) has a matmul in the middle of its step, so it takes two calls a step each
+way. The C file is compiled on first use with the system's C compiler (``cc`` or ``gcc``: a
+fraction of a second) for this CPU, into the user cache directory, and loaded with
+``ctypes``. Where there is no compiler, or the build
 or the load fails, :func:`kernel` returns None and the fast path runs the same equations
 as torch operations; :func:`status` says which and why.
 
 The two ways round differently (the C file takes tanh and σ with its own exp), so a
 trained model's cache key names the kernel (:func:`identity`): the hash of the C source,
 which alone decides its results, bit for bit, whatever vector width the machine it
-compiles on has (``tests/test_compiled.py`` builds it twice to check). That assumes
+compiles on has (``tests/model/test_compiled.py`` builds it twice to check). That assumes
 single-precision IEEE arithmetic with subnormal numbers kept, true of every 64-bit x86 and
 ARM build; not of a 32-bit x87 build, nor after ``torch.set_flush_denormal(True)``, where
 a saturated gate's tiny values can round differently.
@@ -54,7 +55,7 @@ _SIGNATURES = {
 class Kernel:
     """The compiled functions, called with sizes, block offsets and the addresses of
     contiguous float32 row blocks; the equations are in ``steps.c`` and in the docstrings
-    of ``layers._LSTMThroughTime`` and ``layers._GRUThroughTime``:
+    of ``fast_backward._LSTMThroughTime`` and ``fast_backward._GRUThroughTime``:
 
     * ``lstm_forward(B, H, oi, oj, of, oo, g, c_prev, c, tanh_c, h)``,
       ``lstm_backward(B, H, oi, oj, of, oo, g, c_prev, tanh_c, dh, dc, da)``;

@@ -4,7 +4,7 @@ r"""A next-symbol predictor for the counting languages, and the frozen config th
     x_t \in \{^\wedge, a, b, c\} \text{ (one-hot)} \xrightarrow{} \text{RNN (1 layer, H units)}
     \xrightarrow{\text{affine } H \to 4} \sigma \text{ per symbol } (a, b, c, \$)
 
-The recurrent layer is :class:`rnnreport.model.layers.RNN`, the same LSTM and GRU cells as
+The recurrent layer is :class:`rnnreport.model.rnn.RNN`, the same LSTM and GRU cells as
 the MNIST grid (TF1 flavour: LSTM forget bias 1, GRU reset before the matmul, Glorot-uniform
 kernels). The output is multi-label, one sigmoid per symbol: at each step the network says
 which symbols may come next (see :mod:`rnnreport.data.languages`).
@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from .cells import INITS, glorot_uniform_
 from .classifier import MAX_EPOCHS, _out_of_range, config_key, training_problems
-from .layers import RNN
+from .rnn import RNN
 
 SYMBOLS_IN, SYMBOLS_OUT = 4, 4
 """Sizes of :data:`rnnreport.data.languages.INPUTS` (``^ a b c``) and ``OUTPUTS`` (``a b c $``):

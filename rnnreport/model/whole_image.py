@@ -40,12 +40,11 @@ from itertools import pairwise
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .classifier import config_key, normalise_limit, training_problems
+from .classifier import CLASSES, PIXELS, config_key, normalise_limit, training_problems
 
 KINDS = ("softmax", "mlp1", "mlp2", "cnn")
 """The four whole-image models of the course's Homework 1, in its order."""
 
-PIXELS, CLASSES = 28, 10
 HIDDEN = 32  # the homework's hidden width, for both feed-forward nets and the CNN's FC layer
 CHANNELS = 8  # the homework's CNN: 8 filters in each convolution
 KERNEL = 3  # 3x3 filters, stride 1, padded to keep the size ("SAME")

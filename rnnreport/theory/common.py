@@ -27,9 +27,7 @@ import sympy as sp
 import torch
 from torch import Tensor
 
-from rnnreport.model.cells import CELLS, GRUCell, LSTMCell
-
-Cell = LSTMCell | GRUCell
+from rnnreport.model.cells import CELLS, Cell
 
 # --------------------------------------------------------------------------------------
 # Rendering

@@ -1,10 +1,11 @@
-"""The config fields the ablations vary: at their defaults nothing changes; each does one thing.
+"""The assignment's classifier and its config, and the fields the ablations vary: at their
+defaults nothing changes; each does one thing, has its own name and enters the key.
 
-The witness for "nothing changes" is the classifier as it was built before these fields
-existed, written out here by hand (embed, RNN, FC 64, FC 10, TF1's dense initialisation,
-in that order from one seed): the default config must give the same parameters, buffers and
-outputs, bit for bit. (The embedding reaches the RNN as its ``input_map``, which the fast
-path folds into the first layer: the witness rounds as the classifier does.)
+The witness for "nothing changes" is the assignment's model written out here by hand
+(embed, RNN, FC 64, FC 10, TF1's dense initialisation, in that order from one seed): the
+default config must give the same parameters, buffers and outputs, bit for bit. (The
+embedding reaches the RNN as its ``input_map``, which the fast path folds into the first
+layer: the witness rounds as the classifier does.)
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from rnnreport.model.classifier import (
     ModelConfig,
     build_model,
 )
-from rnnreport.model.layers import RNN
+from rnnreport.model.rnn import RNN
 
-NEW_FIELDS = ("forget_bias", "gate_bias", "batch_norm", "loss", "pixels")
+ABLATION_FIELDS = ("forget_bias", "gate_bias", "batch_norm", "loss", "pixels")
 
 
 def _images(n: int = 16, seed: int = 0) -> torch.Tensor:
@@ -34,8 +35,8 @@ def _images(n: int = 16, seed: int = 0) -> torch.Tensor:
     return (torch.rand(n, 28, 28, generator=g) < 0.3).to(torch.uint8)
 
 
-class _Before(nn.Module):
-    """The classifier without the new fields: the assignment's model, nothing else."""
+class _Assignment(nn.Module):
+    """The assignment's model, nothing else: no field the ablations vary."""
 
     def __init__(self, cell: str, units: int, layers: int, reset: str) -> None:
         super().__init__()
@@ -56,21 +57,21 @@ class _Before(nn.Module):
 @pytest.mark.parametrize(
     ("cell", "layers", "reset"), [("lstm", 1, "before"), ("gru", 1, "before"), ("gru", 2, "after")]
 )
-def test_the_default_config_computes_the_model_as_it_was(cell, layers, reset) -> None:
+def test_the_default_config_computes_the_assignments_model(cell, layers, reset) -> None:
     config = ModelConfig(cell=cell, units=6, layers=layers, reset=reset, seed=4)
     ours = build_model(config)
     torch.manual_seed(config.seed)
-    before = _Before(cell, 6, layers, reset)
-    assert ours.state_dict().keys() == before.state_dict().keys()  # no new module, no buffer
-    for name, value in before.state_dict().items():
+    witness = _Assignment(cell, 6, layers, reset)
+    assert ours.state_dict().keys() == witness.state_dict().keys()  # no other module, no buffer
+    for name, value in witness.state_dict().items():
         assert torch.equal(ours.state_dict()[name], value), name
     x = _images()
     for mode in (True, False):
         ours.train(mode)
-        assert torch.equal(ours(x), before(x))
+        assert torch.equal(ours(x), witness(x))
 
 
-def test_default_names_are_unchanged_and_every_field_change_has_its_own() -> None:
+def test_default_names_are_the_grids_and_every_field_change_has_its_own() -> None:
     assert ModelConfig(cell="gru", units=32).name == "gru-1x32"
     assert ModelConfig(cell="lstm", units=32).name == "lstm-1x32"
     assert ModelConfig(cell="gru", units=32, reset="after").name == "gru-1x32-after"
@@ -102,7 +103,7 @@ def test_default_names_are_unchanged_and_every_field_change_has_its_own() -> Non
 
 def test_every_new_field_enters_the_key() -> None:
     base = ModelConfig(cell="lstm", units=8)
-    assert [f.name for f in fields(ModelConfig)][-len(NEW_FIELDS) :] == list(NEW_FIELDS)
+    assert [f.name for f in fields(ModelConfig)][-len(ABLATION_FIELDS) :] == list(ABLATION_FIELDS)
     keys = {
         replace(base, **change).key
         for change in (

@@ -14,7 +14,7 @@ import torch
 
 import rnnreport.train
 from rnnreport.model import compiled
-from rnnreport.model.layers import RNN
+from rnnreport.model.rnn import RNN
 from rnnreport.train import key_parts
 
 
