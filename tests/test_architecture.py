@@ -16,7 +16,7 @@ EVERYWHERE = {"files"}
 ALLOWED = {
     "files": set(),
     "settings": set(),
-    "model": {"model"},
+    "model": {"model", "settings"},
     "inspection": {"inspection", "model", "settings"},
     "theory": {"theory", "model", "inspection"},
     "data": {"settings", "fingerprint"},

@@ -191,3 +191,25 @@ def test_the_kernel_gives_the_same_bits_built_for_any_vector_width(
         return [g, c, tanh_c, h]
 
     assert all(torch.equal(a, b) for a, b in zip(forward(native), forward(plain), strict=True))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler here")
+def test_a_damaged_library_is_built_again_not_loaded(tmp_path: Path) -> None:
+    """A truncated library (a crash mid-copy, a full disk) fails its stored digest and is
+    rebuilt; loading it would end the process with a bus error. Each load runs in a process
+    of its own, under the cache directory the user names."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RNNREPORT_CACHE": str(tmp_path)}
+    run = [sys.executable, "-c", "from rnnreport.model import compiled; print(compiled.status())"]
+    first = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0 and first.stdout.startswith("compiled C"), first.stderr
+    (library,) = (tmp_path / "kernels").glob("steps-*.so")
+    whole = library.read_bytes()
+    with library.open("r+b") as file:
+        file.truncate(1000)
+    again = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and again.stdout == first.stdout, again.stderr
+    assert library.read_bytes() == whole  # built again, byte for byte the same
