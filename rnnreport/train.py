@@ -45,7 +45,7 @@ from torch.nn import functional as F
 
 from . import settings
 from .data import MNIST, Split, load_mnist
-from .files import atomic_write
+from .files import atomic_write, sweep
 from .fingerprint import fingerprint
 from .model import compiled
 from .model.classifier import TRAIN_SEQUENCES, build_model, count_parameters
@@ -554,6 +554,8 @@ def cached_training(
         if (hit := _load_entry(path, config)) is not None:  # trained meanwhile by another process
             return hit
         partial = path.with_suffix(".partial")
+        for file in (path, partial):  # left by a process killed while writing them
+            sweep(file)
         model, result = _train(config, fit, device, partial, on_epoch)
         _store(path, model, result)
         partial.unlink(missing_ok=True)

@@ -581,3 +581,16 @@ def test_a_checkpoint_resumes_only_the_config_it_was_kept_for(data, capsys) -> N
     err = capsys.readouterr().err
     assert f"ignoring bad checkpoint {target.name}: it was kept for {source.name}" in err
     assert "resuming" not in err and result == uninterrupted
+
+
+def test_training_sweeps_what_a_killed_writer_left(data) -> None:
+    """Temporary files of the entry and its checkpoint, left by a process killed while
+    writing them, are removed under the lock before training."""
+    path = cache_path(TINY, data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    left = [path.with_name(f".{path.name}.0a1b2c.tmp"),
+            path.with_name(f".{path.with_suffix('.partial').name}.3d4e5f.tmp")]  # fmt: skip
+    for file in left:
+        file.write_bytes(b"half a checkpoint")
+    train(TINY, data=data)
+    assert not any(file.exists() for file in left)
