@@ -19,4 +19,28 @@ The package, from the bottom up (a part imports only parts above it in this list
 - :mod:`rnnreport.bench` and :mod:`rnnreport.cli`: the benchmark and the command line.
 """
 
+import sys
+
 __version__ = "0.1.0"
+
+
+def _one_line(kind: type[BaseException], error: BaseException, traceback: object) -> None:
+    """An uncaught error of the package's own kinds (a bad setting, missing data, a diverged
+    training) or an interruption, in a script such as a gallery example run standalone: one
+    line, as the command line says it, instead of a traceback. Anything else, as before."""
+    if issubclass(kind, KeyboardInterrupt):
+        print("rnnreport: interrupted; finished epochs are kept and resume next time",
+              file=sys.stderr)  # fmt: skip
+    elif kind.__module__.partition(".")[0] == __name__:
+        print(f"rnnreport: {error}", file=sys.stderr)
+    else:
+        _previous(kind, error, traceback)
+
+
+_previous = sys.excepthook
+if sys.excepthook is sys.__excepthook__:  # a hook someone else set stays theirs
+    sys.excepthook = _one_line
+
+from .settings import end_with_pool  # noqa: E402
+
+end_with_pool()  # a worker of the pool starts here, before its imports

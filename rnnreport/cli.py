@@ -314,7 +314,7 @@ def build_parser() -> _Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .data import DataError
-    from .train import TrainingDiverged
+    from .train import TrainingDiverged, TrainingOutOfMemory
 
     try:
         args = build_parser().parse_args(argv)
@@ -322,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(error, file=sys.stderr)
         return 2
-    except (DataError, settings.SettingError, TrainingDiverged) as error:
+    except (DataError, settings.SettingError, TrainingDiverged, TrainingOutOfMemory) as error:
         print(f"rnnreport: {error}", file=sys.stderr)
         return 1
     except OSError as error:  # the machine, not the arguments: a full disk, a lost mount

@@ -523,7 +523,39 @@ def trained_model(
         return _fit(config, data, run, device, progress, after_epoch)
 
     path = cache_path(config, data, device) if use_cache else None
-    return cached_training(path, config, device, fit, on_epoch)
+    try:
+        return cached_training(path, config, device, fit, on_epoch)
+    except (MemoryError, RuntimeError) as error:
+        if isinstance(error, RuntimeError) and not _out_of_memory(error):
+            raise
+        raise TrainingOutOfMemory(
+            f"{config.name} ran out of memory training on {device}: it needs about "
+            f"{memory_estimate(config) / 2**30:,.1f} GiB: use a smaller --batch-size, fewer "
+            "--units or --layers"
+        ) from None
+
+
+class TrainingOutOfMemory(RuntimeError):
+    """Training a config needed more memory than the machine gave."""
+
+
+def _out_of_memory(error: RuntimeError) -> bool:
+    """Whether ``error`` is torch's failure to allocate (CPU or GPU)."""
+    oom = getattr(torch, "OutOfMemoryError", ())
+    return isinstance(error, oom) or "can't allocate memory" in str(error)
+
+
+def memory_estimate(config: TrainConfig) -> int:
+    """Bytes a training step of ``config`` holds, roughly, without building it: the weights,
+    their gradients and Adam's two moments (4 copies of the parameters), and the activations
+    kept for the backward pass, about two (T, B, gates × H) float32 blocks per layer; for
+    messages, not decisions."""
+    units, layers = getattr(config, "units", 256), getattr(config, "layers", 1)
+    gates = 4 if getattr(config, "cell", "lstm") == "lstm" else 3
+    inputs = [28] + [units] * (layers - 1)
+    params = sum(gates * units * (n + units + 1) for n in inputs) + units * 64 + 64 * 11 + 10
+    activations = 28 * config.batch_size * layers * 2 * gates * units
+    return 4 * (4 * params + activations)
 
 
 Fit = Callable[["_Run", Callable[["_Run"], None]], Result]
@@ -819,13 +851,15 @@ def _run_workers(jobs: list[Job], workers: int, progress: str) -> None:
     tally = _Tally([job.config for job in jobs], workers)
     todo = sorted(jobs, key=lambda job: -tally.cost[job.config])
     threads = str(CPU_THREADS)  # what training will use: no larger pool to start
-    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+           settings.WORKER_OF: str(os.getpid())}  # fmt: skip
     answers: queues.Queue[tuple[subprocess.Popen, int | None]] = queues.Queue()
 
     def start() -> subprocess.Popen:
         command = [sys.executable, "-m", "rnnreport.train", progress]
         pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
-        process = subprocess.Popen(command, env=env, **pipes)
+        # its own session: Ctrl-C reaches this process alone, which stops the workers
+        process = subprocess.Popen(command, env=env, start_new_session=True, **pipes)
 
         def listen() -> None:  # a line per finished job, its exit status; None at the end
             try:

@@ -343,7 +343,8 @@ def run(
     override it, and the budget's name then says so wherever the numbers appear. Models
     the cache lacks are trained in ``workers`` processes (default: one per core).
     """
-    budget = budget or settings.budget()
+    build = settings.check()  # before any work: a bad setting is one line, not 8 models late
+    budget = budget or build
     custom = replace(budget, seeds=seeds or budget.seeds, epochs=epochs or budget.epochs)
     if custom != budget:
         budget = replace(custom, name=f"{budget.name}, custom")
@@ -369,7 +370,7 @@ def train_together(
     :func:`run` then finds every model in the cache. Returns ``(queued, missing)``: how many
     models were queued, and how many the cache still lacks after (a worker failed: its
     family's :func:`run` trains them in this process, or says why it cannot)."""
-    budget = budget or settings.budget()
+    budget = budget or settings.check()
     data = None
 
     def missing() -> list[Job]:
