@@ -8,15 +8,17 @@ What happens, in order:
 
 1. This file points ``RNNREPORT_OUTPUT`` at ``docs/_generated``, so the gallery scripts write
    the results table, ``findings.md`` and the key figure there (``rnnreport.settings.output_dir``).
-2. sphinx-gallery runs every ``gallery/plot_*.py`` in this one interpreter, one after the
+2. ``_train_all`` trains every model the pages will read that the cache lacks, in one queue
+   (``rnnreport.experiments.site.train_all``); it is skipped when the gallery does not run
+   or runs only some scripts.
+3. sphinx-gallery runs every ``gallery/plot_*.py`` in this one interpreter, one after the
    other (all of them, every build), and turns each into a page under ``auto_examples/``
    with downloadable ``.py`` and ``.ipynb`` files.
-3. ``_check_generated`` makes sure the scripts left the landing page's inputs behind
+4. ``_check_generated`` makes sure the scripts left the landing page's inputs behind
    (``index.md`` includes them): every number on it comes from this build.
-4. ``sphinx-mathjax-offline`` copies MathJax into ``_static``: math renders with no network.
+5. ``sphinx-mathjax-offline`` copies MathJax into ``_static``: math renders with no network.
 
-Nothing here trains or computes results; the package is reached only through the gallery
-scripts and autodoc.
+The package is reached only through that training step, the gallery scripts and autodoc.
 """
 
 from __future__ import annotations

@@ -19,9 +19,7 @@ cells we train, with weights set by hand.
 # ------------------------------
 # Every answer to Q1 says "let the forget gate go to 0" or "to 1". A sigmoid gets there
 # only in the limit: for every finite pre-activation it is strictly between 0 and 1.
-import matplotlib.pyplot as plt
-import numpy as np
-
+from rnnreport.inspection import plots
 from rnnreport.inspection.tables import html_table
 from rnnreport.theory.keep import keep_state
 from rnnreport.theory.limits import gate_limits, tanh_fixed_point
@@ -70,19 +68,7 @@ tanh_fixed_point().math()
 # to 0 or 1). The candidate weights map pixel 0 to :math:`-\tanh a` and pixel 1 to
 # :math:`+\tanh a`. Left: the image; middle: the LSTM's cell :math:`c_t`; right: the
 # pixels read back from :math:`\operatorname{sign}(c_t)`.
-fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), sharey=True)
-recovered = (np.sign(store.lstm_states) + 1) / 2
-panels = [
-    (store.pixels, "input pixels $x_t$", "gray_r", (0, 1)),
-    (store.lstm_states, "LSTM cell $c_t$", "RdBu_r", (-1, 1)),
-    (recovered, r"$(1 + \mathrm{sign}\, c_t)/2$", "gray_r", (0, 1)),
-]
-for ax, (image, title, cmap, (lo, hi)) in zip(axes, panels, strict=True):
-    shown = ax.imshow(image, cmap=cmap, vmin=lo, vmax=hi)
-    _ = ax.set(title=title, xlabel="unit / pixel")
-_ = axes[0].set(ylabel="step t (row)")
-_ = fig.colorbar(shown, ax=axes[1], fraction=0.046)
-fig.tight_layout()
+_ = plots.theory.stored_input(store.pixels, store.lstm_states, store.lstm_read_back)
 
 # %%
 # Every pixel comes back, for both cells, and the state misses the candidate by exactly
@@ -129,16 +115,9 @@ keep.math()
 # equals the closed-form sum over the cells' own candidates to rounding (the table after
 # the plot). With :math:`i = 1 - f` the LSTM's cell update is the GRU's, so each cross
 # sits inside a circle.
-fig, ax = plt.subplots(figsize=(6, 4))
-colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-for k, (T, color) in enumerate(zip(keep.horizons, colors, strict=False)):
-    _ = ax.semilogy(keep.betas, keep.drift_bound[k], color=color, label=f"bound, T = {T}")
-    _ = ax.semilogy(keep.betas, keep.gru_drift[k], "o", color=color, mfc="none", ms=6)
-    _ = ax.semilogy(keep.betas, keep.lstm_drift[k], "x", color=color, ms=4, label=f"T = {T}")
-_ = ax.set(xlabel=r"keep-gate pre-activation $\beta$", ylabel=r"drift $|h_T - h_0|$")
-_ = ax.set_title("Drift after T steps (o GRU, x LSTM) and its bound")
-_ = ax.legend(fontsize=8, ncol=2)
-fig.tight_layout()
+_ = plots.theory.keep_drift(
+    keep.betas, keep.horizons, keep.drift_bound, keep.gru_drift, keep.lstm_drift
+)
 
 # %%
 rows = keep.drift_rows()

@@ -26,9 +26,7 @@ a GRU's state cannot.
 # SymPy derives the first output from the cell's equations, the ranges, and the two
 # properties of tanh the bound needs; a GRU's first state, from its own equations, is not
 # held by it:
-import matplotlib.pyplot as plt
-import numpy as np
-
+from rnnreport.inspection import plots
 from rnnreport.inspection.tables import html_table
 from rnnreport.theory.counting import finite_precision, lstm_counts
 from rnnreport.theory.special_case import first_step_bound, gru_not_lstm
@@ -65,14 +63,7 @@ html_table(first.search_rows(), caption="Largest first output over random LSTMs 
 first.search_findings()
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 3.5))
-_ = ax.plot(first.ascent_lstm, label="LSTM: best max $|h_1|$")
-_ = ax.plot(first.ascent_gru, label="GRU: best max $|h_1|$")
-_ = ax.axhline(float(first.bound), color="0.5", lw=0.8, ls="--", label=r"$\tanh 1$")
-_ = ax.set(xlabel="ascent step", ylabel="largest first output", ylim=(0, 1.05))
-_ = ax.set_title("Gradient ascent on the weights, from the zero state")
-_ = ax.legend(fontsize=8)
-fig.tight_layout()
+_ = plots.theory.first_output_ascent(first.ascent_lstm, first.ascent_gru, first.bound)
 
 # %%
 # The argument uses only the *ranges* of the gates, not how they are computed. With
@@ -141,15 +132,7 @@ print(mapped.weights)
 html_table(mapped.rows(), caption="GRU vs the mapped LSTM on the same input")
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 3.5))
-t = np.arange(1, len(mapped.inputs) + 1)
-_ = ax.step(t, mapped.inputs, where="mid", color="0.7", label="input $x_t$")
-_ = ax.plot(t, mapped.gru_h, "o-", label="GRU $h_t$")
-_ = ax.plot(t, mapped.lstm_h, "s-", label=r"mapped LSTM $h_t = \tanh c_t$")
-_ = ax.plot(t, mapped.gru_no_reset_h, "^--", label="GRU with $r = 1$")
-_ = ax.set(xlabel="step t", ylabel="output", title="Same weights, same input, other outputs")
-_ = ax.legend(fontsize=8)
-fig.tight_layout()
+_ = plots.theory.mapped_outputs(mapped.inputs, mapped.gru_h, mapped.lstm_h, mapped.gru_no_reset_h)
 
 # %%
 # On a 0 pixel the GRU shuts its reset gate, drops :math:`h_{t-1}` from its candidate and
@@ -183,16 +166,9 @@ print(f"LSTM float32 count after {len(counts.steps)} steps: {counts.lstm_c_float
 print(f"exact-arithmetic shortfall of the count: {counts.lstm_shortfall_exact:.3e}")
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 4))
-_ = ax.loglog(counts.steps, counts.lstm_c, lw=2, label="LSTM cell $c_t$")
-_ = ax.loglog(counts.steps, counts.lstm_h, lw=1, ls=":", label="LSTM output $h_t$")
-for b, h in zip(counts.update_biases, counts.gru_h, strict=True):
-    _ = ax.loglog(counts.steps, h, label=f"GRU $h_t$, $z = \\sigma({b:g})$")
-_ = ax.axhline(1.0, color="0.5", lw=0.8, ls="--")
-_ = ax.set(xlabel="step t", ylabel="state")
-_ = ax.set_title(f"Counting to {len(counts.steps):,}: LSTM cell vs GRU state")
-_ = ax.legend(fontsize=8)
-fig.tight_layout()
+_ = plots.theory.lstm_count_vs_gru(
+    counts.steps, counts.lstm_c, counts.lstm_h, counts.update_biases, counts.gru_h
+)
 
 # %%
 # A GRU with update gate :math:`z` does count, leakily: :math:`h_t = \tilde h (1 - z^t)`
@@ -204,7 +180,7 @@ fig.tight_layout()
 html_table(
     counts.rows(),
     caption="LSTM count vs GRU state (float64)",
-    formatters={k: "{:.12g}".format for k in counts.rows()[0] if k.startswith("GRU")},
+    digits=12,
 )
 
 # %%

@@ -57,7 +57,7 @@ counting.findings(seeds, table.budget)
 # Each row is one run, each column one n; a dark cell is a string recognised. Left of the
 # dashed line is what the run was trained on. A counter that generalises stays dark to the
 # right; one that learned only the training lengths turns light soon after the line.
-_ = plots.recognition_by_n(counting.recognition_panels(seeds), plan.n_train)
+_ = plots.counting.recognition_by_n(counting.recognition_panels(seeds), plan.n_train)
 
 # %%
 # Inside: does a unit count?
@@ -70,7 +70,7 @@ _ = plots.recognition_by_n(counting.recognition_panels(seeds), plan.n_train)
 # down differ. A GRU unit cannot climb without bound: its state stays within ±1 (dotted
 # lines at ±0.99), so whatever count it keeps has to be squeezed into ever smaller steps
 # near the bound, and the findings say where its units get there.
-_ = plots.counting_units(counting.unit_panels(seeds))
+_ = plots.counting.counting_units(counting.unit_panels(seeds))
 
 # %%
 # What this does and does not show

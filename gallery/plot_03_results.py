@@ -42,14 +42,14 @@ findings
 # ---------------
 # Validation accuracy after each epoch (left) and the mean training loss per image (right),
 # averaged over seeds; the band around each line is the range over seeds.
-_ = plots.learning_curves(table.curves())
+_ = plots.results.learning_curves(table.curves())
 
 # %%
 # Test accuracy, ours and report A's
 # ----------------------------------
 # Bars are our mean test accuracy (error bars: the standard deviation over seeds); diamonds
 # are report A's single runs, where it reports them.
-key_figure = plots.accuracy_by_model(
+key_figure = plots.results.accuracy_by_model(
     [r.model for r in table.rows],
     [r.test_accuracy for r in table.rows],
     [r.test_accuracy_std for r in table.rows],

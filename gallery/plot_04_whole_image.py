@@ -63,7 +63,7 @@ baselines.findings(table, recurrent)
 # Gray bars are the whole-image baselines, blue the LSTMs and orange the GRUs (error bars:
 # the standard deviation over seeds); diamonds are report A's numbers.
 rows = [e.row for e in entries]
-_ = plots.accuracy_by_model(
+_ = plots.results.accuracy_by_model(
     [r.model for r in rows],
     [r.test_accuracy for r in rows],
     [r.test_accuracy_std for r in rows],
@@ -77,7 +77,7 @@ _ = plots.accuracy_by_model(
 # ---------------------
 # The same numbers against the number of trainable parameters: squares see the whole
 # image, circles read it row by row.
-figure = plots.accuracy_vs_parameters(
+figure = plots.results.accuracy_vs_parameters(
     [r.model for r in rows],
     [r.params for r in rows],
     [r.test_accuracy for r in rows],

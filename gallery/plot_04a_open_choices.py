@@ -21,7 +21,7 @@ several seeds so that an effect can be told from the luck of a run.
 # takes it too (``python -m rnnreport train --cell lstm --units 32 --batch-norm head``).
 from rnnreport import settings
 from rnnreport.experiments import ablations
-from rnnreport.inspection.effects import effects_figure
+from rnnreport.inspection import plots
 
 for change in ablations.CHANGES:
     cells = " and ".join(cell.upper() for cell in change.cells)
@@ -58,7 +58,7 @@ ablations.effects_table(table)
 # that crosses zero is an effect these seeds cannot tell from nothing. The dashed lines on
 # the right mark how far each cell's summed test loss would have to fall to reach report
 # A's: a change whose dot lies at or left of its cell's line would explain report A's gap.
-figure = effects_figure(**ablations.figure_data(table))
+figure = plots.results.effect_bars(**ablations.figure_data(table))
 
 # %%
 # What the numbers say

@@ -14,12 +14,10 @@ measured over all 10,000 test images.
 # ---------
 # The grid's GRU-32 (reset before the recurrent matmul, as in TensorFlow 1), taken from the
 # cache or trained now. The budget line says how much training stands behind the numbers.
-import numpy as np
-
 from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import grid
-from rnnreport.inspection import plots, probes, readings
+from rnnreport.inspection import measures, plots, probes, readings
 from rnnreport.inspection.tables import html_table
 
 budget = settings.budget()
@@ -37,9 +35,9 @@ print(f"{result.name}: test accuracy {result.test_accuracy:.4f}")
 # five different digits is shown.
 h = probes.trace_dataset(model, test.x, names=["layer0.h"])["layer0.h"]  # (28, N, 32)
 picked = probes.first_of_each(test.y, [0, 2, 4, 7, 9])
-fig = plots.rows_beside_images(
+fig = plots.inside.rows_beside_images(
     test.x[picked],
-    {"GRU output $h_t$": h[:, picked].transpose(1, 0, 2)},
+    {"GRU output $h_t$": h[:, picked]},
     labels=[f"test image {i}: digit {test.y[i]}" for i in picked],
     ranges={"GRU output $h_t$": (-1.0, 1.0)},
 )
@@ -54,8 +52,8 @@ fig = plots.rows_beside_images(
 # images (standard deviation, averaged over units), the mean size :math:`|h_t|`, the mean
 # change :math:`\lVert h_t - h_{t-1} \rVert`, and the accuracy of the classifier when it
 # reads :math:`h_t` as if it were the last output.
-stats = probes.state_statistics(h)
-seen = probes.ink_so_far(test.x)  # (28,)
+stats = measures.state_statistics(h)
+seen = measures.ink_so_far(test.x)  # (28,)
 out = probes.readout(model, test.x, test.y)
 T = h.shape[0]
 html_table(
@@ -66,7 +64,7 @@ html_table(
 # %%
 # What the first steps show, in numbers from this build
 # (:func:`rnnreport.inspection.readings.first_steps`):
-readings.first_steps(h, probes.first_ink_rows(test.x), out, "GRU-32")
+readings.first_steps(h, measures.first_ink_rows(test.x), out, "GRU-32")
 
 # %%
 # The last steps
@@ -79,7 +77,7 @@ html_table(
 )
 
 # %%
-readings.last_steps(stats, out, probes.last_ink_rows(test.x), "GRU-32")
+readings.last_steps(stats, out, measures.last_ink_rows(test.x), "GRU-32")
 
 # %%
 # The whole picture
@@ -88,22 +86,8 @@ readings.last_steps(stats, out, probes.last_ink_rows(test.x), "GRU-32")
 # and the share that still have ink to come. The next example
 # (:ref:`sphx_glr_auto_examples_plot_06_decision_time.py`) asks the assignment's last
 # question: at which step is the decision made?
-import matplotlib.pyplot as plt
-
-steps = np.arange(1, T + 1)
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
-_ = axes[0].plot(steps, stats["spread"], "o-", ms=3, label="spread across images")
-_ = axes[0].plot(steps, stats["magnitude"], "s-", ms=3, label="mean $|h_t|$")
-_ = axes[0].plot(steps, stats["change"], "^-", ms=3, label=r"mean $\|h_t - h_{t-1}\|$")
-_ = axes[0].set(xlabel="step t", title="GRU-32 output over time")
-_ = axes[0].legend(fontsize=8)
-_ = axes[1].plot(steps, out.accuracy, "k.-", label="readout accuracy")
-_ = axes[1].plot(steps, seen, color="tab:green", label="images with ink so far")
-_ = axes[1].plot(steps, probes.ink_to_come(test.x), color="tab:purple",
-                 label="images with ink still to come")  # fmt: skip
-_ = axes[1].set(xlabel="step t", ylim=(0, 1.02), title="What has been seen, what is known")
-_ = axes[1].legend(fontsize=8)
-for ax in axes:
-    ax.grid(alpha=0.3)
+fig = plots.inside.state_over_time(
+    stats, out.accuracy, seen, measures.ink_to_come(test.x), name="GRU-32"
+)
 
 # sphinx_gallery_thumbnail_number = 1

@@ -20,7 +20,7 @@ the step after which its prediction stays right.
 from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import grid, reports
-from rnnreport.inspection import plots, probes, readings
+from rnnreport.inspection import measures, plots, probes, readings
 from rnnreport.inspection.tables import html_table
 
 budget = settings.budget()
@@ -36,7 +36,7 @@ for name in names:
 # Report B's five numbers, the test accuracies of its GRU from the last step backwards, as
 # the report lists them:
 REPORT_B = reports.report_b_last_five()
-fig = plots.accuracy_by_step(
+fig = plots.inside.accuracy_by_step(
     {n: (r.accuracy, r.mean_confidence) for n, r in readouts.items()},
     reference=("report B's GRU", REPORT_B),
     title=f"Readout by step, 10,000 test images ({budget.name} budget)",
@@ -86,8 +86,8 @@ readings.decision_time(gru, "GRU-32")
 # ----------------------------------
 # A digit cannot be known before enough of it has been read. For each digit class: when
 # GRU-32's prediction settles (bars), beside the row of the digit's lowest ink (outline).
-last_ink = probes.last_ink_rows(test.x)
-fig = plots.decision_histograms(
+last_ink = measures.last_ink_rows(test.x)
+fig = plots.inside.decision_histograms(
     gru.decision_steps(),
     last_ink,
     test.y,

@@ -13,13 +13,10 @@ image: before its first inked row, on the ink, and after its last inked row.
 # The model
 # ---------
 # The grid's LSTM-32 (TensorFlow 1's cell, forget bias 1), from the cache or trained now.
-import numpy as np
-import torch
-
 from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import grid
-from rnnreport.inspection import plots, probes, readings
+from rnnreport.inspection import measures, plots, probes, readings
 from rnnreport.inspection.tables import html_table
 
 budget = settings.budget()
@@ -37,7 +34,8 @@ print(f"{result.name}: test accuracy {result.test_accuracy:.4f}")
 # state is unbounded, and its colour scale is symmetric around 0.
 picked = probes.first_of_each(test.y, [1, 3, 8])
 with probes.record(model) as trace:
-    model(torch.as_tensor(test.x[picked]))
+    for images in probes.batches(model, test.x[picked]):
+        model(images)
 print(trace)
 
 # %%
@@ -47,9 +45,9 @@ panels = {
     "output gate $o_t$": "layer0.o",
     "cell state $c_t$": "layer0.c",
 }
-fig = plots.rows_beside_images(
+fig = plots.inside.rows_beside_images(
     test.x[picked],
-    {title: trace[name].numpy().transpose(1, 0, 2) for title, name in panels.items()},
+    {title: trace[name] for title, name in panels.items()},
     labels=[f"digit {test.y[i]}" for i in picked],
     ranges={title: (0.0, 1.0) for title in list(panels)[:3]},
     cmaps={title: "magma" for title in list(panels)[:3]},
@@ -58,12 +56,12 @@ fig = plots.rows_beside_images(
 # %%
 # Gates by phase, over the whole test set
 # ---------------------------------------
-# :func:`rnnreport.inspection.probes.mean_by_phase` averages each gate over the units and over the
+# :func:`rnnreport.inspection.measures.mean_by_phase` averages each gate over the units and over the
 # (step, image) pairs of each phase, for all 10,000 test images, in batches.
 names = ["layer0.i", "layer0.f", "layer0.o", "layer0.c", "layer0.h"]
-means = probes.mean_by_phase(model, test.x, names)
+means = measures.mean_by_phase(model, test.x, names)
 html_table(
-    readings.phase_rows(means, probes.phase_shares(test.x)),
+    readings.phase_rows(means, measures.phase_shares(test.x)),
     caption=f"LSTM-32: mean gate values by phase, 10,000 test images ({budget.name} budget)",
 )
 
@@ -76,18 +74,17 @@ readings.gates_by_phase(means)
 # Over time, averaged
 # -------------------
 # The same gates averaged over units and test images at each step
-# (:func:`rnnreport.inspection.probes.mean_by_step`). Averages hide units
+# (:func:`rnnreport.inspection.measures.mean_by_step`). Averages hide units
 # that open while others close (see the maps above); the saturation plots of the next
 # example look at units one by one.
-import matplotlib.pyplot as plt
-
-by_step = probes.mean_by_step(model, test.x, names[:3])  # each (28,)
-fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
-for name, label in zip(names[:3], ("input gate i", "forget gate f", "output gate o"), strict=True):
-    _ = ax.plot(np.arange(1, len(by_step[name]) + 1), by_step[name], ".-", label=label)
-_ = ax.set(xlabel="step t", ylabel="mean over units and images", ylim=(0, 1))
-_ = ax.set_title(f"LSTM-32 gates over time, 10,000 test images ({budget.name} budget)")
-_ = ax.legend(fontsize=8)
-ax.grid(alpha=0.3)
+by_step = measures.mean_by_step(model, test.x, names[:3])  # each (28,)
+fig = plots.inside.gates_over_time(
+    {
+        "input gate i": by_step["layer0.i"],
+        "forget gate f": by_step["layer0.f"],
+        "output gate o": by_step["layer0.o"],
+    },
+    title=f"LSTM-32 gates over time, 10,000 test images ({budget.name} budget)",
+)
 
 # sphinx_gallery_thumbnail_number = 1

@@ -14,14 +14,14 @@ true class's logit with respect to each row.
 # %%
 # Saturation, per unit
 # --------------------
-# :func:`rnnreport.inspection.probes.gate_saturation` counts, for each unit of each sigmoid gate of
-# each layer, the share of its (step, image) pairs below 0.1 and above 0.9, over the
-# 10,000 test images. First the two three-layer models, one point per unit, coloured by
-# layer.
+# :func:`rnnreport.inspection.measures.gate_saturation` counts, for each unit of each sigmoid
+# gate of each layer, the share of its (step, image) pairs below 0.1 and above 0.9, over
+# the 10,000 test images. First the two three-layer models, one point per unit, coloured
+# by layer.
 from rnnreport import settings
 from rnnreport.data import load_mnist
 from rnnreport.experiments import grid
-from rnnreport.inspection import plots, probes, readings
+from rnnreport.inspection import measures, plots, readings
 from rnnreport.inspection.tables import html_table
 
 budget = settings.budget()
@@ -29,15 +29,15 @@ print(f"Numbers from this build — {budget.describe()}.")
 test = load_mnist().test
 names = grid.model_names()
 models = {name: grid.grid_model(name)[0] for name in names}
-saturation = {name: probes.gate_saturation(m, test.x) for name, m in models.items()}
+saturation = {name: measures.gate_saturation(m, test.x) for name, m in models.items()}
 
-fig = plots.saturation_scatter(
+fig = plots.inside.saturation_scatter(
     readings.saturation_panels(saturation["lstm-3x32"]),
     title=f"LSTM-3x32 gates ({budget.name} budget)",
 )
 
 # %%
-fig = plots.saturation_scatter(
+fig = plots.inside.saturation_scatter(
     readings.saturation_panels(saturation["gru-3x32"]),
     title=f"GRU-3x32 gates ({budget.name} budget)",
 )
@@ -61,15 +61,16 @@ readings.saturation_findings(saturation, ["lstm-3x32", "gru-3x32"])
 # %%
 # Row saliency
 # ------------
-# :func:`rnnreport.inspection.probes.row_saliency` gives, for each test image, the norm of the
-# gradient of the true class's logit with respect to each of the 28 input rows. Averaged
-# over the test set and scaled to sum to 1 per model, the curves say where in the image
-# the final logit is sensitive. The gray bars are the share of test images with ink in
-# each row. The pixels are 0 or 1, so the gradient is a local measure: how much the logit
-# would move for a small change of a row, not what happens when a stroke is removed.
-saliency = {name: probes.row_saliency(m, test.x, test.y).mean(axis=0) for name, m in models.items()}
-ink = probes.ink_by_row(test.x)  # (28,): the share of test images with ink in each row
-fig = plots.row_saliency(saliency, ink=ink)
+# :func:`rnnreport.inspection.measures.row_saliency` gives, for each test image, the norm of
+# the gradient of the true class's logit with respect to each of the 28 input rows.
+# Averaged over the test set (:func:`~rnnreport.inspection.measures.mean_row_saliency`) and
+# scaled to sum to 1 per model, the curves say where in the image the final logit is
+# sensitive. The gray bars are the share of test images with ink in each row. The pixels
+# are 0 or 1, so the gradient is a local measure: how much the logit would move for a
+# small change of a row, not what happens when a stroke is removed.
+saliency = {name: measures.mean_row_saliency(m, test.x, test.y) for name, m in models.items()}
+ink = measures.ink_by_row(test.x)  # (28,): the share of test images with ink in each row
+fig = plots.inside.saliency_curves(saliency, ink=ink)
 
 # %%
 html_table(

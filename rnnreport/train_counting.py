@@ -10,22 +10,18 @@ cross-entropy of each symbol's prediction, averaged over the strings' positions 
 of ``config.patience`` epochs in a row in which all of them were, and otherwise after
 ``config.epochs``. The run keeps the weights of the last epoch either way.
 
-A trained counter is a :class:`rnnreport.train.Result` like an MNIST model's; its fields
-mean: per epoch, ``train_loss`` the mean loss over the epoch's batches, ``valid_loss`` the
-loss on all training strings after it and ``valid_accuracy`` the fraction of them recognised;
-``test_loss_sum`` the loss summed over every position and symbol of the strings with
-n = 1 … ``config.n_test``, ``test_loss`` its mean per position and symbol, ``test_accuracy``
-the fraction of those n whose string is recognised.
+A trained counter is a :class:`rnnreport.train.Result` like an MNIST model's. A counter has
+no validation set, so its :class:`~rnnreport.train.Epoch` fields read: ``train_loss`` the
+mean loss over the epoch's batches, ``valid_loss`` the loss on all the *training* strings
+after the epoch and ``valid_accuracy`` the fraction of them recognised (what the stopping
+rule reads). ``test_loss_sum`` is the loss summed over every position and symbol of the
+strings with n = 1 … ``config.n_test``, ``test_loss`` its mean per position and symbol,
+``test_accuracy`` the fraction of those n whose string is recognised.
 
-What this module does not repeat but takes from :mod:`rnnreport.train`: the key's parts
-(the device, the versions, the single CPU thread), the checked atomic save and load of
-entries and epoch checkpoints, resuming from the last finished epoch, the lock file that
-makes a second process wait, the initial model and optimizer drawn from the seed
-(``_fresh``) and the result type. It is a module of its own, not a second task inside
-:func:`rnnreport.train.train`, so that the MNIST training loop stays as it is: the two
-share every guarantee and no line of each other's loop. The cache key's code part is the
-fingerprint of this module's loop and evaluation, the config class and what it builds,
-so an edit to the MNIST loop does not retrain a counter, and the reverse.
+The cache, its key's parts, the checked files, the lock, resuming and the initial draw
+(``_fresh``) are :mod:`rnnreport.train`'s. The key's code part is the fingerprint of this
+module's loop and evaluation, the config class and what it builds: an edit to the MNIST
+loop does not retrain a counter, and the reverse.
 """
 
 from __future__ import annotations

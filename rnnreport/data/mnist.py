@@ -54,7 +54,7 @@ def preparation() -> tuple[tuple[object, ...], tuple[object, ...]]:
     Ignored, because they cannot change the splits: finding and reading the files (their
     bytes are in the key), the store's files (checked by their digest when read) and the
     check that the views agree; the fingerprint itself."""
-    roots = (load_mnist, MNIST.pixels, sources.read, views.prepare, views.load, views.digest)
+    roots = (load_mnist, MNIST.pixels, sources.read, views.prepare, views.restore, views.digest)
     ignored = (
         *(sources.locate, sources.read_contents, _store_key, preparation_digest),
         *(store.path, store.load, store.save, _same_images),
@@ -179,7 +179,7 @@ def _load(
         stored = store.Stored(arrays, digest, origin.source.label, (*verified, *prepared))
         if origin.cache:
             notes.append(store.save(path, origin.key, stored))
-    splits = {name: Split(views.load(view, x), y) for name, (x, y) in stored.splits.items()}
+    splits = {name: Split(views.restore(view, x), y) for name, (x, y) in stored.splits.items()}
     if binary is not None:
         notes.insert(0, _same_images(splits, binary, path))
     mnist = MNIST(

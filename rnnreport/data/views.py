@@ -187,7 +187,7 @@ def prepare(view: str, raw: tuple[np.ndarray, ...]) -> tuple[Splits, str, list[s
     return stored, found, lines
 
 
-def load(view: str, stored: np.ndarray) -> np.ndarray:
+def restore(view: str, stored: np.ndarray) -> np.ndarray:
     """The pixels of ``view`` a :class:`~rnnreport.data.mnist.Split` holds, from their stored
     form: binary (N, 28, 28) uint8 in {0, 1}, or grey (N, 28, 28) float32 in [0, 1]."""
     return _FORMS[view].load(stored)

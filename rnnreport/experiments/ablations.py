@@ -17,8 +17,9 @@ changes one field of :class:`~rnnreport.model.classifier.ModelConfig` at a time
 
 Seeds (:func:`ablation_seeds`): a budget of one seed (``smoke``) is a token run and trains one;
 any other trains at least :data:`MIN_SEEDS` = 5 per model, enough for a difference of means
-to be told from the spread across seeds. The baselines are the grid's own ``lstm-1x32`` and
-``gru-1x32`` configs, so the grid's runs are reused from the cache.
+to be told from the spread across seeds. The setup's rows are the grid's own ``lstm-1x32``
+and ``gru-1x32`` configs (:func:`assignment_setup`), so the grid's runs are reused from the
+cache.
 
 Only the 32-unit models. Every change acts on something that does not grow with the
 recurrent size (a bias, a normalisation, the loss's scale, the input), a 128-unit run costs
@@ -36,15 +37,19 @@ from typing import Any
 
 from .. import settings
 from ..inspection.tables import Findings, Table, html_table
+from ..model.cells import CELLS
 from ..model.classifier import ModelConfig
 from ..settings import Budget
 from . import reports, results
 from .results import ResultsTable, Row, compare, number
 
-CELLS = ("lstm", "gru")
-UNITS = 32
+ABLATION_UNITS = 32
+"""The recurrent size of every model the family trains."""
 MIN_SEEDS = 5
 """Seeds per model on any budget of more than one seed."""
+
+
+_BOTH = tuple(CELLS)  # the cells of a change that applies to either
 
 
 @dataclass(frozen=True)
@@ -59,15 +64,15 @@ class Change:
 
 
 CHANGES: tuple[Change, ...] = (
-    Change("init", "torch", CELLS, "torch.nn's initialisation", "initialisation"),
+    Change("init", "torch", _BOTH, "torch.nn's initialisation", "initialisation"),
     Change("forget_bias", 0.0, ("lstm",), "forget bias 0, Glorot kept", "initialisation"),
     Change("gate_bias", 0.0, ("gru",), "gate biases start at 0, Glorot kept", "initialisation"),
     Change("reset", "after", ("gru",), "reset after the matmul, as torch.nn.GRU", "GRU variant"),
-    Change("batch_norm", "input", CELLS, "batch norm on the input projection", "batch norm"),
-    Change("batch_norm", "output", CELLS, "batch norm on the RNN output", "batch norm"),
-    Change("batch_norm", "head", CELLS, "batch norm on the head's 64 units", "batch norm"),
-    Change("loss", "mean", CELLS, "loss averaged over the batch", "loss"),
-    Change("pixels", "grey", CELLS, "grey pixels p / 255", "pixels"),
+    Change("batch_norm", "input", _BOTH, "batch norm on the input projection", "batch norm"),
+    Change("batch_norm", "output", _BOTH, "batch norm on the RNN output", "batch norm"),
+    Change("batch_norm", "head", _BOTH, "batch norm on the head's 64 units", "batch norm"),
+    Change("loss", "mean", _BOTH, "loss averaged over the batch", "loss"),
+    Change("pixels", "grey", _BOTH, "grey pixels p / 255", "pixels"),
 )
 """Every change the family measures, one field each, in the order the page shows them."""
 
@@ -75,7 +80,7 @@ ABLATED = tuple(dict.fromkeys(c.field for c in CHANGES))
 """The fields the family varies; every other field is the assignment's."""
 
 SETUP = "the assignment's setup"
-"""What a baseline row's change column says."""
+"""What the change column of a row of the assignment's setup says."""
 
 
 def ablation_seeds(budget: Budget) -> int:
@@ -83,15 +88,20 @@ def ablation_seeds(budget: Budget) -> int:
     return 1 if budget.seeds == 1 else max(MIN_SEEDS, budget.seeds)
 
 
-def baseline(cell: str, budget: Budget, seed: int = 0) -> ModelConfig:
+def assignment_setup(cell: str, budget: Budget, seed: int = 0) -> ModelConfig:
     """The assignment's ``{cell}-1x32`` under ``budget``: the grid's own config."""
-    return ModelConfig(cell=cell, units=UNITS, seed=seed, epochs=budget.epochs, limit=budget.limit)
+    return ModelConfig(
+        cell=cell, units=ABLATION_UNITS, seed=seed, epochs=budget.epochs, limit=budget.limit
+    )
 
 
 def ablation_configs(budget: Budget) -> list[ModelConfig]:
-    """Per cell, the baseline and each change that applies to it, each over the seeds."""
+    """Per cell, the assignment's setup and each change that applies to it, each over the seeds."""
     return [
-        replace(baseline(cell, budget, seed), **({change.field: change.value} if change else {}))
+        replace(
+            assignment_setup(cell, budget, seed),
+            **({change.field: change.value} if change else {}),
+        )
         for cell in CELLS
         for change in (None, *(c for c in CHANGES if cell in c.cells))
         for seed in range(ablation_seeds(budget))
@@ -99,7 +109,7 @@ def ablation_configs(budget: Budget) -> list[ModelConfig]:
 
 
 def change_of(config: ModelConfig) -> Change | None:
-    """The change ``config`` makes to the assignment's setup; None for a baseline.
+    """The change ``config`` makes to the assignment's setup; None for the setup itself.
 
     A ValueError when it changes more than one ablated field, or one the family lacks.
     """
@@ -128,7 +138,7 @@ def _columns(config: ModelConfig) -> dict[str, Any]:
 
 def _report_a(row: Row) -> dict[str, float | None]:
     """Report A's summed test loss for the row's cell at 1×32, and our difference to it."""
-    theirs = reports.report_a_loss_sum(f"{row.cell}-1x{UNITS}")
+    theirs = reports.report_a_loss_sum(f"{row.cell}-1x{ABLATION_UNITS}")
     return {
         "report_a_loss_sum": theirs,
         "loss_minus_report_a": None if theirs is None else row.test_loss_sum - theirs,
@@ -164,12 +174,12 @@ def run_ablations(budget: Budget | None = None, **options: Any) -> ResultsTable:
     return results.run(ABLATIONS, replace(budget, seeds=ablation_seeds(budget)), **options)
 
 
-# -- effects: each change against its cell's baseline ---------------------------------------
+# -- effects: each change against its cell's setup ------------------------------------------
 
 
 @dataclass(frozen=True)
 class Effect:
-    """One change's effect: its row minus its cell's baseline row, with their spreads.
+    """One change's effect: its row minus its cell's setup row, with their spreads.
 
     A difference is larger than the spread when ``|Δ| > std_a + std_b`` (the two ranges
     mean ± std do not overlap), the rule of :class:`~rnnreport.experiments.results.Comparison`;
@@ -177,7 +187,7 @@ class Effect:
     """
 
     row: Row
-    base: Row
+    base: Row  # its cell's row of the assignment's setup
     accuracy: float  # difference of mean test accuracies
     accuracy_spread: float
     loss: float  # difference of mean summed test losses
@@ -208,7 +218,7 @@ class Effect:
 
 
 def effects(table: ResultsTable) -> list[Effect]:
-    """Every change of ``table`` against its cell's baseline, in the table's order."""
+    """Every change of ``table`` against its cell's setup, in the table's order."""
     bases = {row.cell: row for row in table.rows if not row.field}
     out = []
     for row in table.rows:
@@ -260,7 +270,7 @@ def effects_table(table: ResultsTable) -> Table:
 
 
 def figure_data(table: ResultsTable) -> dict[str, Any]:
-    """The arrays :func:`rnnreport.inspection.effects.effects_figure` draws."""
+    """The arrays :func:`rnnreport.inspection.plots.results.effect_bars` draws."""
     found = effects(table)
     bases = {e.cell: e.base for e in found}
     return {

@@ -37,42 +37,21 @@ from .. import train_counting as tc
 from ..data import languages
 from ..inspection import tables
 from ..inspection.probes import record
+from ..model.cells import CELLS
 from ..model.counter import CounterConfig
-from ..settings import BUDGETS, Budget
+from ..settings import BUDGETS, TEST_FACTOR, Budget, CountingPlan
 from . import results
 from .results import ResultsTable
 
-CELLS = ("lstm", "gru")
-LANGUAGES = tuple(languages.LANGUAGES)
-UNITS = 4
+COUNTER_UNITS = 4
 """The hidden size of every counter: small, since one unit is enough to count."""
-TEST_FACTOR = 10
-"""Recognition is measured for every n up to ``TEST_FACTOR`` × N_train."""
 SATURATED = 0.99
 """A GRU unit counts as saturated where its absolute value is at least this (1 − ε, ε = 0.01)."""
 
 
-@dataclass(frozen=True)
-class Plan:
-    """How much a budget trains: N_train, at most this many epochs, the stopping patience."""
-
-    n_train: int
-    epochs: int
-    patience: int
-
-    @property
-    def n_test(self) -> int:
-        return TEST_FACTOR * self.n_train
-
-
-PLANS = {"full": Plan(n_train=20, epochs=1000, patience=100), "smoke": Plan(4, 100, 5)}
-"""The full build trains up to 1,000 epochs per seed and stops once every training string
-has been recognised for 100 epochs running; smoke trains a token run on n ≤ 4."""
-
-
-def plan(budget: Budget) -> Plan:
-    """The plan of ``budget``: smoke's for the smoke budgets, else the full one."""
-    return PLANS["smoke" if budget.name.startswith("smoke") else "full"]
+def plan(budget: Budget) -> CountingPlan:
+    """What ``budget`` trains of the counters: ``budget.counting``."""
+    return budget.counting
 
 
 def describe(budget: Budget) -> str:
@@ -85,10 +64,10 @@ def describe(budget: Budget) -> str:
         f"at most {p.epochs} epochs, stopped after {p.patience} epochs with every training "
         "string recognised"
     )
-    base = BUDGETS.get(budget.name.split(",")[0])
+    base = next((b for b in BUDGETS.values() if b.counting == p), None)
     if base is not None and budget.epochs != base.epochs:  # a custom budget's MNIST epochs
         text += f" (the budget's {budget.epochs} epochs are MNIST's and do not apply here)"
-    return text + (" — a token run, not the experiment's results" if p is PLANS["smoke"] else "")
+    return text + (" — a token run, not the experiment's results" if budget.quick else "")
 
 
 def counting_configs(budget: Budget) -> list[CounterConfig]:
@@ -97,7 +76,7 @@ def counting_configs(budget: Budget) -> list[CounterConfig]:
     return [
         CounterConfig(
             cell=cell,
-            units=UNITS,
+            units=COUNTER_UNITS,
             language=language,
             n_train=p.n_train,
             n_test=p.n_test,
@@ -105,7 +84,7 @@ def counting_configs(budget: Budget) -> list[CounterConfig]:
             epochs=p.epochs,
             patience=p.patience,
         )
-        for language in LANGUAGES
+        for language in languages.LANGUAGES
         for cell in CELLS
         for seed in range(budget.seeds)
     ]
@@ -288,15 +267,15 @@ def recognition_curves(seeds: list[Seed], language: str) -> dict[str, list[np.nd
 
 
 def recognition_panels(seeds: list[Seed]) -> dict[str, dict[str, list[np.ndarray]]]:
-    """For :func:`rnnreport.inspection.plots.recognition_by_n`: per language (its title),
+    """For :func:`rnnreport.inspection.plots.counting.recognition_by_n`: per language (its title),
     per cell, one recognition array per seed."""
-    return {languages.TITLES[lang]: recognition_curves(seeds, lang) for lang in LANGUAGES}
+    return {languages.TITLES[lang]: recognition_curves(seeds, lang) for lang in languages.LANGUAGES}
 
 
 def unit_panels(
     seeds: list[Seed], language: str = "anbn"
 ) -> dict[str, tuple[np.ndarray, int, int, bool]]:
-    """For :func:`rnnreport.inspection.plots.counting_units`: per cell, the seed with the
+    """For :func:`rnnreport.inspection.plots.counting.counting_units`: per cell, the seed with the
     largest range on ``language`` (the first such seed), its states along the string with
     n = n_test, its best-fitting unit, n, and whether the states are bounded (the GRU's)."""
     panels = {}
@@ -338,10 +317,10 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
     """What the runs say, every number taken from ``seeds``, set beside the three papers."""
     n_train, n_test = seeds[0].config.n_train, seeds[0].config.n_test
     items = []
-    if budget.name.startswith("smoke"):
+    if budget.quick:
         items.append(f"These are token runs ({describe(budget)}): they check that the page builds.")
     far: dict[str, list[int]] = {}
-    for language in LANGUAGES:
+    for language in languages.LANGUAGES:
         parts = []
         for cell in CELLS:
             mine = [s for s in seeds if s.config.language == language and s.config.cell == cell]
@@ -356,7 +335,8 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
                 f"recognise beyond n = {n_train}, {sum(r == n_test for r in ranges)} every "
                 f"string up to n = {n_test}"
             )
-        items.append(f"{languages.TITLES[language]}: " + "; ".join(parts) + ".")
+        if parts:  # no line for a language without runs
+            items.append(f"{languages.TITLES[language]}: " + "; ".join(parts) + ".")
 
     lstm_far, gru_far = sum(far.get("lstm", [])), sum(far.get("gru", []))
     if lstm_far > gru_far:
@@ -373,7 +353,7 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
         "training lengths, their GRUs did not)."
     )
     gains = []
-    for language in LANGUAGES:
+    for language in languages.LANGUAGES:
         by_cell = {
             cell: [
                 s.range - n_train

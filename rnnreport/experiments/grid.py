@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import settings
 from ..inspection.tables import Findings
+from ..model.cells import CELLS
 from ..model.classifier import Classifier, ModelConfig
 from ..settings import Budget
 from ..train import Result, trained_model
@@ -21,9 +22,8 @@ from . import reports, results
 from .results import ResultsTable, Row, number
 
 SHAPES = ((1, 32), (1, 64), (1, 128), (3, 32))
-"""(layers, units) of the assignment's grid, per cell."""
-
-CELLS = ("lstm", "gru")
+"""(layers, units) of the assignment's grid, for each cell of
+:data:`~rnnreport.model.cells.CELLS`."""
 
 
 def model_names() -> list[str]:

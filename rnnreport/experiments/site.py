@@ -1,12 +1,10 @@
 """Every family the site trains, and all of them trained at once.
 
-The pages train their own families when the cache lacks them, one page after another, and
-each page's batch ends with a core idle while its last model finishes. :func:`train_all`
-queues every model of every family first, largest first, so that every core stays busy
-until the last few small models; the build calls it before the pages run
-(``docs/conf.py``), and ``python -m rnnreport train-all`` does the same from a shell. It
-changes no result: each model is the same config trained by the same trainer into the
-same cache entry.
+:func:`train_all` queues every model of every family the cache lacks, largest first, so
+that every core stays busy until the last few small models; the docs build calls it
+before the pages run (``docs/conf.py``), and so does ``python -m rnnreport train-all``.
+Each model is the same config, trained by the same trainer into the same cache entry, as
+when its page trains it.
 """
 
 from __future__ import annotations

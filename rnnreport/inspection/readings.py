@@ -1,9 +1,10 @@
-r"""What the probes' measurements say: the gallery's table rows and generated sentences.
+r"""What the measurements say: the gallery's table rows and generated sentences.
 
-Each function takes measurements made by :mod:`rnnreport.inspection.probes` (a recorded
-state, a :class:`~rnnreport.inspection.probes.Readout`, ink rows, gate saturation, row
-saliency) and returns either rows for :func:`~rnnreport.inspection.tables.html_table` (a
-list of dicts of formatted cells) or :class:`~rnnreport.inspection.tables.Findings`,
+Each function takes measurements made by :mod:`rnnreport.inspection.probes` and
+:mod:`rnnreport.inspection.measures` (a recorded state, a
+:class:`~rnnreport.inspection.probes.Readout`, ink rows, gate saturation, row saliency)
+and returns either rows for :func:`~rnnreport.inspection.tables.html_table` (a list of
+dicts of formatted cells) or :class:`~rnnreport.inspection.tables.Findings`,
 sentences in which every number is read from the measurements. Nothing here runs a
 model. The sentences speak of "test images": the gallery measures the 10,000 of the test
 split.
@@ -26,8 +27,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from . import probes
-from .probes import GateSaturation, Readout
+from . import measures, probes
+from .measures import GateSaturation
+from .probes import Readout
 from .tables import Findings
 
 SETTLED = 1e-3
@@ -55,8 +57,8 @@ def step_rows(
 ) -> list[dict[str, object]]:
     """One table row per step in ``steps`` (counted from 1).
 
-    ``stats`` from :func:`~rnnreport.inspection.probes.state_statistics`, ``seen`` from
-    :func:`~rnnreport.inspection.probes.ink_so_far`; the readout accuracy is the
+    ``stats`` from :func:`~rnnreport.inspection.measures.state_statistics`, ``seen`` from
+    :func:`~rnnreport.inspection.measures.ink_so_far`; the readout accuracy is the
     classifier's when it reads that step as the last.
     """
     return [
@@ -83,7 +85,7 @@ def first_steps(
     """What the first ``steps`` steps show: blank rows, one shared state, the first readout.
 
     ``h`` (T, N, H): the recorded output; ``first_ink`` (N,): each image's first inked row
-    (:func:`~rnnreport.inspection.probes.first_ink_rows`, 0 for a blank image);
+    (:func:`~rnnreport.inspection.measures.first_ink_rows`, 0 for a blank image);
     ``readout``: the readout by step of the same images. ``early`` < ``steps`` is the
     shorter window also reported.
     """
@@ -100,7 +102,7 @@ def first_steps(
         f"in rows 1-{steps})."
     )
     if blank.any():
-        same = probes.largest_spread(h, blank, steps)
+        same = measures.largest_spread(h, blank, steps)
         state = (
             f"are in one and the same state at every step up to {steps} (the largest standard "
             f"deviation of any unit across them is {same:.2g}, below 1e-4): {name} knows "
@@ -112,7 +114,7 @@ def first_steps(
     else:
         items.append(f"No image is still blank at step {steps}.")
     if blank_early.any():  # what blank rows alone do to the state, from h_0 = 0
-        change = probes.state_statistics(np.asarray(h)[:early, blank_early])["change"]
+        change = measures.state_statistics(np.asarray(h)[:early, blank_early])["change"]
         trend = "still moves" if change[-1] >= SETTLED else "has settled"
         items.append(
             f"On the {blank_early.sum():,} images with no ink in rows 1-{early}, the state "
@@ -144,8 +146,8 @@ def last_steps(
 ) -> Findings:
     """What the last ``steps`` steps show, against the ``steps`` before them.
 
-    ``stats`` from :func:`~rnnreport.inspection.probes.state_statistics` of the output,
-    ``last_ink`` (N,) from :func:`~rnnreport.inspection.probes.last_ink_rows`.
+    ``stats`` from :func:`~rnnreport.inspection.measures.state_statistics` of the output,
+    ``last_ink`` (N,) from :func:`~rnnreport.inspection.measures.last_ink_rows`.
     """
     T = readout.steps
     if not 1 <= steps <= T // 2:
@@ -299,22 +301,22 @@ def decision_vs_ink(readout: Readout, last_ink: np.ndarray, name: str) -> Findin
 
 def phase_rows(means: Mapping[str, np.ndarray], shares: np.ndarray) -> list[dict[str, object]]:
     """One row per recorded name (``layer0.f`` shown as ``f``) with its mean in each of
-    :data:`~rnnreport.inspection.probes.PHASES`, then the share of steps in each phase.
+    :data:`~rnnreport.inspection.measures.PHASES`, then the share of steps in each phase.
 
-    ``means`` from :func:`~rnnreport.inspection.probes.mean_by_phase`, ``shares`` from
-    :func:`~rnnreport.inspection.probes.phase_shares`.
+    ``means`` from :func:`~rnnreport.inspection.measures.mean_by_phase`, ``shares`` from
+    :func:`~rnnreport.inspection.measures.phase_shares`.
     """
     return [
-        {"": name.split(".")[1]} | {p: f"{values[k]:.3f}" for k, p in enumerate(probes.PHASES)}
+        {"": name.split(".")[1]} | {p: f"{values[k]:.3f}" for k, p in enumerate(measures.PHASES)}
         for name, values in means.items()
-    ] + [{"": "share of steps"} | {p: f"{shares[k]:.1%}" for k, p in enumerate(probes.PHASES)}]
+    ] + [{"": "share of steps"} | {p: f"{shares[k]:.1%}" for k, p in enumerate(measures.PHASES)}]
 
 
 def gates_by_phase(means: Mapping[str, np.ndarray], layer: int = 0) -> Findings:
     """Whether an LSTM layer writes on the ink and holds after it: its input and forget
-    gates' means (from :func:`~rnnreport.inspection.probes.mean_by_phase`) in each phase."""
+    gates' means (from :func:`~rnnreport.inspection.measures.mean_by_phase`) in each phase."""
     i, f = means[f"layer{layer}.i"], means[f"layer{layer}.f"]
-    before, on, after = range(len(probes.PHASES))
+    before, on, after = range(len(measures.PHASES))
     writes, holds = i[on] > i[after], f[after] > f[on]
     return Findings(
         f"The input and forget gates of layer {layer + 1}, by phase",
@@ -343,7 +345,7 @@ def saturation_panels(
     entries: Sequence[GateSaturation],
 ) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     """``{"gate f": [(left, right) per layer], ...}``, in the model's order, for
-    :func:`~rnnreport.inspection.plots.saturation_scatter`."""
+    :func:`~rnnreport.inspection.plots.inside.saturation_scatter`."""
     panels: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for s in entries:
         panels.setdefault(f"gate {s.gate}", []).append((s.left, s.right))
@@ -351,13 +353,13 @@ def saturation_panels(
 
 
 def saturation_rows(saturation: Mapping[str, Sequence[GateSaturation]]) -> list[dict[str, object]]:
-    """One row per model: for each of :data:`~rnnreport.inspection.probes.SIGMOID_GATES`,
+    """One row per model: for each of :data:`~rnnreport.inspection.measures.SIGMOID_GATES`,
     the mean over units (and layers) of the share of steps left / right saturated, and how
     many units are saturated more than half the time; "—" for a gate the model lacks."""
     rows = []
     for name, entries in saturation.items():
         row: dict[str, object] = {"model": name}
-        for gate in probes.SIGMOID_GATES:
+        for gate in measures.SIGMOID_GATES:
             mine = [s for s in entries if s.gate == gate]
             if not mine:
                 row[gate] = "—"
@@ -398,7 +400,7 @@ def saliency_rows(
     in each band of rows ``(first, last)``, both included, counted from 1.
 
     ``saliency[model]`` (rows,): the mean over images of
-    :func:`~rnnreport.inspection.probes.row_saliency`.
+    :func:`~rnnreport.inspection.measures.row_saliency`.
     """
     return [
         {
@@ -419,7 +421,7 @@ def saliency_findings(
     """How much of each model's gradient size lies in rows ``from_row`` to the last,
     against how much of the rows and of the ink lie there.
 
-    ``ink`` (rows,) from :func:`~rnnreport.inspection.probes.ink_by_row`.
+    ``ink`` (rows,) from :func:`~rnnreport.inspection.measures.ink_by_row`.
     """
     ink = np.asarray(ink)
     T = len(ink)

@@ -1,8 +1,10 @@
-"""Small tables that render as HTML on the site and as aligned text in a terminal.
+"""Small tables and generated sentences that render as HTML on the site and as text in a
+terminal.
 
-pandas is not a dependency: a gallery script that wants a table builds a list of dicts and
-returns ``html_table(rows)`` as the last expression of a block. sphinx-gallery shows the
-object's ``_repr_html_``; ``python gallery/script.py`` or a REPL shows its ``__repr__``.
+A gallery script that wants a table builds a list of dicts and returns
+``html_table(rows)`` as the last expression of a block; sentences come as
+:class:`Findings`. sphinx-gallery shows an object's ``_repr_html_``;
+``python gallery/script.py`` or a REPL shows its ``__repr__``.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from typing import Any
 Formatter = Callable[[Any], str]
 
 
-def format_cell(value: Any) -> str:
-    """A cell as text: floats to 6 significant digits, everything else through ``str``."""
+def format_cell(value: Any, digits: int = 6) -> str:
+    """A cell as text: floats to ``digits`` significant digits, everything else through
+    ``str``."""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return str(value)
-        return f"{value:.6g}"
+        return f"{value:.{digits}g}"
     return str(value)
 
 
@@ -65,11 +68,12 @@ def html_table(
     rows: Sequence[Mapping[str, Any]],
     caption: str | None = None,
     formatters: Mapping[str, Formatter] | None = None,
+    digits: int = 6,
 ) -> Table:
     """A :class:`Table` from ``rows``, a list of dicts that all have the same keys.
 
     ``formatters`` maps a column name to a function turning its values into text; other
-    columns go through :func:`format_cell` (floats to 6 significant digits).
+    columns go through :func:`format_cell` (floats to ``digits`` significant digits).
     """
     if not rows:
         raise ValueError("html_table got no rows: pass at least one dict")
@@ -84,7 +88,13 @@ def html_table(
     unknown = set(formatters) - set(columns)
     if unknown:
         raise ValueError(f"formatters for unknown columns {sorted(unknown)}: columns are {columns}")
-    cells = tuple(tuple(formatters.get(c, format_cell)(row[c]) for c in columns) for row in rows)
+
+    def text(column: str, value: Any) -> str:
+        if column in formatters:
+            return formatters[column](value)
+        return format_cell(value, digits)
+
+    cells = tuple(tuple(text(c, row[c]) for c in columns) for row in rows)
     return Table(columns, cells, caption)
 
 

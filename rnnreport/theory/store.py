@@ -69,6 +69,12 @@ class StoreInput:
             r"\quad (a > 0,\ x \in \{0, 1\})",
         )
 
+    @property
+    def lstm_read_back(self) -> np.ndarray:
+        r"""(T, H): the pixels read back from the LSTM's cell,
+        :math:`(1 + \mathrm{sign}\, c_t)/2`."""
+        return (np.sign(self.lstm_states) + 1) / 2
+
     def rows(self) -> list[dict[str, object]]:
         n = int(self.pixels.size)
         return [

@@ -86,7 +86,7 @@ def test_each_view_is_stored_losslessly(view: str) -> None:
         pixels, labels = stored[name]
         assert pixels.dtype == np.uint8 and pixels.shape == (len(x), *views.stored_shape(view))
         wanted = binarize(x) if view == "binary" else grey(x)
-        np.testing.assert_array_equal(views.load(view, pixels), wanted)
+        np.testing.assert_array_equal(views.restore(view, pixels), wanted)
         np.testing.assert_array_equal(labels, y)
     assert digest == views.digest(view, stored) and lines[-1].endswith(digest)
 

@@ -11,12 +11,16 @@ import pytest
 from rnnreport import settings
 from rnnreport.experiments import grid, results
 from rnnreport.experiments.grid import ResultsTable, findings, grid_configs, grid_model, run_grid
+from rnnreport.experiments.results import Row
+from rnnreport.model.cells import CELLS
+from rnnreport.model.classifier import ModelConfig
 from rnnreport.settings import Budget
 
-pytestmark = pytest.mark.slow
+from .test_results import BUDGET, made_up_runs
 
 TINY = Budget("tiny", epochs=1, seeds=2, limit=256)
 SHAPES = ((1, 4), (1, 6), (2, 4))
+GRID_SHAPES = grid.SHAPES  # the real grid, for the findings on made-up rows
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,13 +46,15 @@ def test_configs_follow_the_budget() -> None:
     assert {(c.epochs, c.limit, c.seed) for c in full} == {(10, None, s) for s in range(3)}
 
 
+@pytest.mark.slow
 def test_table_has_one_row_per_model_in_grid_order(table: ResultsTable) -> None:
-    expected = [f"{cell}-{L}x{H}" for cell in grid.CELLS for L, H in SHAPES]
+    expected = [f"{cell}-{L}x{H}" for cell in CELLS for L, H in SHAPES]
     assert [row.model for row in table.rows] == expected == grid.model_names()
     assert len(table.results) == len(expected) * TINY.seeds
     assert all(row.seeds == TINY.seeds and row.epochs == 1 for row in table.rows)
 
 
+@pytest.mark.slow
 def test_rows_aggregate_their_seeds(table: ResultsTable) -> None:
     for row in table.rows:
         runs = [r for r in table.results if r.name == row.model]
@@ -61,6 +67,7 @@ def test_rows_aggregate_their_seeds(table: ResultsTable) -> None:
         assert row.params == runs[0].params
 
 
+@pytest.mark.slow
 def test_comparison_needs_more_than_one_seed(table: ResultsTable) -> None:
     c = table.compare("gru-1x4", "lstm-1x4")
     a, b = table.row("gru-1x4"), table.row("lstm-1x4")
@@ -72,6 +79,7 @@ def test_comparison_needs_more_than_one_seed(table: ResultsTable) -> None:
         table.row("gru-9x9")
 
 
+@pytest.mark.slow
 def test_second_run_comes_from_the_cache(table: ResultsTable) -> None:
     again = run_grid(TINY, progress="off")
     assert all(r.cached for r in again.results)
@@ -80,6 +88,7 @@ def test_second_run_comes_from_the_cache(table: ResultsTable) -> None:
     assert result.cached and result.config.layers == 2 and model.rnn.num_layers == 2
 
 
+@pytest.mark.slow
 def test_written_files_and_findings(table: ResultsTable, tmp_path) -> None:
     csv_path, json_path = table.write(tmp_path)
     with csv_path.open() as f:
@@ -99,6 +108,7 @@ def test_written_files_and_findings(table: ResultsTable, tmp_path) -> None:
     assert "<table" in table._repr_html_() and "gru-2x4" in table._repr_html_()
 
 
+@pytest.mark.slow
 def test_overriding_seeds_or_epochs_is_labelled() -> None:
     budget = Budget("tiny", epochs=1, seeds=1, limit=64)
     table = run_grid(budget, epochs=2, progress="off")
@@ -106,3 +116,23 @@ def test_overriding_seeds_or_epochs_is_labelled() -> None:
     assert "custom settings" in table.budget.describe()
     one_seed = table.display_rows()[0]
     assert "±" not in one_seed["test accuracy"] and "±" not in one_seed["test loss (sum)"]
+
+
+def _grid_table(accuracy: float, std_seeds) -> ResultsTable:
+    rows = []
+    for cell in CELLS:
+        for layers, units in grid.SHAPES:
+            config = ModelConfig(cell=cell, layers=layers, units=units)
+            rows.append(Row.aggregate(made_up_runs(config, std_seeds(accuracy)), grid.GRID))
+    return ResultsTable(grid.GRID, BUDGET, tuple(rows), ())
+
+
+def test_grid_findings_name_report_a_batch_normalisation_only_when_the_gap_is_real(
+    monkeypatch,
+) -> None:
+    monkeypatch.setattr(grid, "SHAPES", GRID_SHAPES)
+    far_below = _grid_table(0.95, lambda a: [a - 0.001, a, a + 0.001])
+    text = grid.findings(far_below).markdown()
+    assert "above our mean for 5 of the 5 models" in text and "batch normalisation" in text
+    close = _grid_table(0.985, lambda a: [a - 0.01, a, a + 0.01])
+    assert "batch normalisation" not in grid.findings(close).markdown()

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from rnnreport.data import load_mnist
 from rnnreport.experiments import baselines, grid, results
 from rnnreport.experiments.results import Comparison, ResultsTable, Row, compare
 from rnnreport.inspection.tables import Findings
@@ -17,6 +18,7 @@ from rnnreport.settings import Budget
 from rnnreport.train import Result
 
 BUDGET = Budget("tiny", epochs=1, seeds=3, limit=256)
+TINY = ModelConfig(cell="gru", units=8, epochs=2, limit=512, batch_size=128)
 
 
 def _run(config, accuracy: float, loss_sum: float = 900.0) -> Result:
@@ -31,7 +33,7 @@ def _run(config, accuracy: float, loss_sum: float = 900.0) -> Result:
     )
 
 
-def _seeds(name_config: ModelConfig, accuracies, losses=None) -> list[Result]:
+def made_up_runs(name_config: ModelConfig, accuracies, losses=None) -> list[Result]:
     losses = losses or [900.0] * len(accuracies)
     return [
         _run(replace(name_config, seed=s), a, loss)
@@ -40,7 +42,9 @@ def _seeds(name_config: ModelConfig, accuracies, losses=None) -> list[Result]:
 
 
 def test_row_aggregates_and_carries_the_family_columns() -> None:
-    runs = _seeds(ModelConfig(cell="lstm", units=32), [0.96, 0.97, 0.98], [800.0, 900.0, 1000.0])
+    runs = made_up_runs(
+        ModelConfig(cell="lstm", units=32), [0.96, 0.97, 0.98], [800.0, 900.0, 1000.0]
+    )
     row = Row.aggregate(runs, grid.GRID)
     assert row.test_accuracy == pytest.approx(0.97)
     assert row.test_accuracy_std == pytest.approx(statistics.stdev([0.96, 0.97, 0.98]))
@@ -57,7 +61,7 @@ def test_row_aggregates_and_carries_the_family_columns() -> None:
 
 
 def test_a_gru_without_report_a_accuracy_has_none() -> None:
-    row = Row.aggregate(_seeds(ModelConfig(cell="gru", units=32), [0.97]), grid.GRID)
+    row = Row.aggregate(made_up_runs(ModelConfig(cell="gru", units=32), [0.97]), grid.GRID)
     assert row.report_a_accuracy is None and row.accuracy_minus_report_a is None
     assert row.report_a_loss_sum is not None
     shown = results.display(row, grid.GRID.beside(row))
@@ -73,19 +77,19 @@ def test_a_gru_without_report_a_accuracy_has_none() -> None:
 
 
 def test_comparison_against_the_spread() -> None:
-    a = Row.aggregate(_seeds(ModelConfig(cell="gru"), [0.97, 0.98, 0.99]))
-    b = Row.aggregate(_seeds(ModelConfig(cell="lstm"), [0.90, 0.91, 0.92]))
+    a = Row.aggregate(made_up_runs(ModelConfig(cell="gru"), [0.97, 0.98, 0.99]))
+    b = Row.aggregate(made_up_runs(ModelConfig(cell="lstm"), [0.90, 0.91, 0.92]))
     c = compare(a, b)
     assert c.difference == pytest.approx(0.07) and c.seeds == 3
     assert c.exceeds_spread and c.text() == "+7.00 points (larger than the spread across 3 seeds)"
-    close = compare(a, Row.aggregate(_seeds(ModelConfig(cell="lstm"), [0.96, 0.98, 0.99])))
+    close = compare(a, Row.aggregate(made_up_runs(ModelConfig(cell="lstm"), [0.96, 0.98, 0.99])))
     assert not close.exceeds_spread and "within the spread across 3 seeds" in close.text()
     alone = Comparison("a", "b", difference=0.5, spread=0.0, seeds=1)
     assert not alone.exceeds_spread and "one seed each" in alone.text()
 
 
 def test_aggregate_refuses_mixed_runs() -> None:
-    runs = _seeds(ModelConfig(cell="gru"), [0.97, 0.98])
+    runs = made_up_runs(ModelConfig(cell="gru"), [0.97, 0.98])
     with pytest.raises(ValueError, match="one model at a time"):
         Row.aggregate([runs[0], _run(ModelConfig(cell="lstm"), 0.9)])
     with pytest.raises(ValueError, match="differ only in their seeds"):
@@ -95,7 +99,7 @@ def test_aggregate_refuses_mixed_runs() -> None:
 
 
 def test_table_writes_every_column_and_a_rounded_copy(tmp_path) -> None:
-    runs = _seeds(ModelConfig(cell="gru", units=32), [0.97, 0.98, 0.99])
+    runs = made_up_runs(ModelConfig(cell="gru", units=32), [0.97, 0.98, 0.99])
     table = ResultsTable(grid.GRID, BUDGET, (Row.aggregate(runs, grid.GRID),), tuple(runs))
     csv_path, json_path = table.write(tmp_path, stem="x")
     with csv_path.open() as f:
@@ -110,7 +114,7 @@ def test_table_writes_every_column_and_a_rounded_copy(tmp_path) -> None:
 
 
 def test_tables_of_different_budgets_are_not_mixed() -> None:
-    runs = _seeds(ModelConfig(cell="gru"), [0.97])
+    runs = made_up_runs(ModelConfig(cell="gru"), [0.97])
     a = ResultsTable(grid.GRID, BUDGET, (Row.aggregate(runs, grid.GRID),), ())
     b = ResultsTable(baselines.BASELINES, replace(BUDGET, epochs=2), (), ())
     with pytest.raises(ValueError, match="different budgets .*grid: .*baselines: "):
@@ -134,18 +138,40 @@ def test_findings_render_as_a_list_and_as_markdown() -> None:
         Findings("empty", ())
 
 
-def _grid_table(accuracy: float, std_seeds) -> ResultsTable:
-    rows = []
-    for cell in grid.CELLS:
-        for layers, units in grid.SHAPES:
-            config = ModelConfig(cell=cell, layers=layers, units=units)
-            rows.append(Row.aggregate(_seeds(config, std_seeds(accuracy)), grid.GRID))
-    return ResultsTable(grid.GRID, BUDGET, tuple(rows), ())
+@pytest.mark.slow
+def test_families_train_together_in_one_queue_and_then_read_the_cache(
+    tmp_path, monkeypatch, capfd
+) -> None:
+    """Two MNIST families sharing a model and a counting family: one batch of workers,
+    the shared model queued once, largest first; every family's run then reads the cache."""
+    from rnnreport.experiments import results
+    from rnnreport.model.counter import CounterConfig
+    from rnnreport.settings import BUDGETS
+    from rnnreport.train_counting import pending
+    from rnnreport.train_counting import train_many as train_counters
 
-
-def test_grid_findings_name_report_a_batch_normalisation_only_when_the_gap_is_real() -> None:
-    far_below = _grid_table(0.95, lambda a: [a - 0.001, a, a + 0.001])
-    text = grid.findings(far_below).markdown()
-    assert "above our mean for 5 of the 5 models" in text and "batch normalisation" in text
-    close = _grid_table(0.985, lambda a: [a - 0.01, a, a + 0.01])
-    assert "batch normalisation" not in grid.findings(close).markdown()
+    lstm = replace(TINY, cell="lstm", units=16)
+    columns = lambda config: {"cell": config.cell}  # noqa: E731
+    first = results.Family("first", "row by row", "first", lambda b: [TINY, lstm], columns)
+    second = results.Family("second", "row by row", "second", lambda b: [TINY], columns)
+    counter = CounterConfig(cell="gru", units=3, n_train=3, n_test=6, epochs=3, patience=100)
+    counters = results.Family(
+        "counters",
+        "next symbol",
+        "counters",
+        lambda b: [counter],
+        columns,
+        train=train_counters,
+        pending=pending,
+    )
+    monkeypatch.setenv("RNNREPORT_CACHE", str(tmp_path))
+    data = load_mnist()
+    budget = BUDGETS["smoke"]
+    assert results.train_together((first, second, counters), budget, workers=2) == (3, 0)
+    err = capfd.readouterr().err
+    assert err.count("training 3 models in 2 processes") == 1
+    assert "rnnreport: 3 of 3 models trained, 0 left\n" in err
+    for family in (first, second, counters):
+        table = results.run(family, budget, data=data, progress="off")
+        assert all(r.cached for r in table.results)
+    assert results.train_together((first, second, counters), budget, workers=2) == (0, 0)

@@ -1,4 +1,5 @@
-"""Whole-image baselines: configs, architectures, training through the cache, aggregation."""
+"""Whole-image baselines as a family: configs, training through the cache, aggregation,
+findings."""
 
 from __future__ import annotations
 
@@ -15,12 +16,11 @@ from rnnreport.experiments import baselines, grid, reports
 from rnnreport.experiments.results import ResultsTable, Row
 from rnnreport.inspection import plots
 from rnnreport.model import whole_image
-from rnnreport.model.classifier import ModelConfig
+from rnnreport.model.cells import CELLS
+from rnnreport.model.classifier import ModelConfig, count_parameters
 from rnnreport.model.whole_image import BaselineConfig
 from rnnreport.settings import Budget
 from rnnreport.train import Result, cache_path, trained_model
-
-from .model.test_whole_image import expected_parameters
 
 TINY_BUDGET = Budget("tiny", epochs=1, seeds=2, limit=256)
 
@@ -90,7 +90,7 @@ def _tables(accuracy: dict[str, float], budget: Budget = TINY_BUDGET):
         (),
     )
     rows = []
-    for cell in grid.CELLS:
+    for cell in CELLS:
         for layers, units in grid.SHAPES:
             config = ModelConfig(cell=cell, layers=layers, units=units)
             result = _fake(config, accuracy.get(config.name, 0.94), 500.0, params=units * 100)
@@ -129,7 +129,7 @@ def test_side_by_side_table_and_figure() -> None:
     html = baselines.side_by_side_table(entries, base.budget)._repr_html_()
     assert html.count("<tr>") == 1 + 12 and "cnn-2x8" in html and "gru-3x32" in html
     rows = [e.row for e in entries]
-    fig = plots.accuracy_vs_parameters(
+    fig = plots.results.accuracy_vs_parameters(
         [r.model for r in rows],
         [r.params for r in rows],
         [r.test_accuracy for r in rows],
@@ -141,7 +141,7 @@ def test_side_by_side_table_and_figure() -> None:
     assert len(ax.containers) == 12 and len(ax.texts) == 12
     plt.close(fig)
     with pytest.raises(ValueError, match="one value per model"):
-        plots.accuracy_vs_parameters(["a"], [1, 2], [0.5], [0.0], ["whole image"])
+        plots.results.accuracy_vs_parameters(["a"], [1, 2], [0.5], [0.0], ["whole image"])
 
 
 # -- training through the cache ------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_tiny_training_caches_and_reloads(private_cache) -> None:
     config = BaselineConfig(kind="cnn", epochs=1, limit=256)
     model, first = trained_model(config, data=data, progress="off")
     assert not first.cached and cache_path(config, data).exists()
-    assert first.params == expected_parameters("cnn") and len(first.history) == 1
+    assert first.params == count_parameters(model) and len(first.history) == 1
     assert first.to_dict()["config_class"] == "rnnreport.model.whole_image:BaselineConfig"
     again_model, again = trained_model(config, data=data, progress="off")
     assert again.cached and again == first and again.config == config

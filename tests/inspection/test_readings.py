@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnreport.inspection import probes, readings
-from rnnreport.inspection.probes import GateSaturation, Readout
+from rnnreport.inspection import measures, readings
+from rnnreport.inspection.measures import GateSaturation
+from rnnreport.inspection.probes import Readout
 from rnnreport.inspection.tables import Findings
 
 
@@ -278,7 +279,7 @@ def test_class_rows_and_the_decision_against_the_ink() -> None:
 def test_phase_rows() -> None:
     means = {"layer0.i": np.array([0.5, 0.25, 0.125]), "layer0.h": np.array([0.0, -0.5, 1.0])}
     rows = readings.phase_rows(means, np.array([0.1, 0.6, 0.3]))
-    before, on, after = probes.PHASES
+    before, on, after = measures.PHASES
     assert rows == [
         {"": "i", before: "0.500", on: "0.250", after: "0.125"},
         {"": "h", before: "0.000", on: "-0.500", after: "1.000"},
@@ -347,7 +348,7 @@ def test_saturation_rows() -> None:
         {"model": "gru-1x2", "i": "—", "f": "—", "o": "—"}
         | {"z": "0.20 / 0.20 (0 of 2)", "r": "0.25 / 0.12 (1 of 2)"},
     ]
-    assert list(rows[0]) == ["model", *probes.SIGMOID_GATES]
+    assert list(rows[0]) == ["model", *measures.SIGMOID_GATES]
 
 
 def test_saturation_findings() -> None:

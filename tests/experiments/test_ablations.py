@@ -10,9 +10,11 @@ import pytest
 from rnnreport.experiments import ablations, grid, reports
 from rnnreport.experiments.ablations import ABLATIONS, CHANGES, ablation_configs, change_of
 from rnnreport.experiments.results import ResultsTable, Row
-from rnnreport.inspection.effects import effects_figure
+from rnnreport.inspection import plots
 from rnnreport.model.classifier import ModelConfig
 from rnnreport.settings import BUDGETS, Budget
+
+from . import item, numbers
 
 matplotlib.use("Agg")
 
@@ -120,31 +122,33 @@ def test_effects_are_differences_to_the_cells_baseline_judged_by_the_spread() ->
 
 
 def test_the_gap_names_the_batch_norm_that_reaches_report_a() -> None:
-    a_lstm = reports.report_a_loss_sum("lstm-1x32")
+    a_lstm, a_gru = reports.report_a_loss_sum("lstm-1x32"), reports.report_a_loss_sum("gru-1x32")
+    # every row at 1,000 ± 20 but LSTM-32's batch norm on the head, 5 above report A's ± 10
     table = _table({"lstm-1x32-bn-head": (a_lstm + 5.0, 10.0, 0.972, 0.001)}, FULL)
-    gap = ablations.report_a_gap(table)
-    text = " ".join(gap.items)
-    assert "+122.2 from report A's 877.76" in text  # the baseline's gap: 1000 − 877.76
-    assert f"over {FULL_SEEDS} seeds, our summed test losses are LSTM-32 1,000.00" in text
-    assert (
-        "Of the placements of batch normalisation, on the head's 64 units comes closest to "
-        "report A's losses: it changes our mean summed test loss by −117.2 (LSTM-32, more "
-        "than 30.0, the sum of the two rows' standard deviations; its gap to report A's is "
-        "+122.2) and +0.0 (GRU-32, within 40.0, the sum of the two rows' standard deviations; "
-        "its gap to report A's is +177.4)."
-    ) in gap.items
-    assert (
-        f"Batch normalisation on the head's 64 units: LSTM-32 {a_lstm + 5:,.2f} ± 10.00, above "
-        f"report A's {a_lstm:,.2f} but within one standard deviation of it; GRU-32 1,000.00 ± "
-        "20.00, above report A's 822.58 by more than one standard deviation."
-    ) in gap.items
-    assert "No placement" not in text
-    assert (
-        "The other placements of batch normalisation leave both cells above report A's loss "
-        f"(above it by more than one standard deviation across our {FULL_SEEDS} seeds; report "
-        "A's is one run): on the input projection: LSTM-32 1,000.00 ± 20.00 (A's 877.76)"
-    ) in text
-    assert "No other open choice measured here brings it there" in text
+    items = ablations.report_a_gap(table).items
+    setup = item(items, "With the assignment's setup")
+    assert numbers(setup)[:11] == pytest.approx(
+        [FULL_SEEDS, 32, 1000, 20, 1000 - a_lstm, a_lstm, 32, 1000, 20, 1000 - a_gru, a_gru],
+        abs=0.05,
+    )
+    assert reports.REPORT_A_BATCH_NORM in setup
+    # the head comes closest; the change and its spread (20 + 10, 20 + 20), each cell's gap
+    closest = item(items, "comes closest")
+    assert "on the head's 64 units comes closest" in closest
+    assert numbers(closest) == pytest.approx(
+        [64, a_lstm + 5 - 1000, 32, 30, 1000 - a_lstm, 0, 32, 40, 1000 - a_gru], abs=0.05
+    )
+    assert "more than 30.0" in closest and "within 40.0" in closest
+    # it reaches report A's for the LSTM (within its std), not for the GRU
+    reached = item(items, "Batch normalisation on the head")
+    assert numbers(reached) == [64, 32, a_lstm + 5, 10, a_lstm, 32, 1000, 20, a_gru]
+    assert "but within one standard deviation" in reached and "by more than one" in reached
+    # the other placements, and the other open choices, do not
+    others = item(items, "The other placements")
+    assert "on the input projection" in others and "on the RNN output" in others
+    assert numbers(others)[:1] == [FULL_SEEDS]
+    assert not any(i.startswith("No placement") for i in items)
+    assert item(items, "No other open choice")
 
 
 def test_the_gap_says_at_or_below_when_the_mean_is() -> None:
@@ -186,7 +190,7 @@ def test_findings_are_made_from_the_numbers() -> None:
     assert "each would need 5 runs" in items[1]
     assert any("averaging the loss" in item and "within the spread" in item for item in items)
     nothing = ablations.findings(_table({}, FULL)).items
-    assert nothing[0] == "No change moves test accuracy by more than the spread across 5 seeds."
+    assert nothing[0].startswith("No change moves") and numbers(nothing[0]) == [FULL_SEEDS]
     assert not any("worth repeating" in item for item in nothing)
     token = ablations.findings(_table({}, SMOKE)).items
     assert token[0].startswith("One seed per model: a token run")
@@ -203,7 +207,7 @@ def test_the_family_runs_through_the_results_layer(tmp_path, monkeypatch) -> Non
         "batch norm on the head's 64 units",
         "grey pixels p / 255",
     }
-    figure = effects_figure(**ablations.figure_data(table))
+    figure = plots.results.effect_bars(**ablations.figure_data(table))
     assert len(figure.axes) == 2
     assert ablations.report_a_gap(table).items
 

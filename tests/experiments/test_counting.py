@@ -1,5 +1,5 @@
-"""The counting experiment: hand-set counters through the real cells, the trainer's
-determinism, cache and resume, and the findings on made-up runs."""
+"""The counting experiment: its measurements on hand-set counters through the real cells,
+the family trained on the results layer, and the findings on made-up runs."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ import torch
 from rnnreport import settings
 from rnnreport import train_counting as tc
 from rnnreport.data import languages as L
-from rnnreport.experiments import counting
+from rnnreport.experiments import counting, results
 from rnnreport.inspection.probes import record
+from rnnreport.model.cells import CELLS
 from rnnreport.model.classifier import build_model
 from rnnreport.model.counter import CounterConfig
 from rnnreport.settings import BUDGETS
 from rnnreport.theory.common import set_gate
+
+from . import item, numbers
 
 BIG = 50.0  # saturates a gate: sigmoid(50) and tanh(50) are exactly 1.0 in float32
 N_TRAIN = 10  # what the report trains on; the hand-set counters are judged beyond it
@@ -115,76 +118,16 @@ def test_linear_fit() -> None:
     assert r2[1] == 0.0 and 0 < r2[2] < 1
 
 
-# -- the trainer ----------------------------------------------------------------------------
-
-TINY = CounterConfig(cell="gru", units=3, n_train=3, n_test=6, epochs=12, patience=100)
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RNNREPORT_CACHE", str(tmp_path))
-    return tmp_path
-
-
-def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.clone() for k, v in model.state_dict().items()}
-
-
-def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-def test_same_config_same_weights(cache) -> None:
-    a, result_a = tc.train(TINY, use_cache=False)
-    b, result_b = tc.train(TINY, use_cache=False)
-    assert _same(_weights(a), _weights(b)) and result_a == result_b
-    c, _ = tc.train(replace(TINY, seed=1), use_cache=False)
-    assert not _same(_weights(a), _weights(c))
-    assert len(result_a.history) == TINY.epochs  # the cap: patience was never reached
-
-
-def test_second_call_comes_from_the_cache(cache) -> None:
-    model, result = tc.train(TINY)
-    assert not result.cached and tc.cache_path(TINY).exists()
-    assert str(tc.cache_path(TINY)).startswith(str(cache))
-    again, cached = tc.train(TINY)
-    assert cached.cached and cached == result
-    assert _same(_weights(model), _weights(again))
-
-
-def test_an_interrupted_training_resumes(cache) -> None:
-    whole, _ = tc.train(TINY, use_cache=False)
-
-    def stop(epoch) -> None:
-        if epoch.epoch == 5:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        tc.train(TINY, on_epoch=stop)
-    assert tc.cache_path(TINY).with_suffix(".partial").exists()
-    resumed, result = tc.train(TINY)
-    assert _same(_weights(whole), _weights(resumed)) and len(result.history) == TINY.epochs
-
-
-def test_training_stops_by_the_rule() -> None:
-    history = [tc.Epoch(e, 0.1, 0.1, 1.0 if e > 3 else 0.5, 0.0) for e in range(1, 7)]
-    assert tc._learned(history, 3) and not tc._learned(history[:5], 3)
-    assert not tc._learned(history, 4)
-
-
-def test_the_key_covers_the_config_and_the_data() -> None:
-    a = tc.cache_key(TINY, tc.training_strings(TINY))
-    b = tc.cache_key(replace(TINY, language="anbncn"), tc.training_strings(TINY))
-    assert a["config"] != b["config"]
-    assert a["data"] != tc.training_strings(replace(TINY, n_train=4)).digest
+# -- the family, trained ---------------------------------------------------------------------
 
 
 @pytest.mark.slow  # trains four token counters in worker processes
-def test_the_family_runs_on_the_results_layer(cache) -> None:
+def test_the_family_runs_on_the_results_layer(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RNNREPORT_CACHE", str(tmp_path))
     budget = replace(settings.BUDGETS["smoke"], name="smoke-test")
     table = counting.run_counting(budget, progress="off")
     assert {r.model for r in table.rows} == {
-        f"{c}-{lang}-h{counting.UNITS}" for c in counting.CELLS for lang in counting.LANGUAGES
+        f"{c}-{lang}-h{counting.COUNTER_UNITS}" for c in CELLS for lang in L.LANGUAGES
     }
     seeds = counting.measure(table)
     assert len(seeds) == len(table.results)
@@ -216,44 +159,43 @@ def test_findings_on_made_up_runs() -> None:
         _seed("gru", "anbn", 1, 10, 0.6, 9),
     ]
     items = counting.findings(made_up, settings.BUDGETS["full"]).items
-    text = " ".join(items)
-    assert "aⁿbⁿ: LSTM ranges 40 to 100 (seeds: 40, 100); 2 of 2 seeds recognise beyond n = 10" in (
-        text
+    # the one snapshot of the wording: ranges, beyond N_train = 10, up to n_test = 100
+    assert items[0] == (
+        "aⁿbⁿ: LSTM ranges 40 to 100 (seeds: 40, 100); 2 of 2 seeds recognise beyond n = 10, "
+        "1 every string up to n = 100; GRU ranges 10 to 11 (seeds: 10, 11); 1 of 2 seeds "
+        "recognise beyond n = 10, 0 every string up to n = 100."
     )
-    assert "GRU ranges 10 to 11" in text and "1 every string up to n = 100" in text
-    assert "LSTM 2 of 2, GRU 0 of 2: the direction Weiss, Goldberg and Yahav (2018) report" in text
-    assert (
-        "aⁿbⁿ: LSTM 60.0 ± 42.4, GRU 0.5 ± 0.7 (a difference larger than the spread across seeds)"
-        in text
-    )
-    assert (
-        "1 of the 2 LSTM runs that learned their training range recognise every string up to "
-        "10 × N_train = 100" in text
-    )
-    assert "differ in range by up to 60" in text
-    assert "reaches |h| ≥ 0.99 in 2 of 2 runs, at positions 9, 12" in text
-    assert not any("smoke" in item for item in items)
-    # the run that recognises every string up to n_test has no "recognition stops"
-    assert (
-        "On aⁿbⁿ, in 1 trained run that unit counts all the way (R² ≥ 0.99, up with each a and "
-        "back with each b) while recognition stops at n = 40 to 40" in text
-    )
-    assert "1.000 to 1.000 per a and 0.985 to 0.985 back per b" in text
-    assert "1 of them fail before n = 100, the earliest at n = 41, 31 past N_train." in text
-    assert "LSTM run fails goes wrong first after the last b (1)" in text
-    assert "GRU run fails goes wrong first after the last b (2)" in text
-    assert "ends 3.0 to 3.0 away from where it started" in text
-    assert "cap" not in text  # every made-up run learned its training range
+    assert not any(i.startswith("aⁿbⁿcⁿ") for i in items)  # no runs on it: no line
+    # at least twice N_train (n >= 20): both LSTMs (100, 40), neither GRU (11, 10)
+    twice = item(items, "at least twice")
+    assert numbers(twice) == [20, 2, 2, 0, 2, 2018] and "the direction Weiss" in twice
+    # past N_train: the LSTMs by 90 and 30, the GRUs by 1 and 0, mean ± sample std
+    (lm, ls), (gm, gs) = results.mean_std([90, 30]), results.mean_std([1, 0])
+    past = item(items, "How far past N_train")
+    assert numbers(past) == pytest.approx([lm, ls, gm, gs], abs=0.05)
+    assert "larger than the spread" in past  # 60 - 0.5 > 42.4 + 0.7
+    # every string up to n_test: 1 of 2 LSTMs; the other fails at 41 = N_train + 31
+    assert numbers(item(items, "El-Naggar")) == [1, 2, 10, 100, 2022, 1, 100, 41, 31]
+    # the seeds' ranges differ by 100 - 40; patience as configured
+    spread = item(items, "differ in range")
+    assert numbers(spread) == [60, 2019, 10, CounterConfig().patience]
+    # inside: R² of the best units, the counting LSTM (range 40 < 100, up 1, down 0.985,
+    # ending 3.0 away), the GRUs' saturation positions, and where the first failure goes wrong
+    lstm = item(items, "LSTM cell c_t")
+    assert numbers(lstm) == [100, 0.99, 0.999, 1, 0.99, 40, 40, 1, 1, 0.985, 0.985, 100, 3, 3, 1]
+    gru = item(items, "GRU state h_t")
+    assert numbers(gru) == [100, 0.5, 0.6, 0.99, 2, 2, 9, 12, 2]
+    assert "after the last b" in lstm and "after the last b" in gru
+    assert not any("smoke" in i or "cap" in i for i in items)  # every run learned its range
     stuck = [*made_up, _seed("gru", "anbn", 2, 4, 0.1, 3)]
-    text = " ".join(counting.findings(stuck, settings.BUDGETS["full"]).items)
-    assert "1 of 5 runs reached the cap of 1000 epochs" in text and "GRU aⁿbⁿ seed 2" in text
+    capped = item(counting.findings(stuck, settings.BUDGETS["full"]).items, "cap")
+    assert numbers(capped) == [1, 5, 1000, 2] and "GRU aⁿbⁿ seed" in capped
     reversed_ = [
         replace(s, config=replace(s.config, cell="gru" if s.config.cell == "lstm" else "lstm"))
         for s in made_up
     ]
-    assert "the opposite of what Weiss" in " ".join(
-        counting.findings(reversed_, settings.BUDGETS["full"]).items
-    )
+    twice = item(counting.findings(reversed_, settings.BUDGETS["full"]).items, "at least twice")
+    assert numbers(twice) == [20, 0, 2, 2, 2, 2018] and "the opposite of what Weiss" in twice
 
 
 def test_findings_with_one_seed_and_no_learned_lstm() -> None:
