@@ -13,7 +13,9 @@ The package, from the bottom up (a part imports only parts above it in this list
 - ``rnnreport.theory``: the SymPy derivations for Q1, witnessed on the cells;
 - :mod:`rnnreport.data`: offline MNIST in its binary and grey views, and the counting
   languages;
-- :mod:`rnnreport.train`: training one config, its cache, the worker pool;
+- ``rnnreport.training``: the training cache and what every training goes through
+  (``records``, ``store``, ``fitting``), the tasks (``mnist``, ``counting``), the worker
+  pool (``pool``) and what the terminal shows (``progress``);
 - ``rnnreport.experiments``: the results layer and its families (the grid, the
   baselines) and what the 2018 reports said;
 - :mod:`rnnreport.bench` and :mod:`rnnreport.cli`: the benchmark and the command line.

@@ -101,7 +101,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train import train
+    from .training.mnist import train
 
     try:
         config = ModelConfig(
@@ -145,7 +145,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _check_cache() -> None:
-    from .train import runs_dir
+    from .training.store import runs_dir
 
     settings.writable_dir(runs_dir(), "RNNREPORT_CACHE")
 
@@ -313,7 +313,7 @@ def build_parser() -> _Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .data import DataError
-    from .train import TrainingDiverged, TrainingOutOfMemory
+    from .training.records import TrainingDiverged, TrainingOutOfMemory
 
     try:
         args = build_parser().parse_args(argv)

@@ -26,17 +26,18 @@ import torch
 
 import rnnreport
 from rnnreport import fingerprint as fp
-from rnnreport import train, train_counting
 from rnnreport.data import mnist
 from rnnreport.model import compiled
 from rnnreport.model.classifier import ModelConfig
 from rnnreport.model.counter import CounterConfig
+from rnnreport.training import counting
+from rnnreport.training import mnist as classifiers
 
 PACKAGE_DIR = Path(rnnreport.__file__).parent
 
 TRAINERS = {
-    "mnist": lambda: train.trainer_code(ModelConfig),
-    "counting": train_counting.trainer_code,
+    "mnist": lambda: classifiers.trainer_code(ModelConfig),
+    "counting": counting.trainer_code,
     "data": mnist.preparation,  # part of the store's key and of the data's digest
 }
 
@@ -202,13 +203,13 @@ def test_a_real_training_runs_only_code_in_the_key(use_cache, tmp_path, monkeypa
     with it, the run also checkpoints after its epoch."""
     monkeypatch.setenv("RNNREPORT_CACHE", str(tmp_path))
     compiled._load.cache_clear()
-    data = train.load_mnist()
+    data = mnist.load_mnist()
     runs = {
-        "mnist": lambda: train.trained_model(
+        "mnist": lambda: classifiers.trained_model(
             ModelConfig(cell="lstm", units=8, epochs=1, limit=300, batch_size=100),
             data=data, progress="off", use_cache=use_cache,
         ),
-        "counting": lambda: train_counting.train(
+        "counting": lambda: counting.train(
             CounterConfig(cell="gru", language="anbn", n_train=3, epochs=2), use_cache=use_cache
         ),
         "data": lambda: mnist.load_mnist(cache=use_cache).pixels("grey"),
@@ -225,6 +226,6 @@ def test_the_key_does_not_depend_on_what_ran_before(tmp_path, monkeypatch):
     """No global the fingerprint reads changes while models train (a status line, say)."""
     monkeypatch.setenv("RNNREPORT_CACHE", str(tmp_path))
     before = {t: _digest(t) for t in TRAINERS}
-    train.trained_model(ModelConfig(cell="gru", units=8, epochs=1, limit=200), progress="off")
-    train_counting.train(CounterConfig(cell="lstm", language="anbn", n_train=3, epochs=1))
+    classifiers.trained_model(ModelConfig(cell="gru", units=8, epochs=1, limit=200), progress="off")
+    counting.train(CounterConfig(cell="lstm", language="anbn", n_train=3, epochs=1))
     assert {t: _digest(t) for t in TRAINERS} == before

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import rnnreport.train
+import rnnreport.training.store
 from rnnreport.model import compiled
 from rnnreport.model.rnn import RNN
-from rnnreport.train import key_parts
+from rnnreport.training.store import key_parts
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_the_cache_key_names_the_compiled_steps_on_the_cpu(
 
     def key(identity: str | None, device: str = "cpu x86_64 AVX512") -> dict:
         monkeypatch.setattr(compiled, "identity", lambda: identity)
-        monkeypatch.setattr(rnnreport.train, "device_description", lambda device: device)
+        monkeypatch.setattr(rnnreport.training.store, "device_description", lambda device: device)
         return key_parts(Config(), "data", "code", device)  # type: ignore[arg-type]
 
     assert key("c-0123")["compiled_steps"] == "c-0123"
