@@ -53,11 +53,14 @@ def preparation() -> tuple[tuple[object, ...], tuple[object, ...]]:
     every view's :attr:`MNIST.digest`, so a change to it rebuilds the store and retrains.
     Ignored, because they cannot change the splits: finding and reading the files (their
     bytes are in the key), the store's files (checked by their digest when read) and the
-    check that the views agree; the fingerprint itself."""
+    check that the views agree; the memo of the views this process has loaded (the same
+    objects again, and a global whose content would otherwise enter the fingerprint); the
+    fingerprint itself."""
     roots = (load_mnist, MNIST.pixels, sources.read, views.prepare, views.restore, views.digest)
     ignored = (
         *(sources.locate, sources.read_contents, _store_key, preparation_digest),
         *(store.path, store.load, store.save, _same_images),
+        *(_remembered, _remember),
     )
     return roots, ignored
 
@@ -154,8 +157,8 @@ def _load(
     the binary view, which another view must binarize to."""
     counts = (N_TRAIN_OFFICIAL, N_TEST)
     path = store.path(origin.key, view)
-    if origin.cache and path in _MEMO:
-        return _MEMO[path]
+    if origin.cache and (remembered := _remembered(path)) is not None:
+        return remembered
     stored, why_not = (
         store.load(path, origin.key, view, views.sizes(counts)) if origin.cache else (None, None)
     )
@@ -191,8 +194,18 @@ def _load(
         origin=origin,
     )
     if origin.cache:
-        _MEMO[path] = mnist
+        _remember(path, mnist)
     return mnist
+
+
+def _remembered(path: Path) -> MNIST | None:
+    """The view stored at ``path`` if this process has loaded it already."""
+    return _MEMO.get(path)
+
+
+def _remember(path: Path, mnist: MNIST) -> None:
+    """Keep ``mnist``, the view stored at ``path``, for the next load in this process."""
+    _MEMO[path] = mnist
 
 
 def _same_images(splits: dict[str, Split], binary: MNIST, path: Path) -> str:
