@@ -176,6 +176,7 @@ SHARED = {
     "cache_key",
     "cache_path",
     "code_digest",
+    "trainer_code",
     "evaluate",
     "pending",
     "run_job",

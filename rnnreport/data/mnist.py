@@ -52,12 +52,12 @@ def preparation() -> tuple[tuple[object, ...], tuple[object, ...]]:
     splits. Its fingerprint (:func:`preparation_digest`) is part of the store's key and of
     every view's :attr:`MNIST.digest`, so a change to it rebuilds the store and retrains.
     Ignored, because they cannot change the splits: finding and reading the files (their
-    bytes are in the key), the store's files (checked by their digest when read) and the
-    check that the views agree; the fingerprint itself."""
+    bytes are in the key), the store's files (checked by their digest when read), the
+    in-process memo, the check that the views agree, and the fingerprint itself."""
     roots = (load_mnist, MNIST.pixels, sources.read, views.prepare, views.restore, views.digest)
     ignored = (
         *(sources.locate, sources.read_contents, _store_key, preparation_digest),
-        *(store.path, store.load, store.save, _same_images),
+        *(store.path, store.load, store.save, _same_images, _remembered, _remember),
     )
     return roots, ignored
 
@@ -154,8 +154,8 @@ def _load(
     the binary view, which another view must binarize to."""
     counts = (N_TRAIN_OFFICIAL, N_TEST)
     path = store.path(origin.key, view)
-    if origin.cache and path in _MEMO:
-        return _MEMO[path]
+    if origin.cache and (known := _remembered(path)) is not None:
+        return known
     stored, why_not = (
         store.load(path, origin.key, view, views.sizes(counts)) if origin.cache else (None, None)
     )
@@ -191,8 +191,16 @@ def _load(
         origin=origin,
     )
     if origin.cache:
-        _MEMO[path] = mnist
+        _remember(path, mnist)
     return mnist
+
+
+def _remembered(path: Path) -> MNIST | None:
+    return _MEMO.get(path)
+
+
+def _remember(path: Path, mnist: MNIST) -> None:
+    _MEMO[path] = mnist
 
 
 def _same_images(splits: dict[str, Split], binary: MNIST, path: Path) -> str:
