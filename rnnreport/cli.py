@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import settings
+from . import interrupted, settings
 from .model.classifier import (
     BATCH_NORMS,
     LOSSES,
@@ -328,7 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" ({error.filename})" if error.filename else ""
         print(f"rnnreport: {error.strerror or error}{where}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except BaseException as error:
+        if not (isinstance(error, KeyboardInterrupt) or interrupted()):
+            raise
         print(
             "rnnreport: interrupted; finished epochs are kept and resume next time", file=sys.stderr
         )

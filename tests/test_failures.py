@@ -55,7 +55,7 @@ def test_running_out_of_memory_is_one_line_with_the_estimate(tmp_path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("after", [0.05, 0.3, 1.0, 3.0])
+@pytest.mark.parametrize("after", [0.05, 0.15, 0.3, 0.6, 1.0, 2.0, 3.0])
 def test_ctrl_c_at_any_moment_is_one_line(tmp_path, after) -> None:
     """Ctrl-C while importing, loading the data, starting the workers or training."""
     env = _env(tmp_path, **SMOKE)

@@ -121,8 +121,8 @@ def _unpack(bits: np.ndarray) -> np.ndarray:
 def _binary_says() -> str:
     threshold = int(np.argmax(_binary_table()))  # the first raw level kept
     return (
-        "binarized with float32 p * (1/255) > 0.1, which keeps exactly the raw levels "
-        f"p >= {threshold}"
+        f"binarized with float32 p * (1/255) > {_THRESHOLD:g}, which keeps exactly the raw "
+        f"levels p >= {threshold}"
     )
 
 
