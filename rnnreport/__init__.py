@@ -13,10 +13,57 @@ The package, from the bottom up (a part imports only parts above it in this list
 - ``rnnreport.theory``: the SymPy derivations for Q1, witnessed on the cells;
 - ``rnnreport.data``: offline MNIST in its binary and grey views, and the counting
   languages;
-- :mod:`rnnreport.train`: training one config, its cache, the worker pool;
+- ``rnnreport.training``: the training cache and what every training goes through
+  (``records``, ``store``, ``fitting``), the tasks (``mnist``, ``counting``), the worker
+  pool (``pool``) and what the terminal shows (``progress``);
 - ``rnnreport.experiments``: the results layer and its families (the grid, the
   baselines) and what the 2018 reports said;
 - :mod:`rnnreport.bench` and :mod:`rnnreport.cli`: the benchmark and the command line.
 """
 
+import sys
+
 __version__ = "0.1.0"
+
+
+_interrupted = False
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C (SIGINT) reached this process: then any error that follows is the
+    interruption's doing (a library half-imported, say), and is reported as it."""
+    return _interrupted
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def _one_line(kind: type[BaseException], error: BaseException, traceback: object) -> None:
+    """An uncaught error of the package's own kinds (a bad setting, missing data, a diverged
+    training) or an interruption, in a script such as a gallery example run standalone: one
+    line, as the command line says it, instead of a traceback. Anything else, as before."""
+    if issubclass(kind, KeyboardInterrupt) or _interrupted:
+        print("rnnreport: interrupted; finished epochs are kept and resume next time",
+              file=sys.stderr)  # fmt: skip
+    elif kind.__module__.partition(".")[0] == __name__:
+        print(f"rnnreport: {error}", file=sys.stderr)
+    else:
+        _previous(kind, error, traceback)
+
+
+_previous = sys.excepthook
+if sys.excepthook is sys.__excepthook__:  # a hook someone else set stays theirs
+    sys.excepthook = _one_line
+    import signal
+    from contextlib import suppress
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        with suppress(ValueError):  # imported first in another thread: signals are the main's
+            signal.signal(signal.SIGINT, _on_interrupt)  # as Python's, and remembered
+
+from .settings import end_with_pool  # noqa: E402
+
+end_with_pool()  # a worker of the pool starts here, before its imports

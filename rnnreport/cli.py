@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import settings
+from . import interrupted, settings
 from .model.classifier import (
     BATCH_NORMS,
     LOSSES,
@@ -101,7 +101,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train import train
+    from .training.mnist import train
 
     try:
         config = ModelConfig(
@@ -145,7 +145,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _check_cache() -> None:
-    from .train import runs_dir
+    from .training.store import runs_dir
 
     settings.writable_dir(runs_dir(), "RNNREPORT_CACHE")
 
@@ -313,7 +313,7 @@ def build_parser() -> _Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .data import DataError
-    from .train import TrainingDiverged
+    from .training.records import TrainingDiverged, TrainingOutOfMemory
 
     try:
         args = build_parser().parse_args(argv)
@@ -321,14 +321,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(error, file=sys.stderr)
         return 2
-    except (DataError, settings.SettingError, TrainingDiverged) as error:
+    except (DataError, settings.SettingError, TrainingDiverged, TrainingOutOfMemory) as error:
         print(f"rnnreport: {error}", file=sys.stderr)
         return 1
     except OSError as error:  # the machine, not the arguments: a full disk, a lost mount
         where = f" ({error.filename})" if error.filename else ""
         print(f"rnnreport: {error.strerror or error}{where}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except BaseException as error:
+        if not (isinstance(error, KeyboardInterrupt) or interrupted()):
+            raise
         print(
             "rnnreport: interrupted; finished epochs are kept and resume next time", file=sys.stderr
         )

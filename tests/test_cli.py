@@ -65,14 +65,15 @@ def no_work(monkeypatch):
     """Fail loudly if anything would load data, train or benchmark."""
     import rnnreport.bench
     import rnnreport.data
-    import rnnreport.train
+    import rnnreport.training.mnist
+    import rnnreport.training.pool
 
     def forbidden(*args, **kwargs):
         raise AssertionError("work started before the environment was checked")
 
     monkeypatch.setattr(rnnreport.data, "load_mnist", forbidden)
-    monkeypatch.setattr(rnnreport.train, "_fit", forbidden)
-    monkeypatch.setattr(rnnreport.train, "_run_workers", forbidden)
+    monkeypatch.setattr(rnnreport.training.mnist, "_fit", forbidden)
+    monkeypatch.setattr(rnnreport.training.pool, "_run_workers", forbidden)
     monkeypatch.setattr(rnnreport.bench, "benchmark", forbidden)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnreport.files import atomic_write, replacing
+from rnnreport.files import atomic_write, replacing, sweep
 
 
 def _beside(path: Path) -> list[str]:
@@ -78,3 +78,48 @@ def test_a_rename_that_fails_leaves_the_old_file(tmp_path: Path) -> None:
         file.write(b"new")
     assert (path / "inside").read_bytes() == b"kept"
     assert _beside(path) == ["target"]
+
+
+def test_a_full_disk_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC from the system names no file; the error that reaches the user does."""
+    import errno
+
+    def full(descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    path = tmp_path / "entry.pt"
+    with pytest.raises(OSError) as raised, atomic_write(path) as file:
+        file.write(b"x")
+    assert raised.value.errno == errno.ENOSPC and str(path) in str(raised.value)
+    assert _beside(path) == []
+
+
+def test_sweep_removes_what_a_killed_writer_left(tmp_path: Path) -> None:
+    """A writer killed with SIGKILL mid-write leaves its temporary file; sweep removes it and
+    only it (not another file's, not the target)."""
+    import signal
+    import subprocess
+    import sys
+
+    path, other = tmp_path / "entry.partial", tmp_path / "other.partial"
+    path.write_bytes(b"old")
+    with atomic_write(other) as file:
+        file.write(b"kept")
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from rnnreport.files import atomic_write\n"
+         "with atomic_write(Path(sys.argv[1])) as f:\n"
+         "    f.write(b'half'); f.flush(); print('writing', flush=True); time.sleep(60)",
+         str(path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert writer.stdout.readline() == "writing\n"
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=30)
+    writer.stdout.close()
+    (left,) = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert left.name.startswith(".entry.partial.")
+    assert sweep(path) == [left]
+    assert _beside(path) == ["entry.partial", "other.partial"]
+    assert path.read_bytes() == b"old" and other.read_bytes() == b"kept"

@@ -9,9 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from rnnreport import train as train_module
 from rnnreport.fingerprint import closure, fingerprint
 from rnnreport.model.classifier import ModelConfig
+from rnnreport.training import mnist
+from rnnreport.training.progress import Progress
 
 ROOT = '''
 SCALE = 3  # a constant the code reads: it enters by value
@@ -77,8 +78,8 @@ def test_fingerprint_ignores_what_the_code_does_not_use(tmp_path) -> None:
 
 
 def test_the_closure_holds_the_defining_code_and_not_the_display() -> None:
-    roots = (ModelConfig, train_module.build_model, train_module._fit, train_module.evaluate)
-    names = set(closure(roots, ignore=(train_module._Progress,)))
+    roots = (ModelConfig, mnist.build_model, mnist._fit, mnist.evaluate)
+    names = set(closure(roots, ignore=(Progress,)))
     for defining in (
         "rnnreport.model.cells.LSTMCell",
         "rnnreport.model.cells.GRUCell",
@@ -93,10 +94,10 @@ def test_the_closure_holds_the_defining_code_and_not_the_display() -> None:
         "rnnreport.model.compiled.rows",
         "rnnreport.model.classifier.Classifier",
         "rnnreport.model.classifier.build_model",
-        "rnnreport.train._fit",
-        "rnnreport.train.evaluate",
-        "rnnreport.train:EVAL_BATCH",
+        "rnnreport.training.mnist._fit",
+        "rnnreport.training.mnist.evaluate",
+        "rnnreport.training.mnist:EVAL_BATCH",
     ):
         assert defining in names, defining
-    assert "rnnreport.train._Progress" not in names
+    assert "rnnreport.training.progress.Progress" not in names
     assert not any(".inspection." in name or ".experiments." in name for name in names)

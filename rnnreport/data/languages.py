@@ -22,9 +22,9 @@ needs the count: after the a's, the number of b's (and c's) is fixed by n, and t
 must end exactly there.
 
 Each language holds one string per n, so the training set is "every n from 1 to
-``n_max``" and needs no sampling; a seed only orders the batches (:mod:`rnnreport.train_counting`).
-Symbols are one-hot vectors over :data:`INPUTS` and targets multi-hot over :data:`OUTPUTS`,
-the same for both languages (aⁿbⁿ never uses c).
+``n_max``" and needs no sampling; a seed only orders the batches
+(:mod:`rnnreport.training.counting`). Symbols are one-hot vectors over :data:`INPUTS` and
+targets multi-hot over :data:`OUTPUTS`, the same for both languages (aⁿbⁿ never uses c).
 """
 
 from __future__ import annotations

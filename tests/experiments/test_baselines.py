@@ -20,7 +20,8 @@ from rnnreport.model.cells import CELLS
 from rnnreport.model.classifier import ModelConfig, count_parameters
 from rnnreport.model.whole_image import BaselineConfig
 from rnnreport.settings import Budget
-from rnnreport.train import Result, cache_path, trained_model
+from rnnreport.training.mnist import cache_path, trained_model
+from rnnreport.training.records import Result
 
 TINY_BUDGET = Budget("tiny", epochs=1, seeds=2, limit=256)
 

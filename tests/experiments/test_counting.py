@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from rnnreport import settings
-from rnnreport import train_counting as tc
 from rnnreport.data import languages as L
 from rnnreport.experiments import counting, results
 from rnnreport.inspection.probes import record
@@ -19,6 +18,7 @@ from rnnreport.model.classifier import build_model
 from rnnreport.model.counter import CounterConfig
 from rnnreport.settings import BUDGETS
 from rnnreport.theory.common import set_gate
+from rnnreport.training import counting as tc
 
 from . import item, numbers
 

@@ -15,7 +15,7 @@ from rnnreport.experiments.results import Comparison, ResultsTable, Row, compare
 from rnnreport.inspection.tables import Findings
 from rnnreport.model.classifier import ModelConfig
 from rnnreport.settings import Budget
-from rnnreport.train import Result
+from rnnreport.training.records import Result
 
 BUDGET = Budget("tiny", epochs=1, seeds=3, limit=256)
 TINY = ModelConfig(cell="gru", units=8, epochs=2, limit=512, batch_size=128)
@@ -147,8 +147,8 @@ def test_families_train_together_in_one_queue_and_then_read_the_cache(
     from rnnreport.experiments import results
     from rnnreport.model.counter import CounterConfig
     from rnnreport.settings import BUDGETS
-    from rnnreport.train_counting import pending
-    from rnnreport.train_counting import train_many as train_counters
+    from rnnreport.training.counting import pending
+    from rnnreport.training.counting import train_many as train_counters
 
     lstm = replace(TINY, cell="lstm", units=16)
     columns = lambda config: {"cell": config.cell}  # noqa: E731

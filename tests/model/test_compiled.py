@@ -12,19 +12,19 @@ from pathlib import Path
 import pytest
 import torch
 
-import rnnreport.train
+import rnnreport.training.store
 from rnnreport.model import compiled
 from rnnreport.model.rnn import RNN
-from rnnreport.train import key_parts
+from rnnreport.training.store import key_parts
 
 
 @pytest.fixture
 def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """A process that has not tried to build the kernel yet, with its own build folder."""
     monkeypatch.setattr(compiled, "_cache_folder", lambda: tmp_path / "kernels")
-    compiled.kernel.cache_clear()
+    compiled._load.cache_clear()
     yield
-    compiled.kernel.cache_clear()  # the next caller builds (or finds) the real one again
+    compiled._load.cache_clear()  # the next caller builds (or finds) the real one again
 
 
 def _outputs(rnn: RNN, x: torch.Tensor) -> list[torch.Tensor]:
@@ -91,7 +91,7 @@ def test_a_built_kernel_is_reused(fresh: None, tmp_path: Path) -> None:
     assert compiled.kernel() is not None
     (built,) = (tmp_path / "kernels").glob("steps-*.so")
     stamp = built.stat().st_mtime_ns
-    compiled.kernel.cache_clear()
+    compiled._load.cache_clear()
     assert compiled.kernel() is not None
     assert built.stat().st_mtime_ns == stamp  # loaded, not compiled again
 
@@ -104,7 +104,7 @@ def test_the_cache_key_names_the_compiled_steps_on_the_cpu(
 
     def key(identity: str | None, device: str = "cpu x86_64 AVX512") -> dict:
         monkeypatch.setattr(compiled, "identity", lambda: identity)
-        monkeypatch.setattr(rnnreport.train, "device_description", lambda device: device)
+        monkeypatch.setattr(rnnreport.training.store, "device_description", lambda device: device)
         return key_parts(Config(), "data", "code", device)  # type: ignore[arg-type]
 
     assert key("c-0123")["compiled_steps"] == "c-0123"
@@ -178,7 +178,7 @@ def test_the_kernel_gives_the_same_bits_built_for_any_vector_width(
         "FLAGS",
         tuple("-march=x86-64" if f == "-march=native" else f for f in compiled.FLAGS),
     )
-    compiled.kernel.cache_clear()
+    compiled._load.cache_clear()
     plain = compiled.kernel()
     assert plain is not None and plain.library._name != native.library._name
 
@@ -191,3 +191,25 @@ def test_the_kernel_gives_the_same_bits_built_for_any_vector_width(
         return [g, c, tanh_c, h]
 
     assert all(torch.equal(a, b) for a, b in zip(forward(native), forward(plain), strict=True))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler here")
+def test_a_damaged_library_is_built_again_not_loaded(tmp_path: Path) -> None:
+    """A truncated library (a crash mid-copy, a full disk) fails its stored digest and is
+    rebuilt; loading it would end the process with a bus error. Each load runs in a process
+    of its own, under the cache directory the user names."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RNNREPORT_CACHE": str(tmp_path)}
+    run = [sys.executable, "-c", "from rnnreport.model import compiled; print(compiled.status())"]
+    first = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0 and first.stdout.startswith("compiled C"), first.stderr
+    (library,) = (tmp_path / "kernels").glob("steps-*.so")
+    whole = library.read_bytes()
+    with library.open("r+b") as file:
+        file.truncate(1000)
+    again = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and again.stdout == first.stdout, again.stderr
+    assert library.read_bytes() == whole  # built again, byte for byte the same

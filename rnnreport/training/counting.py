@@ -1,5 +1,5 @@
 """Train one counter (:class:`~rnnreport.model.counter.CounterConfig`) on a counting
-language, with the MNIST trainer's cache and its guarantees.
+language, with the cache and the guarantees every task has (:mod:`rnnreport.training.fitting`).
 
 Training: Adam (``config.lr``, other settings at their defaults) on the strings with n = 1 …
 ``config.n_train`` (:func:`rnnreport.data.languages.strings`), in batches of
@@ -10,18 +10,20 @@ cross-entropy of each symbol's prediction, averaged over the strings' positions 
 of ``config.patience`` epochs in a row in which all of them were, and otherwise after
 ``config.epochs``. The run keeps the weights of the last epoch either way.
 
-A trained counter is a :class:`rnnreport.train.Result` like an MNIST model's. A counter has
-no validation set, so its :class:`~rnnreport.train.Epoch` fields read: ``train_loss`` the
-mean loss over the epoch's batches, ``valid_loss`` the loss on all the *training* strings
-after the epoch and ``valid_accuracy`` the fraction of them recognised (what the stopping
-rule reads). ``test_loss_sum`` is the loss summed over every position and symbol of the
-strings with n = 1 … ``config.n_test``, ``test_loss`` its mean per position and symbol,
-``test_accuracy`` the fraction of those n whose string is recognised.
+A trained counter is a :class:`~rnnreport.training.records.Result` like an MNIST model's. A
+counter has no validation set, so its :class:`~rnnreport.training.records.Epoch` fields
+read: ``train_loss`` the mean loss over the epoch's batches, ``valid_loss`` the loss on all
+the *training* strings after the epoch and ``valid_accuracy`` the fraction of them
+recognised (what the stopping rule reads). ``test_loss_sum`` is the loss summed over every
+position and symbol of the strings with n = 1 … ``config.n_test``, ``test_loss`` its mean
+per position and symbol, ``test_accuracy`` the fraction of those n whose string is
+recognised.
 
-The cache, its key's parts, the checked files, the lock, resuming and the initial draw
-(``_fresh``) are :mod:`rnnreport.train`'s. The key's code part is the fingerprint of this
-module's loop and evaluation, the config class and what it builds: an edit to the MNIST
-loop does not retrain a counter, and the reverse.
+The cache, its key's parts, the checked files and the lock are
+:mod:`rnnreport.training.store`'s; resuming and the initial draw
+(:func:`~rnnreport.training.fitting.fresh`) are :mod:`rnnreport.training.fitting`'s. The
+key's code part is the fingerprint of this module's loop and evaluation, the config class
+and what it builds: an edit to the MNIST loop does not retrain a counter, and the reverse.
 """
 
 from __future__ import annotations
@@ -38,26 +40,14 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .data import languages
-from .fingerprint import fingerprint
-from .model.classifier import build_model, count_parameters
-from .model.counter import CounterConfig
-from .train import (
-    CPU_THREADS,
-    Epoch,
-    Job,
-    Result,
-    TrainingDiverged,
-    _cpu_threads,
-    _fresh,
-    _Run,
-    cached_training,
-    check_cache,
-    entry_path,
-    key_parts,
-    run_worker,
-    train_jobs,
-)
+from ..data import languages
+from ..fingerprint import fingerprint
+from ..model.classifier import build_model, count_parameters
+from ..model.counter import CounterConfig
+from .fitting import Run, cached_training, cpu_threads
+from .pool import Job, run_worker, train_jobs
+from .records import CPU_THREADS, Epoch, Result, TrainingDiverged
+from .store import check_cache, entry_path, key_parts, locked, read_entry, write_entry
 
 DEVICE = torch.device("cpu")
 """Counters train on the CPU: a few units over a few dozen steps keep no GPU busy."""
@@ -68,14 +58,26 @@ DEVICE = torch.device("cpu")
 
 @functools.cache
 def code_digest() -> str:
-    """Fingerprint of the code that defines a trained counter (see :mod:`rnnreport.fingerprint`):
-    the config and what it builds, the initial draw, the loop and the evaluation."""
-    return fingerprint((CounterConfig, build_model, _fresh, _fit, evaluate))
+    """Fingerprint of the code that defines a trained counter (:func:`trainer_code`, see
+    :mod:`rnnreport.fingerprint`)."""
+    roots, ignore = trainer_code()
+    return fingerprint(roots, ignore=ignore)
+
+
+def trainer_code() -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """``(roots, ignored)`` of a counter's fingerprint: the config and what it builds, and
+    the whole training from :func:`train` down. Ignored, because they cannot change a
+    trained counter's weights or metrics: the line that reports a trained counter; where an
+    entry lives and its lock; reading and writing finished entries (stored whole, and
+    checked by their checksum when read), as for the MNIST models
+    (:func:`rnnreport.training.mnist.trainer_code`)."""
+    ignored = (_report, cache_path, check_cache, locked, read_entry, write_entry)
+    return (CounterConfig, build_model, train), ignored
 
 
 def cache_key(config: CounterConfig, data: languages.Strings) -> dict[str, Any]:
     """Everything that determines ``config``'s trained weights and metrics, and nothing else:
-    the parts of :func:`rnnreport.train.cache_key`, with the strings for the images."""
+    the parts of :func:`rnnreport.training.mnist.cache_key`, with the strings for the images."""
     return key_parts(config, data.digest, code_digest(), DEVICE)
 
 
@@ -116,7 +118,7 @@ def evaluate(model: torch.nn.Module, data: languages.Strings) -> tuple[float, np
 
 def recognition(model: torch.nn.Module, language: str, n_max: int) -> np.ndarray:
     """Whether ``model`` recognises the string of ``language`` for each n = 1 … ``n_max``."""
-    with _cpu_threads(CPU_THREADS):
+    with cpu_threads(CPU_THREADS):
         return evaluate(model, languages.strings(language, n_max))[1]
 
 
@@ -137,25 +139,32 @@ def train(
     """
     data = training_strings(config)
 
-    def fit(run: _Run, after_epoch: Callable[[_Run], None]) -> Result:
+    def fit(run: Run, after_epoch: Callable[[Run], None]) -> Result:
         result = _fit(config, data, run, after_epoch)
         if progress != "off":
-            print(
-                f"rnnreport: trained {config.name} seed {config.seed} in {len(result.history)} "
-                f"epochs ({result.train_seconds:.0f} s): {result.test_accuracy:.0%} of n ≤ "
-                f"{config.n_test} recognised",
-                file=sys.stderr,
-                flush=True,
-            )
+            _report(result)
         return result
 
     path = cache_path(config) if use_cache else None
     return cached_training(path, config, DEVICE, fit, on_epoch)
 
 
+def _report(result: Result) -> None:
+    """One line on stderr: a counter trained, in how many epochs, how much it recognises."""
+    config = result.config
+    print(
+        f"rnnreport: trained {config.name} seed {config.seed} in {len(result.history)} "
+        f"epochs ({result.train_seconds:.0f} s): {result.test_accuracy:.0%} of n ≤ "
+        f"{config.n_test} recognised",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def pending(configs: Sequence[CounterConfig]) -> list[Job]:
     """The configs the cache lacks, as jobs for this trainer's workers (the cache checked
-    first); :func:`rnnreport.train.train_jobs` trains them, alone or beside MNIST models."""
+    first); :func:`rnnreport.training.pool.train_jobs` trains them, alone or beside MNIST
+    models."""
     return [Job(c, __name__) for c in configs if not check_cache(cache_path(c)).exists()]
 
 
@@ -163,7 +172,7 @@ def train_many(
     configs: Sequence[CounterConfig], progress: str = "lines", workers: int | None = None
 ) -> list[Result]:
     """Train every config the cache lacks, in worker processes (default: one per core, each
-    on one thread; :func:`rnnreport.train.train_jobs`, the MNIST trainer's pool), then
+    on one thread; :func:`rnnreport.training.pool.train_jobs`, the pool of every task), then
     load them all; a config a worker failed to train is trained here."""
     missing = pending(configs)
     if len(missing) > 1:  # one alone trains here, below
@@ -186,8 +195,8 @@ def met_stopping_rule(result: Result) -> bool:
 def _fit(
     config: CounterConfig,
     data: languages.Strings,
-    run: _Run,
-    after_epoch: Callable[[_Run], None],
+    run: Run,
+    after_epoch: Callable[[Run], None],
 ) -> Result:
     """Train ``run`` from its last finished epoch until the stopping rule holds or
     ``config.epochs`` have run; the metrics on n = 1 … ``config.n_test``."""
@@ -234,7 +243,7 @@ def _fit(
 
 
 def run_job(spec: str, progress: str) -> int:
-    """What a worker process (:func:`rnnreport.train.serve`) does with a counter's job:
+    """What a worker process (:func:`rnnreport.training.pool.serve`) does with a counter's job:
     train it into the cache; the exit status."""
 
     def work(config: CounterConfig, d: dict[str, Any]) -> int:

@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from rnnreport import train_counting as tc
 from rnnreport.data import languages as L
 from rnnreport.model import counter
 from rnnreport.model.counter import CounterConfig
+from rnnreport.training import counting as tc
 
 
 def test_the_model_sizes_match_the_alphabet() -> None:
