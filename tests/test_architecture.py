@@ -127,20 +127,6 @@ def test_the_checker_sees_relative_and_absolute_imports() -> None:
     assert _imported_parts(module, "import torch\nfrom torch import nn") == set()
 
 
-KEY_BOUND_PRIVATE_IMPORTS = {
-    ("model/rnn.py", "_LSTMThroughTime"),
-    ("model/rnn.py", "_GRUThroughTime"),
-    ("model/fast_backward.py", "_lstm_forward"),
-    ("model/fast_backward.py", "_gru_forward"),
-    ("model/fast_backward.py", "_kernel_for"),
-    ("model/fast_backward.py", "_rows_like"),
-    ("model/counter.py", "_out_of_range"),
-}
-"""``(module, name)``: private names one model module imports from another. The training
-cache key fingerprints code by its names (:mod:`rnnreport.fingerprint`), and these are
-reached by training: making one public changes the key of every recurrent model."""
-
-
 def _private_imports(path: Path) -> set[tuple[str, str]]:
     """``(module, name)`` for every ``_name`` that ``path`` imports from the package."""
     found = set()
@@ -155,17 +141,10 @@ def _private_imports(path: Path) -> set[tuple[str, str]]:
     return found
 
 
-def test_model_modules_import_no_private_names_but_the_key_bound_ones() -> None:
-    found = set().union(*(_private_imports(p) for p in sorted((PACKAGE / "model").glob("*.py"))))
-    extra, gone = found - KEY_BOUND_PRIVATE_IMPORTS, KEY_BOUND_PRIVATE_IMPORTS - found
-    assert not extra, f"private names imported from another module: {sorted(extra)}"
-    assert not gone, f"listed here but imported nowhere (remove them): {sorted(gone)}"
-
-
-def test_training_modules_import_no_private_names() -> None:
-    """What one training module uses of another is public: the tasks, the store, the
-    fitting and the pool meet through public names only."""
-    found = set().union(*(_private_imports(p) for p in sorted((PACKAGE / "training").glob("*.py"))))
+def test_no_module_imports_another_modules_private_names() -> None:
+    """What one module uses of another is public: the cells, the fast path and the kernel,
+    the tasks, the store, the fitting and the pool meet through public names only."""
+    found = set().union(*(_private_imports(p) for p in sorted(PACKAGE.rglob("*.py"))))
     assert not found, f"private names imported from another module: {sorted(found)}"
 
 

@@ -67,7 +67,7 @@ class ModelConfig:
             problems.append("reset only applies to the GRU: leave it at 'before' for the LSTM")
         if self.init not in INITS:
             problems.append(f"init must be one of {INITS}, not {self.init!r}")
-        problems += _out_of_range(self, units=MAX_UNITS, layers=MAX_LAYERS)
+        problems += out_of_range(self, units=MAX_UNITS, layers=MAX_LAYERS)
         problems += training_problems(self)
         if problems:
             raise ValueError("invalid ModelConfig: " + "; ".join(problems))
@@ -95,7 +95,7 @@ class ModelConfig:
 def training_problems(config: Any) -> list[str]:
     """What is wrong with the training fields every config shares (seed, epochs,
     batch_size, lr, limit), one phrase each: the checks of both configs' ``__post_init__``."""
-    problems = _out_of_range(config, epochs=MAX_EPOCHS, batch_size=TRAIN_SEQUENCES)
+    problems = out_of_range(config, epochs=MAX_EPOCHS, batch_size=TRAIN_SEQUENCES)
     if not (_whole(config.seed) and 0 <= config.seed < 2**63):
         problems.append(f"seed must be from 0 to 2**63 - 1 (torch's seeds), not {config.seed!r}")
     lr = config.lr
@@ -117,7 +117,7 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _out_of_range(config: Any, **most: int) -> list[str]:
+def out_of_range(config: Any, **most: int) -> list[str]:
     """A phrase for each field named in ``most`` that is not a whole number from 1 to its bound."""
     problems = []
     for name, bound in most.items():

@@ -56,7 +56,7 @@ _SIGNATURES = {
 class Kernel:
     """The compiled functions, called with sizes, block offsets and the addresses of
     contiguous float32 row blocks; the equations are in ``steps.c`` and in the docstrings
-    of ``fast_backward._LSTMThroughTime`` and ``fast_backward._GRUThroughTime``:
+    of ``fast_backward.LSTMThroughTime`` and ``fast_backward.GRUThroughTime``:
 
     * ``lstm_forward(B, H, oi, oj, of, oo, g, c_prev, c, tanh_c, h)``,
       ``lstm_backward(B, H, oi, oj, of, oo, g, c_prev, tanh_c, dh, dc, da)``;

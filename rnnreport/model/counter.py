@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from .cells import INITS, glorot_uniform_
-from .classifier import MAX_EPOCHS, _out_of_range, config_key, training_problems
+from .classifier import MAX_EPOCHS, config_key, out_of_range, training_problems
 from .rnn import RNN
 
 SYMBOLS_IN, SYMBOLS_OUT = 4, 4
@@ -57,7 +57,7 @@ class CounterConfig:
             problems.append(f"language must be one of {LANGUAGE_NAMES}, not {self.language!r}")
         if self.init not in INITS:
             problems.append(f"init must be one of {INITS}, not {self.init!r}")
-        problems += _out_of_range(self, units=64, n_train=MAX_N, n_test=MAX_N, patience=MAX_EPOCHS)
+        problems += out_of_range(self, units=64, n_train=MAX_N, n_test=MAX_N, patience=MAX_EPOCHS)
         problems += training_problems(self)
         if problems:
             raise ValueError("invalid CounterConfig: " + "; ".join(problems))

@@ -1,6 +1,6 @@
 r"""The fast path's backward: back-propagation through time with hand-written derivatives.
 
-:class:`_LSTMThroughTime` and :class:`_GRUThroughTime` are autograd Functions for one layer
+:class:`LSTMThroughTime` and :class:`GRUThroughTime` are autograd Functions for one layer
 over T steps: their forward is :mod:`rnnreport.model.fast_forward`'s, their backward takes
 the gradient of the layer's outputs (and final state) back to its inputs, weights and initial
 state. Each Function's docstring states a step's derivatives, one line each;
@@ -31,7 +31,7 @@ from .cells import GRUCell, LSTMCell
 
 # Private names of another module: the cache key's fingerprint knows code by its names
 # (rnnreport.fingerprint), and renaming these would retrain every recurrent model.
-from .fast_forward import _gru_forward, _kernel_for, _lstm_forward, _rows_like
+from .fast_forward import gru_forward, kernel_for, lstm_forward, rows_like
 
 _LSTM = {g: k for k, g in enumerate(LSTMCell.blocks)}
 """Each LSTM gate's slot among the column blocks, read from the cell: δa keeps its order."""
@@ -39,8 +39,8 @@ _GRU = {g: k for k, g in enumerate(GRUCell.blocks)}
 """Each GRU block's slot, read from the cell (the candidate's is ``h_tilde``)."""
 
 
-class _LSTMThroughTime(torch.autograd.Function):
-    r"""One LSTM layer over T steps: :func:`_lstm_forward`, and a hand-written backward.
+class LSTMThroughTime(torch.autograd.Function):
+    r"""One LSTM layer over T steps: :func:`lstm_forward`, and a hand-written backward.
 
     Inputs: ``x`` (T, B, D), ``U`` (D, 4H), ``b`` (4H,), ``W`` (H, 4H), ``h_0``, ``c_0``
     (B, H). Outputs: ``h`` (T, B, H) and ``c_T`` (B, H).
@@ -80,7 +80,7 @@ class _LSTMThroughTime(torch.autograd.Function):
         c_0: Tensor,
         gates: dict[str, Tensor] | None = None,
     ) -> tuple[Tensor, Tensor]:
-        h, g, c, tanh_c = _lstm_forward(cell, x, U, b, W, h_0, c_0)
+        h, g, c, tanh_c = lstm_forward(cell, x, U, b, W, h_0, c_0)
         ctx.save_for_backward(x, U, W, h_0, c_0, h, g, c, tanh_c)
         if gates is not None:  # for observers: {i, f, j, o, c}, each (T, B, H)
             named = {**LSTMCell.split(g), "c": c}
@@ -92,7 +92,7 @@ class _LSTMThroughTime(torch.autograd.Function):
     def backward(ctx: Any, dy: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
         x, U, W, h_0, c_0, h, g, c, tanh_c = ctx.saved_tensors
         T, B, H = h.shape
-        lstm_deltas = _lstm_deltas if _kernel_for(g) is None else _lstm_deltas_compiled
+        lstm_deltas = _lstm_deltas if kernel_for(g) is None else _lstm_deltas_compiled
         da, dc = lstm_deltas(W.T, g, c_0, c, tanh_c, dy, dc_T)  # (T, B, 4H), (B, H)
         need = ctx.needs_input_grad
         dh_0 = da[0] @ W.T if need[5] else None
@@ -104,7 +104,7 @@ class _LSTMThroughTime(torch.autograd.Function):
 def _lstm_deltas(
     W_T: Tensor, g: Tensor, c_0: Tensor, c: Tensor, tanh_c: Tensor, dy: Tensor, dc_T: Tensor
 ) -> tuple[Tensor, Tensor]:
-    """``(δa, δc_0)``: :class:`_LSTMThroughTime`'s equations back through time, as torch
+    """``(δa, δc_0)``: :class:`LSTMThroughTime`'s equations back through time, as torch
     operations; δa (T, B, 4H) in the cell's column order, δc_0 (B, H) what reaches c_0."""
     T, B, H = c.shape
     I, J, F, O = (_LSTM[name] for name in "ijfo")
@@ -147,7 +147,7 @@ def _lstm_deltas_compiled(
     kernel = compiled.kernel()
     assert kernel is not None
     blocks = tuple(_LSTM[name] * H for name in "ijfo")
-    c_0 = _rows_like(c_0, c)
+    c_0 = rows_like(c_0, c)
     da = c.new_empty(T, B, 4 * H)
     dh, dc = dy[T - 1].contiguous(), dc_T.contiguous().clone()  # δh_t, δc_t from T - 1 down
     da_rows, dy_rows = da.unbind(), dy.unbind()
@@ -163,8 +163,8 @@ def _lstm_deltas_compiled(
     return da, dc
 
 
-class _GRUThroughTime(torch.autograd.Function):
-    r"""One GRU layer over T steps: :func:`_gru_forward`, and a hand-written backward.
+class GRUThroughTime(torch.autograd.Function):
+    r"""One GRU layer over T steps: :func:`gru_forward`, and a hand-written backward.
 
     Inputs: ``x`` (T, B, D), ``U`` (D, 3H), ``b`` (3H,), ``W`` (H, 3H), ``b_hn`` (H,) or
     None, ``h_0`` (B, H). Output: ``h`` (T, B, H).
@@ -208,7 +208,7 @@ class _GRUThroughTime(torch.autograd.Function):
         h_0: Tensor,
         gates: dict[str, Tensor] | None = None,
     ) -> Tensor:
-        h, zr, h_tilde, n2 = _gru_forward(cell, x, U, b, W, b_hn, h_0)
+        h, zr, h_tilde, n2 = gru_forward(cell, x, U, b, W, b_hn, h_0)
         ctx.reset = cell.reset
         ctx.save_for_backward(x, U, W, n2, h_0, h, zr, h_tilde)
         if gates is not None:  # for observers: {z, r, h_tilde}, each (T, B, H)
@@ -223,7 +223,7 @@ class _GRUThroughTime(torch.autograd.Function):
         h_prev = _previous(h_0, h)  # (T, B, H)
         need = ctx.needs_input_grad
         db_hn = None
-        if ctx.reset == "before" and _kernel_for(h) is not None:
+        if ctx.reset == "before" and kernel_for(h) is not None:
             da_x, dW, dh_0 = _gru_before_backward_compiled(dy, W, h_prev, zr, h_tilde, need[6])
         else:
             z, r = zr.chunk(2, dim=-1)

@@ -1,6 +1,6 @@
 r"""The fast path's forward: one LSTM or GRU layer over T steps, in few passes over memory.
 
-:func:`_lstm_forward` and :func:`_gru_forward` compute the cells' equations
+:func:`lstm_forward` and :func:`gru_forward` compute the cells' equations
 (:mod:`rnnreport.model.cells`) for all T steps of a layer and keep what the backward needs
 (the gates; the cell and :math:`\tanh c`; :math:`2 n_t` for the GRU resetting after). The
 autograd Functions of :mod:`rnnreport.model.fast_backward` call them. :func:`fold` makes one
@@ -22,7 +22,7 @@ torch; the GRU resetting before, whose step has a matmul in the middle, takes tw
 With the kernel each step projects its own input (``x_t U + b``, then ``+ h_{t-1} W`` into
 the same rows) rather than all T at once, so that the rows are in cache when the second
 matmul and the kernel read them (faster from 32 units up). Elsewhere (no compiler, float64,
-a GPU, the GRU resetting after) the loops run torch operations; :func:`_kernel_for` decides.
+a GPU, the GRU resetting after) the loops run torch operations; :func:`kernel_for` decides.
 The two round differently (the kernel has its own exp), so a trained model's cache key
 names the kernel.
 """
@@ -62,7 +62,7 @@ def fold(input_map: nn.Linear | None, U: Tensor, b: Tensor) -> tuple[Tensor, Ten
     return E_T @ U, torch.addmv(b, U.T, input_map.bias)
 
 
-def _lstm_forward(
+def lstm_forward(
     cell: LSTMCell, x: Tensor, U: Tensor, b: Tensor, W: Tensor, h_0: Tensor, c_0: Tensor
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     r"""The LSTM's equations over T steps in few passes: ``(h, g, c, tanh_c)``, over time.
@@ -95,7 +95,7 @@ def _lstm_forward(
     b_hat = torch.addcmul(shift, b, scale)
     U_hat, W = U * scale, W * scale
     h, c, tanh_c = (x.new_empty(T, B, H) for _ in range(3))
-    if (kernel := _kernel_for(x)) is not None:  # the step's element-wise work in C
+    if (kernel := kernel_for(x)) is not None:  # the step's element-wise work in C
         g = x.new_empty(T, B, n)
         blocks = (I.start, J.start, F.start, O.start)
         _lstm_compiled(kernel, blocks, x, U_hat, b_hat, W, h_0, c_0, g, c, tanh_c, h)
@@ -128,12 +128,12 @@ def _lstm_compiled(
     tanh_c: Tensor,
     h: Tensor,
 ) -> None:
-    """:func:`_lstm_forward`'s loop with the element-wise work in the compiled kernel:
+    """:func:`lstm_forward`'s loop with the element-wise work in the compiled kernel:
     fills ``g`` (i, j, f, o at the column offsets ``blocks``), ``c``, ``tanh_c`` and ``h``
     (contiguous). Each step projects its own input (``x_t Û + b̂``, j doubled) just before
     its recurrent matmul adds to the same rows, while they are in cache."""
     T, B, H = h.shape
-    c_0 = _rows_like(c_0, h)  # the kernel reads (B, H) floats from it
+    c_0 = rows_like(c_0, h)  # the kernel reads (B, H) floats from it
     rows, x_rows, h_rows = g.unbind(), x.unbind(), h.unbind()
     g_at, c_at, tanh_c_at, h_at = (compiled.rows(v) for v in (g, c, tanh_c, h))
     c_prev_at = [c_0.data_ptr(), *c_at[:-1]]
@@ -144,7 +144,7 @@ def _lstm_compiled(
         h_t = h_rows[t]
 
 
-def _gru_forward(
+def gru_forward(
     cell: GRUCell,
     x: Tensor,
     U: Tensor,
@@ -174,7 +174,7 @@ def _gru_forward(
     U, b, W = U * scale, b * scale, W * scale  # Û, b̂, Ŵ
     W_zr, W_h = W[:, gates], W[:, candidate]
     zr, h_tilde, h = x.new_empty(T, B, 2 * H), x.new_empty(T, B, H), x.new_empty(T, B, H)
-    if b_hn is None and (kernel := _kernel_for(x)) is not None:  # element-wise work in C
+    if b_hn is None and (kernel := kernel_for(x)) is not None:  # element-wise work in C
         U_zr, U_h, b_zr, b_h = U[:, gates], U[:, candidate], b[gates], b[candidate]
         _gru_before_compiled(kernel, x, U_zr, U_h, b_zr, b_h, W_zr, W_h, h_0, zr, h_tilde, h)
         return h, zr, h_tilde, None
@@ -218,7 +218,7 @@ def _gru_before_compiled(
     h_tilde: Tensor,
     h: Tensor,
 ) -> None:
-    """:func:`_gru_forward`'s loop, resetting before, with the element-wise work in the
+    """:func:`gru_forward`'s loop, resetting before, with the element-wise work in the
     compiled kernel: fills ``zr``, ``h_tilde`` and ``h`` (contiguous). Each step projects
     its own input (``x_t Û + b̂``, the candidate's columns doubled) just before its matmul
     adds to it, while the row is in cache."""
@@ -237,14 +237,14 @@ def _gru_before_compiled(
         h_t = h_rows[t]
 
 
-def _kernel_for(like: Tensor) -> compiled.Kernel | None:
+def kernel_for(like: Tensor) -> compiled.Kernel | None:
     """The compiled steps when they can run on ``like``'s tensors (float32 on the CPU)."""
     if like.device.type != "cpu" or like.dtype != torch.float32:
         return None
     return compiled.kernel()
 
 
-def _rows_like(state: Tensor, like: Tensor) -> Tensor:
+def rows_like(state: Tensor, like: Tensor) -> Tensor:
     """``state`` as the compiled kernel reads it: (B, H) contiguous, of ``like``'s dtype,
     broadcast as torch's operations would broadcast it (an error where they could not)."""
     return state.to(like.dtype).expand(like.shape[-2:]).contiguous()

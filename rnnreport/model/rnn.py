@@ -38,7 +38,7 @@ from .cells import CELLS, Cell, LSTMCell
 
 # Private names of another module: the cache key's fingerprint knows code by its names
 # (rnnreport.fingerprint), and renaming these would retrain every recurrent model.
-from .fast_backward import _GRUThroughTime, _LSTMThroughTime
+from .fast_backward import GRUThroughTime, LSTMThroughTime
 from .fast_forward import fold
 
 Observer = Callable[[int, dict[str, Tensor]], None]
@@ -116,10 +116,10 @@ class RNN(nn.Module):
             else:
                 U, b = fold(input_map if l == 0 else None, cell.U, cell.b)
                 if isinstance(cell, LSTMCell):
-                    x, c_T = _LSTMThroughTime.apply(cell, x, U, b, cell.W, *state, gates)
+                    x, c_T = LSTMThroughTime.apply(cell, x, U, b, cell.W, *state, gates)
                     state = (x[-1], c_T)
                 else:
-                    x = _GRUThroughTime.apply(cell, x, U, b, cell.W, cell.b_hn, state, gates)
+                    x = GRUThroughTime.apply(cell, x, U, b, cell.W, cell.b_hn, state, gates)
                     state = x[-1]
             for observer in self._observers:
                 observer(l, {**gates, "h": x})

@@ -1,9 +1,9 @@
 /* One step's element-wise work, forward and backward, over a batch of rows: the LSTM's,
  * and the GRU's resetting before the matmul.
  *
- * The equations of rnnreport.model.layers (_LSTMThroughTime, _GRUThroughTime), one line
- * each, in one pass over a step's rows where torch runs several, each through its
- * dispatcher. The matmuls stay with torch; Python calls these functions between them.
+ * The equations of rnnreport.model.fast_forward and fast_backward (LSTMThroughTime,
+ * GRUThroughTime), one line each, in one pass over a step's rows where torch runs several,
+ * each through its dispatcher. The matmuls stay with torch; Python calls these functions between them.
  *
  * LSTM layout: a gate row g holds the four H-wide blocks i, j, f, o at the offsets oi, oj,
  * of, oo (in floats; the cell's column order); rows of (B, H) tensors are H apart, rows

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnnreport.model import compiled
-from rnnreport.model.fast_backward import _GRUThroughTime, _LSTMThroughTime
+from rnnreport.model.fast_backward import GRUThroughTime, LSTMThroughTime
 from rnnreport.model.rnn import RNN
 
 from .rnns import VARIANTS, B, D, H, T, make
@@ -95,13 +95,13 @@ def test_hand_written_backward_passes_gradcheck(variant: str) -> None:
     if rnn.cell_name == "lstm":
         c_0 = torch.randn(2, H, generator=g, dtype=torch.float64, requires_grad=True)
         inputs = (*projection, cell.W, h_0, c_0)
-        assert torch.autograd.gradcheck(lambda *a: _LSTMThroughTime.apply(cell, *a), inputs)
+        assert torch.autograd.gradcheck(lambda *a: LSTMThroughTime.apply(cell, *a), inputs)
     else:
         b_hn = cell.b_hn
         if b_hn is None:
             inputs = (*projection, cell.W, h_0)
-            fn = lambda x, U, b, W, h: _GRUThroughTime.apply(cell, x, U, b, W, None, h)  # noqa: E731
+            fn = lambda x, U, b, W, h: GRUThroughTime.apply(cell, x, U, b, W, None, h)  # noqa: E731
         else:
             inputs = (*projection, cell.W, b_hn, h_0)
-            fn = lambda *a: _GRUThroughTime.apply(cell, *a)  # noqa: E731
+            fn = lambda *a: GRUThroughTime.apply(cell, *a)  # noqa: E731
         assert torch.autograd.gradcheck(fn, inputs)
