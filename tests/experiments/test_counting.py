@@ -175,7 +175,7 @@ def test_findings_on_made_up_runs() -> None:
     assert numbers(past) == pytest.approx([lm, ls, gm, gs], abs=0.05)
     assert "larger than the spread" in past  # 60 - 0.5 > 42.4 + 0.7
     # every string up to n_test: 1 of 2 LSTMs; the other fails at 41 = N_train + 31
-    assert numbers(item(items, "El-Naggar")) == [1, 2, 10, 100, 2022, 1, 100, 41, 31]
+    assert numbers(item(items, "El-Naggar")) == [1, 2, 10, 100, 2022, 1, 1, 100, 41, 31]  # Dyck-1
     # the seeds' ranges differ by 100 - 40; patience as configured
     spread = item(items, "differ in range")
     assert numbers(spread) == [60, 2019, 10, CounterConfig().patience]
