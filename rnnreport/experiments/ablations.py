@@ -26,6 +26,8 @@ recurrent size (a bias, a normalisation, the loss's scale, the input), a 128-uni
 several times a 32-unit one, and five seeds of each change would more than double the
 family's cost; the 128-unit models are worth adding for a change whose effect on the
 32-unit models is large, which the page's table shows first.
+
+One family, kept in one module: its configs, its table, its figure's data and its findings.
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ What the literature says, which the findings set our numbers beside:
 
 Our regime is stated beside every number (:func:`describe`): theirs differ, and the
 findings say which way our runs fall, not that a paper is right or wrong.
+
+One family, kept in one module: its configs, its table and figures' data and its findings.
 """
 
 from __future__ import annotations

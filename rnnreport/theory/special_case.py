@@ -33,6 +33,9 @@ the LSTM's cell follow the GRU's update form, and leaves three differences: the 
 gate, the recurrent input (the LSTM's gates and candidate read its output
 :math:`\tanh c_{t-1}`, the GRU's read its state), and the output tanh. Each is derived and
 witnessed alone, and together in a counterexample (:func:`gru_not_lstm`).
+
+One question, Q1.3, kept in one module past the usual size: each difference's derivation
+and witness read against the others.
 """
 
 from __future__ import annotations
