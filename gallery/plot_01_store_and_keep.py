@@ -129,8 +129,7 @@ _ = plots.theory.keep_drift(
 )
 
 # %%
-rows = keep.drift_rows()
-html_table(rows[:: max(1, len(rows) // 12)], caption="Drift: cells, closed form, bound")
+html_table(keep.drift_rows(most=12), caption="Drift: cells, closed form, bound")
 
 # %%
 # The bias that guarantees drift below :math:`\varepsilon` over the assignment's 28 rows,

@@ -43,9 +43,10 @@ first.math()
 # it. The witness GRU below (float64, update bias :math:`-\beta` and
 # candidate bias :math:`\beta`) gives the same first state on random binary rows, the
 # number SymPy computes for :math:`\sigma(\beta)\tanh\beta`:
+low, high = first.gru_h1_range
 print(
     f"beta = {first.beta:g}: GRU h_1 from the cell, min and max over inputs and units: "
-    f"{first.gru_h1.min():.15f}, {first.gru_h1.max():.15f}"
+    f"{low:.15f}, {high:.15f}"
 )
 print(f"SymPy: sigma(beta) tanh(beta) = {float(first.gru_value):.15f}")
 print(f"bound for every LSTM: tanh 1 = {float(first.bound):.15f}")

@@ -126,7 +126,13 @@ class KeepState:
             )
         ]
 
-    def drift_rows(self) -> list[dict[str, object]]:
+    def drift_rows(self, most: int | None = None) -> list[dict[str, object]]:
+        """The drift table's rows, horizon by horizon; ``most``: about that many, evenly
+        spaced."""
+        rows = self._drift_rows()
+        return rows if most is None else rows[:: max(1, len(rows) // most)]
+
+    def _drift_rows(self) -> list[dict[str, object]]:
         return [
             {
                 "T": T,

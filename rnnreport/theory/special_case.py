@@ -115,6 +115,11 @@ class FirstStepBound:
     ascent_lstm: np.ndarray  # (steps,) best max |h_1| so far, gradient ascent on an LSTM
     ascent_gru: np.ndarray  # (steps,) the same ascent on a GRU
 
+    @property
+    def gru_h1_range(self) -> tuple[float, float]:
+        """The witness GRU's first state, smallest and largest over inputs and units."""
+        return float(self.gru_h1.min()), float(self.gru_h1.max())
+
     def math(self) -> Latex:
         return Latex(
             rf"\text{{LSTM}},\ h_0 = c_0 = 0: \quad & {tex(self.lstm_first)}",

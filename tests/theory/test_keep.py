@@ -102,3 +102,11 @@ def test_lstm_output_moves_while_its_cell_is_kept(keep: KeepState) -> None:
     assert keep.caveat_c_change < 1e-3
     assert keep.caveat_h_range > 0.1
     assert keep.caveat_h_formula_error < 1e-14
+
+
+def test_drift_rows_thinned_evenly(keep: KeepState) -> None:
+    every = keep.drift_rows()
+    assert len(every) == len(keep.horizons) * len(keep.betas)
+    some = keep.drift_rows(most=12)
+    step = max(1, len(every) // 12)
+    assert some == every[::step] and some[0] == every[0] and len(some) <= 2 * 12

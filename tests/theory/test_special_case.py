@@ -167,6 +167,7 @@ def test_gru_first_state_exceeds_every_lstm(first: FirstStepBound) -> None:
     np.testing.assert_allclose(first.gru_h1, expected, rtol=1e-15)
     assert float(first.gru_value) == pytest.approx(expected, rel=1e-15)
     assert first.gru_h1.min() > math.tanh(1) + 0.2
+    assert first.gru_h1_range == (first.gru_h1.min(), first.gru_h1.max())
     thr = first.beta_threshold
     assert math.tanh(thr) / (1 + math.exp(-thr)) == pytest.approx(math.tanh(1), rel=1e-12)
 
