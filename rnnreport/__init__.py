@@ -29,10 +29,24 @@ __version__ = "0.1.0"
 _interrupted = False
 
 
-def interrupted() -> bool:
-    """Whether Ctrl-C (SIGINT) reached this process: then any error that follows is the
-    interruption's doing (a library half-imported, say), and is reported as it."""
+def caused_by_interrupt(error: BaseException) -> bool:
+    """Whether ``error`` is Ctrl-C's doing: a KeyboardInterrupt in its chain, or Ctrl-C
+    reached this script and was never handled (it can leave a library half-imported, whose
+    next use fails otherwise). A script that catches Ctrl-C and goes on should call
+    :func:`interrupt_handled`."""
+    chain, seen = error, set()
+    while chain is not None and id(chain) not in seen:
+        if isinstance(chain, KeyboardInterrupt):
+            return True
+        seen.add(id(chain))
+        chain = chain.__cause__ or chain.__context__
     return _interrupted
+
+
+def interrupt_handled() -> None:
+    """Ctrl-C was caught and dealt with: later errors are errors again."""
+    global _interrupted
+    _interrupted = False
 
 
 def _on_interrupt(signum: int, frame: object) -> None:
@@ -45,7 +59,7 @@ def _one_line(kind: type[BaseException], error: BaseException, traceback: object
     """An uncaught error of the package's own kinds (a bad setting, missing data, a diverged
     training) or an interruption, in a script such as a gallery example run standalone: one
     line, as the command line says it, instead of a traceback. Anything else, as before."""
-    if issubclass(kind, KeyboardInterrupt) or _interrupted:
+    if issubclass(kind, KeyboardInterrupt) or caused_by_interrupt(error):
         print("rnnreport: interrupted; finished epochs are kept and resume next time",
               file=sys.stderr)  # fmt: skip
     elif kind.__module__.partition(".")[0] == __name__:
@@ -55,7 +69,8 @@ def _one_line(kind: type[BaseException], error: BaseException, traceback: object
 
 
 _previous = sys.excepthook
-if sys.excepthook is sys.__excepthook__:  # a hook someone else set stays theirs
+_script = not (hasattr(sys, "ps1") or sys.flags.interactive)  # not a REPL or a notebook
+if _script and sys.excepthook is sys.__excepthook__:  # a hook someone else set stays theirs
     sys.excepthook = _one_line
     import signal
     from contextlib import suppress

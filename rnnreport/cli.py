@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import interrupted, settings
+from . import caused_by_interrupt, settings
 from .model.classifier import (
     BATCH_NORMS,
     LOSSES,
@@ -328,8 +328,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" ({error.filename})" if error.filename else ""
         print(f"rnnreport: {error.strerror or error}{where}", file=sys.stderr)
         return 1
+    except SystemExit:
+        raise
     except BaseException as error:
-        if not (isinstance(error, KeyboardInterrupt) or interrupted()):
+        if not caused_by_interrupt(error):
             raise
         print(
             "rnnreport: interrupted; finished epochs are kept and resume next time", file=sys.stderr

@@ -47,7 +47,7 @@ def replacing(path: Path) -> Iterator[Path]:
     except OSError as error:  # a full disk, say: name the file, which the system may not
         temporary.unlink(missing_ok=True)
         if error.filename is None and error.errno is not None:
-            raise OSError(error.errno, f"{error.strerror} (writing {path})", str(path)) from error
+            raise OSError(error.errno, error.strerror, str(path)) from error
         raise
     except BaseException:  # an interrupt too: never leave the temporary file behind
         temporary.unlink(missing_ok=True)
@@ -80,7 +80,7 @@ def _create_beside(path: Path) -> Path:
 def _sync(path: Path) -> None:
     """Flush ``path``'s content to the disk, so the rename never exposes an empty file
     after a crash."""
-    descriptor = os.open(path, os.O_RDONLY)
+    descriptor = os.open(path, os.O_RDWR)  # Windows flushes only a file open for writing
     try:
         os.fsync(descriptor)
     finally:

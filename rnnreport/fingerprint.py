@@ -27,7 +27,7 @@ import inspect
 import sys
 import textwrap
 from collections.abc import Iterable
-from types import FunctionType, ModuleType
+from types import BuiltinFunctionType, FunctionType, ModuleType
 
 import numpy as np
 
@@ -84,29 +84,40 @@ def _walk(
         if id(obj) in seen or id(obj) in skip:
             continue
         seen.add(id(obj))
-        tree = _canonical_tree(obj)
-        name = f"{obj.__module__}.{obj.__qualname__}"
-        if "<lambda>" in name:  # lambdas share a name: tell them apart by their line
-            name += f"@{obj.__code__.co_firstlineno}"  # type: ignore[attr-defined]
-        found[name] = f"{obj.__qualname__.rpartition('.')[2]}: {ast.dump(tree)}"
+        label = f"{obj.__module__}.{obj.__qualname__}"
+        if "<lambda>" in label:  # lambdas share a name: tell them apart by their line
+            label += f"@{obj.__code__.co_firstlineno}"  # type: ignore[attr-defined]
+        try:
+            tree = _canonical_tree(obj)
+        except (OSError, TypeError, SyntaxError) as error:  # no source to read as code
+            opaque[label] = f"{type(obj).__name__} whose source cannot be read ({error})"
+            continue
         namespace = vars(sys.modules[obj.__module__])
+        bindings = set()  # what each name the code reads stands for
         for name, value in _references(tree, namespace, package):
             if _is_ours(value, package):
-                todo.append(inspect.unwrap(value))
+                target = inspect.unwrap(value)  # type: ignore[arg-type]
+                todo.append(target)
+                bindings.add(f"{name} -> {target.__qualname__}")
             elif (text := _constant(value, todo, package)) is not None:
                 found[f"{obj.__module__}:{name}"] = f"{name} = {text}"
-            elif not _third_party(value):
+                bindings.add(f"{name} = {text}")
+            elif not _third_party(value, package):
                 opaque[f"{obj.__module__}:{name}"] = type(value).__qualname__
+        short = obj.__qualname__.rpartition(".")[2]
+        found[label] = f"{short}: {ast.dump(tree)} | {'; '.join(sorted(bindings))}"
     return found, opaque
 
 
-def _third_party(value: object) -> bool:
-    """A module, or a function, class or other callable defined outside the package:
-    covered by the versions in the cache key, not by the fingerprint."""
+def _third_party(value: object, package: str) -> bool:
+    """A module, a class, or a function defined outside ``package``: covered by the versions
+    in the cache key, not by the fingerprint. Other objects, even callable ones (a partial,
+    a torch module), are not code: the fingerprint cannot see what they hold."""
     if isinstance(value, ModuleType | type):
         return True
-    module = getattr(value, "__module__", None) or ""
-    return callable(value) and module.partition(".")[0] != PACKAGE
+    if isinstance(value, FunctionType | BuiltinFunctionType):
+        return (getattr(value, "__module__", None) or "").partition(".")[0] != package
+    return False
 
 
 def _is_ours(value: object, package: str) -> bool:
@@ -130,13 +141,18 @@ def _constant(value: object, todo: list[object], package: str, inside: bool = Fa
         return f"<{value.__qualname__}>"  # type: ignore[attr-defined]
     if (array := _array(value)) is not None:
         return array
-    if inside and _third_party(value):  # a torch or ctypes class in a table, say: by its name
+    if inside and _third_party(
+        value, package
+    ):  # a torch or ctypes class in a table, say: by its name
         name = getattr(value, "__qualname__", getattr(value, "__name__", None))
         return f"<{getattr(value, '__module__', '')}.{name}>" if name else None
     if dataclasses.is_dataclass(value) and _is_ours(type(value), package):
         todo.append(type(value))
-        fields = [(f.name, _constant(getattr(value, f.name), todo, package, inside=True))
-                  for f in dataclasses.fields(value)]  # fmt: skip
+        try:
+            fields = [(f.name, _constant(getattr(value, f.name), todo, package, inside=True))
+                      for f in dataclasses.fields(value)]  # fmt: skip
+        except AttributeError:  # a field never set
+            return None
         if any(text is None for _, text in fields):
             return None
         return f"{type(value).__qualname__}({', '.join(f'{k}={v}' for k, v in fields)})"
@@ -160,15 +176,23 @@ def _constant(value: object, todo: list[object], package: str, inside: bool = Fa
 
 def _array(value: object) -> str | None:
     """A tensor, array, numpy scalar, dtype or device as text that changes with its value:
-    type, dtype, shape and a hash of its bytes; None for anything else."""
+    type, dtype, shape and a hash of its bytes; None for anything else, and for arrays
+    whose bytes are not their value (object arrays hold pointers; a meta tensor, none)."""
     torch = sys.modules.get("torch")  # a tensor exists only where torch was imported
     if isinstance(value, np.dtype) or (
         torch is not None and isinstance(value, torch.dtype | torch.device)
     ):
         return repr(value)
     if torch is not None and isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
+        try:
+            kind = str(value.dtype)
+            value = value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy()
+        except (RuntimeError, TypeError, NotImplementedError):
+            return None
+        return f"tensor({kind}, {hashlib.sha256(value.tobytes()).hexdigest()[:16]})"
     if isinstance(value, np.ndarray | np.generic):
+        if np.asarray(value).dtype.hasobject:
+            return None
         digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:16]
         return f"array({value.dtype}, {np.shape(value)}, {digest})"
     return None

@@ -19,6 +19,7 @@ variable               meaning
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,7 +143,8 @@ def end_with_pool() -> None:
     dies, however it dies (``kill -9`` too): Linux's ``PR_SET_PDEATHSIG``; elsewhere, a
     thread that checks every second. The package calls it as it is imported, before torch,
     so that a worker whose pool is gone never trains. Elsewhere it does nothing."""
-    if not (parent := os.environ.get(WORKER_OF, "")).isdigit():
+    parent = os.environ.pop(WORKER_OF, "")  # for this process only, not the ones it starts
+    if not parent.isdigit() or sys.platform == "win32":  # there, a launcher is the parent
         return
     import signal
 

@@ -118,3 +118,29 @@ def test_a_gallery_script_with_a_bad_setting_says_so_in_one_line(
     assert run.returncode == 1 and _one_line(run.stderr), run.stderr
     assert run.stderr.startswith("rnnreport: ") and says in run.stderr
     assert not list((tmp_path / "cache").glob("runs/*.pt"))
+
+
+def test_the_interpreter_keeps_its_own_errors(tmp_path) -> None:
+    """In an interactive interpreter the package installs no hook: after a Ctrl-C, a
+    later error is still shown as itself."""
+    session = "import rnnreport, os, signal\nos.kill(os.getpid(), signal.SIGINT)\n1/0\n"
+    run = subprocess.run(
+        [sys.executable, "-i"], input=session, env=_env(tmp_path), capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert "ZeroDivisionError" in run.stderr and "rnnreport: interrupted" not in run.stderr
+
+
+def test_a_workers_own_children_do_not_end_with_the_pool(tmp_path) -> None:
+    """The pool's mark is read once, by the worker: a process the worker starts is not
+    taken for a worker of that pool."""
+    check = "import os, rnnreport; print(os.environ.get('RNNREPORT_WORKER_OF'))"
+    worker = (
+        "import os, subprocess, sys, rnnreport\n"
+        f"sys.exit(subprocess.run([sys.executable, '-c', {check!r}]).returncode)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", worker], env=_env(tmp_path, RNNREPORT_WORKER_OF=str(os.getpid())),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0 and run.stdout.strip() == "None", run.stderr

@@ -229,3 +229,37 @@ def test_the_key_does_not_depend_on_what_ran_before(tmp_path, monkeypatch):
     classifiers.trained_model(ModelConfig(cell="gru", units=8, epochs=1, limit=200), progress="off")
     counting.train(CounterConfig(cell="lstm", language="anbn", n_train=3, epochs=1))
     assert {t: _digest(t) for t in TRAINERS} == before
+
+
+def _bindings(trainer: str) -> list[tuple[str, str, str]]:
+    """``(trainer, module, name)`` for every global name that a function of the closure
+    reads and that stands for another function of the closure."""
+    roots, ignore = TRAINERS[trainer]()
+    code = {}
+    for entry in fp.closure(roots, ignore=ignore):
+        if ":" not in entry:
+            module, name = _owner(entry)
+            obj = inspect.unwrap(_attribute(module, name))
+            if inspect.isfunction(obj):
+                code[id(obj)] = obj
+    found = set()
+    for function in code.values():
+        namespace = function.__globals__
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        for name in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}:
+            value = namespace.get(name)
+            if inspect.isfunction(value) and id(inspect.unwrap(value)) in code:
+                found.add((trainer, namespace["__name__"], name))
+    return sorted(found)
+
+
+@pytest.mark.parametrize(("trainer", "module", "name"), [b for t in TRAINERS for b in _bindings(t)])
+def test_pointing_a_name_at_other_code_changes_the_key(trainer, module, name, monkeypatch):
+    """The same code under other names is another program: a name that stands for one
+    function of the closure, pointed at another (an import line edited), changes the key."""
+    before = _digest(trainer)
+    holder = sys.modules[module]
+    others = [f for _, m, n in _bindings(trainer)
+              if (f := getattr(sys.modules[m], n)) is not getattr(holder, name)]  # fmt: skip
+    monkeypatch.setattr(holder, name, others[0])
+    assert _digest(trainer) != before, f"{module}.{name} re-pointed and the key did not change"

@@ -50,7 +50,7 @@ def preparation() -> tuple[tuple[object, ...], tuple[object, ...]]:
     """``(roots, ignored)`` of the code from the source files' bytes to the splits a model
     reads: parsing, each view's stored form and digest, reading it back, assembling the
     splits. Its fingerprint (:func:`preparation_digest`) is part of the store's key and of
-    every view's :attr:`MNIST.digest`, so a change to it rebuilds the store and retrains.
+    every view's ``MNIST.digest``, so a change to it rebuilds the store and retrains.
     Ignored, because they cannot change the splits: finding and reading the files (their
     bytes are in the key), the store's files (checked by their digest when read) and the
     check that the views agree; the memo of the views this process has loaded (the same

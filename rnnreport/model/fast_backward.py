@@ -40,7 +40,8 @@ _GRU = {g: k for k, g in enumerate(GRUCell.blocks)}
 
 
 class LSTMThroughTime(torch.autograd.Function):
-    r"""One LSTM layer over T steps: :func:`lstm_forward`, and a hand-written backward.
+    r"""One LSTM layer over T steps: :func:`~rnnreport.model.fast_forward.lstm_forward`,
+    and a hand-written backward.
 
     Inputs: ``x`` (T, B, D), ``U`` (D, 4H), ``b`` (4H,), ``W`` (H, 4H), ``h_0``, ``c_0``
     (B, H). Outputs: ``h`` (T, B, H) and ``c_T`` (B, H).
@@ -164,7 +165,8 @@ def _lstm_deltas_compiled(
 
 
 class GRUThroughTime(torch.autograd.Function):
-    r"""One GRU layer over T steps: :func:`gru_forward`, and a hand-written backward.
+    r"""One GRU layer over T steps: :func:`~rnnreport.model.fast_forward.gru_forward`,
+    and a hand-written backward.
 
     Inputs: ``x`` (T, B, D), ``U`` (D, 3H), ``b`` (3H,), ``W`` (H, 3H), ``b_hn`` (H,) or
     None, ``h_0`` (B, H). Output: ``h`` (T, B, H).

@@ -70,7 +70,7 @@ def lstm_forward(
     ``h``, ``c`` and ``tanh_c`` are (T, B, H); ``g`` (T, B, 4H) holds :math:`i, j, f, o`
     in the cell's column order. A step is ten operations, no tanh among them: one matmul,
     one sigmoid over all four blocks, eight cheap passes (one more sigmoid among them),
-    where :meth:`LSTMCell.step` makes twelve, two of them torch's slow tanh:
+    where :meth:`~rnnreport.model.cells.LSTMCell.step` makes twelve, two of them torch's slow tanh:
 
     .. math::
         s_t = \sigma(\hat a_t + h_{t-1} \hat W), \quad

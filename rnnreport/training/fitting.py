@@ -1,6 +1,7 @@
-"""What every task's training goes through, whatever the task: the cache looked up first,
-then a lock, a resumed or fresh run, a checkpoint after every epoch, and the entry stored
-(:func:`cached_training`).
+"""What every task's training goes through, whatever the task.
+
+The cache is looked up first, then a lock, a resumed or fresh run, a checkpoint after
+every epoch, and the entry stored (:func:`cached_training`).
 
 A task supplies its *fit*: a function that trains a :class:`Run` (model, optimizer, the
 generator of the batches' order, the finished epochs) from its last finished epoch to the
@@ -15,6 +16,7 @@ fails its check is set aside with a note, and training starts over.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,7 +68,8 @@ def cached_training(
             return hit
         partial = path.with_suffix(".partial")
         for file in (path, partial):  # left by a process killed while writing them
-            sweep(file)
+            if os.name == "posix":  # under a real lock only: elsewhere both may be writing
+                sweep(file)
         model, result = _train(config, fit, device, partial, on_epoch)
         write_entry(path, model, result)
         partial.unlink(missing_ok=True)

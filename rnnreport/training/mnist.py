@@ -107,8 +107,10 @@ def trained_model(
 
 def _out_of_memory(error: RuntimeError) -> bool:
     """Whether ``error`` is torch's failure to allocate (CPU or GPU)."""
-    oom = getattr(torch, "OutOfMemoryError", ())
-    return isinstance(error, oom) or "can't allocate memory" in str(error)
+    kinds = tuple(getattr(m, "OutOfMemoryError", None) for m in (torch, torch.cuda))
+    return isinstance(error, tuple(k for k in kinds if k is not None)) or any(
+        words in str(error) for words in ("can't allocate memory", "out of memory")
+    )
 
 
 def memory_estimate(config: TrainConfig) -> int:

@@ -24,7 +24,14 @@ import torch
 
 from .. import settings
 from .progress import Tally, say
-from .records import CPU_THREADS, TrainConfig, TrainingDiverged, class_name, config_class
+from .records import (
+    CPU_THREADS,
+    TrainConfig,
+    TrainingDiverged,
+    TrainingOutOfMemory,
+    class_name,
+    config_class,
+)
 
 
 @dataclass(frozen=True)
@@ -213,7 +220,13 @@ def run_worker(spec: str, work: Callable[[TrainConfig, dict[str, Any]], int]) ->
     config = config_class(d["config_class"])(**d["config"])
     try:
         return work(config, d)
-    except (DataError, settings.SettingError, TrainingDiverged, OSError) as error:
+    except (
+        DataError,
+        settings.SettingError,
+        TrainingDiverged,
+        TrainingOutOfMemory,
+        OSError,
+    ) as error:
         print(f"rnnreport worker: {error}", file=sys.stderr)
         return 1
 

@@ -1,4 +1,6 @@
-"""What the terminal shows while models train: a bar or a line per epoch for one model
+"""What the terminal shows while models train.
+
+A bar or a line per epoch for one model
 (:class:`Progress`), and for a batch of models how many are trained and left, with an
 estimate of the time remaining (:class:`Tally`). None of it changes a trained model, so
 none of it enters the cache key.

@@ -1,9 +1,9 @@
-"""What a training is and what it gives, for every task: the config protocol
-(:class:`TrainConfig`), the metrics of an epoch (:class:`Epoch`) and of a trained model
-(:class:`Result`), the two ways a training ends without one (:class:`TrainingDiverged`,
-:class:`TrainingOutOfMemory`), and where and on how many threads it runs
-(:func:`default_device`, :data:`CPU_THREADS`).
-"""
+"""What a training is and what it gives, for every task.
+
+The config protocol (:class:`TrainConfig`), the metrics of an epoch (:class:`Epoch`) and
+of a trained model (:class:`Result`), the two ways a training ends without one
+(:class:`TrainingDiverged`, :class:`TrainingOutOfMemory`), and where and on how many
+threads it runs (:func:`default_device`, :data:`CPU_THREADS`)."""
 
 from __future__ import annotations
 
