@@ -212,3 +212,11 @@ def test_a_bias_given_as_an_int_is_the_same_config_as_its_float() -> None:
     assert ModelConfig(cell="gru", gate_bias=1).name == ModelConfig(cell="gru", gate_bias=1.0).name
     with pytest.raises(ValueError, match="forget_bias must be a finite number .* not 'x'"):
         ModelConfig(cell="lstm", forget_bias="x")
+
+
+def test_the_pixel_views_a_config_names_are_the_data_views() -> None:
+    """``model`` may not import ``data``: the two lists of views are kept equal here."""
+    from rnnreport.data import VIEWS
+    from rnnreport.model.classifier import PIXELS_KINDS
+
+    assert PIXELS_KINDS == VIEWS
