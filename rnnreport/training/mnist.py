@@ -33,7 +33,15 @@ from torch.nn import functional as F
 
 from ..data import MNIST, Split, load_mnist
 from ..fingerprint import fingerprint
-from ..model.classifier import build_model, count_parameters
+from ..model.cells import CELLS
+from ..model.classifier import (
+    CLASSES,
+    HEAD_UNITS,
+    PIXELS,
+    STEPS,
+    build_model,
+    count_parameters,
+)
 from .fitting import Run, cached_training
 from .pool import Job, default_workers, run_worker, train_jobs
 from .progress import Progress, Tally
@@ -119,10 +127,11 @@ def memory_estimate(config: TrainConfig) -> int:
     kept for the backward pass, about two (T, B, gates × H) float32 blocks per layer; for
     messages, not decisions."""
     units, layers = getattr(config, "units", 256), getattr(config, "layers", 1)
-    gates = 4 if getattr(config, "cell", "lstm") == "lstm" else 3
-    inputs = [28] + [units] * (layers - 1)
-    params = sum(gates * units * (n + units + 1) for n in inputs) + units * 64 + 64 * 11 + 10
-    activations = 28 * config.batch_size * layers * 2 * gates * units
+    gates = len(CELLS[getattr(config, "cell", "lstm")].blocks)
+    inputs = [PIXELS] + [units] * (layers - 1)
+    recurrent = sum(gates * units * (n + units + 1) for n in inputs)
+    params = recurrent + units * HEAD_UNITS + HEAD_UNITS * (CLASSES + 1) + CLASSES
+    activations = STEPS * config.batch_size * layers * 2 * gates * units
     return 4 * (4 * params + activations)
 
 
