@@ -21,6 +21,7 @@ The package, from the bottom up (a part imports only parts above it in this list
 - :mod:`rnnreport.bench` and :mod:`rnnreport.cli`: the benchmark and the command line.
 """
 
+import signal
 import sys
 
 __version__ = "0.1.0"
@@ -52,7 +53,20 @@ def interrupt_handled() -> None:
 def _on_interrupt(signum: int, frame: object) -> None:
     global _interrupted
     _interrupted = True
+    if _importing(frame) and hasattr(signal, "setitimer"):
+        # raised inside an import that torch's C++ runs, it would abort the process: ask
+        # again in 50 ms, when the import is likely done
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        return
     raise KeyboardInterrupt
+
+
+def _importing(frame: object) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):  # type: ignore[attr-defined]
+            return True
+        frame = frame.f_back  # type: ignore[attr-defined]
+    return False
 
 
 def _one_line(kind: type[BaseException], error: BaseException, traceback: object) -> None:
@@ -72,12 +86,13 @@ _previous = sys.excepthook
 _script = not (hasattr(sys, "ps1") or sys.flags.interactive)  # not a REPL or a notebook
 if _script and sys.excepthook is sys.__excepthook__:  # a hook someone else set stays theirs
     sys.excepthook = _one_line
-    import signal
     from contextlib import suppress
 
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         with suppress(ValueError):  # imported first in another thread: signals are the main's
             signal.signal(signal.SIGINT, _on_interrupt)  # as Python's, and remembered
+            if hasattr(signal, "SIGALRM") and signal.getsignal(signal.SIGALRM) is signal.SIG_DFL:
+                signal.signal(signal.SIGALRM, _on_interrupt)  # a Ctrl-C put off by an import
 
 from .settings import end_with_pool  # noqa: E402
 
