@@ -49,14 +49,17 @@ def cached_training(
     device: torch.device,
     fit: Fit,
     on_epoch: Callable[[Epoch], None] | None = None,
+    keep: bool = True,
 ) -> tuple[torch.nn.Module, Result]:
     """The model and result cached at ``path``, or ``fit`` run and stored there.
 
     The entry is used only if it passes its check. Otherwise a lock beside it makes a
     second process wait for the first (and then use its entry), and the training resumes
     from the epoch checkpoint kept beside the entry, keeps one after every epoch, and is
-    stored atomically. ``path`` None trains without the cache. Every trainer of the package
-    goes through here, so every kind of model gets the same guarantees.
+    stored atomically. ``path`` None trains without the cache. ``keep`` False (a worker
+    of the queue, whose client stores what it sends back): the same, but the trained
+    model is returned, not stored, and its checkpoint removed. Every trainer of the
+    package goes through here, so every kind of model gets the same guarantees.
     """
     if path is None:
         return _train(config, fit, device, None, on_epoch)
@@ -71,7 +74,8 @@ def cached_training(
             if os.name == "posix":  # under a real lock only: elsewhere both may be writing
                 sweep(file)
         model, result = _train(config, fit, device, partial, on_epoch)
-        write_entry(path, model, result)
+        if keep:
+            write_entry(path, model.state_dict(), result)
         partial.unlink(missing_ok=True)
     return model, result
 

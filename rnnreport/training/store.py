@@ -229,8 +229,8 @@ def read_entry(
     return model.eval(), result
 
 
-def write_entry(path: Path, model: torch.nn.Module, result: Result) -> None:
-    """Keep ``model``'s weights (on the CPU) and ``result`` at ``path``, checked
-    (:func:`save_checked`)."""
-    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+def write_entry(path: Path, weights: dict[str, torch.Tensor], result: Result) -> None:
+    """Keep a model's ``weights`` (its state dict, kept on the CPU) and ``result`` at
+    ``path``, checked (:func:`save_checked`)."""
+    weights = {k: v.detach().cpu() for k, v in weights.items()}
     save_checked({"result": json.dumps(result.to_dict()), "weights": weights}, path)
