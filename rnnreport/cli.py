@@ -92,11 +92,12 @@ def _use_scheduler(args: argparse.Namespace) -> str | None:
     """``--scheduler``, checked and handed on (as ``$RNNREPORT_SCHEDULER``) to whatever trains."""
     if args.scheduler is None:
         return settings.scheduler()
-    os.environ[settings.SCHEDULER] = args.scheduler
     try:
-        return settings.scheduler()
+        address = settings.scheduler(args.scheduler)
     except settings.SettingError as error:
-        raise UsageError(f"rnnreport {args.command}: --scheduler: {error}") from None
+        raise UsageError(f"rnnreport {args.command}: --scheduler {error}") from None
+    os.environ[settings.SCHEDULER] = address
+    return address
 
 
 def _load_data(args: argparse.Namespace):

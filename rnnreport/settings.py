@@ -175,17 +175,19 @@ SCHEDULER = "RNNREPORT_SCHEDULER"
 """The address of the Dask scheduler of the user's cluster, e.g. ``tcp://10.0.0.5:8786``."""
 
 
-def scheduler() -> str | None:
-    """The Dask scheduler to train on (``$RNNREPORT_SCHEDULER``), or None: a cluster on this
-    machine. A value that is not an address is a :class:`SettingError`."""
-    address = os.environ.get(SCHEDULER, "").strip()
+def scheduler(address: str | None = None) -> str | None:
+    """The Dask scheduler to train on: ``address`` (a command line's), else
+    ``$RNNREPORT_SCHEDULER``; None: a cluster on this machine. A value that is not an address
+    is a :class:`SettingError`."""
+    named = f"{SCHEDULER}={os.environ.get(SCHEDULER, '')}" if address is None else address
+    address = (os.environ.get(SCHEDULER, "") if address is None else address).strip()
     if not address:
         return None
     protocol, _, where = address.partition("://")
     if not (where and protocol in ("tcp", "tls", "inproc", "ws", "wss", "ucx")):
         raise SettingError(
-            f"{SCHEDULER}={address} is not a Dask scheduler's address: give it as "
-            "tcp://host:8786 (what `dask scheduler` prints), or unset it to train on this machine"
+            f"{named} is not a Dask scheduler's address: give it as tcp://host:8786 (what "
+            "`dask scheduler` prints), or leave it out to train on this machine"
         )
     return address
 

@@ -80,7 +80,7 @@ class EmbeddedCluster:
         env = {**os.environ, settings.WORKER_OF: str(os.getpid()),
                "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
-               "DASK_LOGGING__DISTRIBUTED": "error"}  # fmt: skip
+               "DASK_LOGGING__DISTRIBUTED": "critical"}  # fmt: skip
         scheduler_file = folder / "scheduler.json"
         try:
             self._start(

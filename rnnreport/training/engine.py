@@ -110,10 +110,11 @@ def _run(client: Any, jobs: list[Job], progress: str) -> None:
     client.subscribe_topic(
         STARTED, lambda event: started.setdefault(by_key[event[1]].config, time.monotonic())
     )
-    ranked = sorted(jobs, key=lambda job: tally.cost[job.config])  # the largest last: first
+    # the largest first: submitted first (an idle worker takes what comes), and ahead in line
+    ranked = sorted(jobs, key=lambda job: -tally.cost[job.config])
     futures = {
-        client.submit(_train, job, progress, key=job.path.stem, priority=rank, pure=False): job
-        for rank, job in enumerate(ranked)
+        client.submit(_train, job, progress, key=job.path.stem, priority=-i, pure=False): job
+        for i, job in enumerate(ranked)
     }
     where = client.scheduler.address
     say(f"rnnreport: training {len(jobs)} models on {threads} Dask workers ({where})")
