@@ -27,7 +27,7 @@ from .model.classifier import (
 )
 from .settings import BUDGETS
 
-MAX_SEEDS, MAX_REPEATS, MAX_THREADS = 100, 10_000, 1024
+MAX_SEEDS, MAX_REPEATS, MAX_THREADS, MAX_WORKERS = 100, 10_000, 1024, 1024
 
 
 class UsageError(Exception):
@@ -85,6 +85,14 @@ def _add_scheduler(parser: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="train on the Dask cluster of this scheduler, e.g. tcp://10.0.0.5:8786 (default: "
         "$RNNREPORT_SCHEDULER, else worker processes on this machine)",
+    )
+
+
+def _add_workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=_whole_number(1, MAX_WORKERS),
+        help="worker processes on this machine (default: one per core; ignored on a cluster)",
     )
 
 
@@ -191,7 +199,12 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
     budget = _prepare_workers(args)
     table = run_grid(
-        budget, seeds=args.seeds, epochs=args.epochs, data=_load_data(args), progress="lines"
+        budget,
+        seeds=args.seeds,
+        epochs=args.epochs,
+        data=_load_data(args),
+        progress="lines",
+        workers=args.workers,
     )
     if args.json:
         print(json.dumps(table.to_json()))
@@ -204,7 +217,7 @@ def cmd_train_all(args: argparse.Namespace) -> int:
     from .experiments.site import train_all
 
     budget = _prepare_workers(args)
-    queued, missing = train_all(budget, progress="lines")
+    queued, missing = train_all(budget, progress="lines", workers=args.workers)
     if missing:
         print(
             f"rnnreport: {missing} of the {queued} models queued were not trained (why is "
@@ -311,12 +324,14 @@ def build_parser() -> _Parser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_data_dir(p)
     _add_scheduler(p)
+    _add_workers(p)
     p.set_defaults(run=cmd_grid)
 
     p = sub.add_parser("train-all", help="train every model the site shows, in one queue")
     p.add_argument("--budget", choices=tuple(BUDGETS), help="default: $RNNREPORT_BUDGET, else full")
     _add_data_dir(p)
     _add_scheduler(p)
+    _add_workers(p)
     p.set_defaults(run=cmd_train_all)
 
     p = sub.add_parser("bench", help="training speed of our cells against torch.nn's")

@@ -142,11 +142,14 @@ environment of the scheduler and workers it starts, to the process id of their c
 
 
 def end_with_client() -> None:
-    """In a process of the embedded cluster (``$RNNREPORT_WORKER_OF`` set), ask for SIGTERM
+    """In a process of the embedded cluster (``$RNNREPORT_WORKER_OF`` set), ask to be killed
     when the client's process dies, however it dies (``kill -9`` too): Linux's
     ``PR_SET_PDEATHSIG``; elsewhere, a thread that checks every second. The package calls it
-    as it is imported (the cluster's processes preload it), so that a cluster whose client
-    is gone stops. Elsewhere it does nothing."""
+    as it is imported (the cluster's scheduler and nannies preload it; a nanny's workers end
+    with it). SIGKILL, not SIGTERM: on SIGTERM Dask closes gracefully, waiting for a busy
+    worker, and these processes keep nothing a graceful end would save (an epoch
+    checkpoint is whole or absent; a temporary file left half-written is swept by the next
+    training of its model). Elsewhere it does nothing."""
     parent = os.environ.pop(WORKER_OF, "")  # for this process only, not the ones it starts
     if not parent.isdigit() or sys.platform == "win32":  # there, a launcher is the parent
         return
@@ -155,7 +158,7 @@ def end_with_client() -> None:
     try:
         import ctypes
 
-        if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM) != 0:  # PR_SET_PDEATHSIG
+        if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL) != 0:  # PR_SET_PDEATHSIG
             raise OSError("prctl refused")
     except (OSError, AttributeError):
         import threading
@@ -164,11 +167,11 @@ def end_with_client() -> None:
         def watch() -> None:
             while os.getppid() == int(parent):
                 time.sleep(1.0)
-            os.kill(os.getpid(), signal.SIGTERM)
+            os._exit(1)
 
         threading.Thread(target=watch, daemon=True).start()
     if os.getppid() != int(parent):  # it died before the request: nobody will signal
-        os.kill(os.getpid(), signal.SIGTERM)
+        os._exit(1)
 
 
 SCHEDULER = "RNNREPORT_SCHEDULER"

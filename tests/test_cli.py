@@ -53,6 +53,7 @@ def _one_line(capsys) -> str:
         ),
         ([*TRAIN, "--scheduler", "localhost"], "--scheduler localhost is not a Dask scheduler's"),
         (["grid", "--scheduler", "8786"], "give it as tcp://host:8786"),
+        (["train-all", "--workers", "0"], "at least 1, got 0"),
         (["fly"], "invalid choice: 'fly'"),
         ([], "required"),
     ],
@@ -137,10 +138,10 @@ def test_train_all_says_whether_everything_is_in_the_cache(
     monkeypatch.setattr(
         rnnreport.experiments.site,
         "train_all",
-        lambda budget, progress: asked.append(budget.name) or (queued, missing),
+        lambda budget, progress, workers: asked.append((budget.name, workers)) or (queued, missing),
     )
-    assert main(["train-all", "--budget", "smoke"]) == status
-    assert asked == ["smoke"]
+    assert main(["train-all", "--budget", "smoke", "--workers", "3"]) == status
+    assert asked == [("smoke", 3)]
     out, err = capsys.readouterr()
     assert line in (err if status else out)
 
