@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -120,15 +121,17 @@ class EmbeddedCluster:
         self.close()
 
     def close(self) -> None:
-        """Stop the workers, then the scheduler: SIGTERM, then SIGKILL after 10 s."""
-        for process in reversed(self.processes):
-            process.terminate()
-        for process in reversed(self.processes):
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        """Kill the scheduler and the workers, with their process groups (a worker's nanny
+        and the processes it started): they hold nothing this process has not received, and
+        a graceful end would first let a busy worker finish a job nobody waits for."""
+        for process in self.processes:
+            with suppress(ProcessLookupError, PermissionError):
+                if hasattr(os, "killpg"):  # its own session: its group is its pid
+                    os.killpg(process.pid, signal.SIGKILL)
+                else:
+                    process.kill()
+        for process in self.processes:
+            process.wait()
         self.processes.clear()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)

@@ -68,11 +68,11 @@ def code_digest() -> str:
 def trainer_code() -> tuple[tuple[object, ...], tuple[object, ...]]:
     """``(roots, ignored)`` of a counter's fingerprint: the config and what it builds, and
     the whole training from :func:`train` down. Ignored, because they cannot change a
-    trained counter's weights or metrics: the line that reports a trained counter; where an
-    entry lives and its lock; reading and writing finished entries (stored whole, and
-    checked by their checksum when read), as for the MNIST models
+    trained counter's weights or metrics: the lines it writes (a trained counter, a resumed
+    run); where an entry lives and its lock; reading and writing finished entries (stored
+    whole, and checked by their checksum when read), as for the MNIST models
     (:func:`rnnreport.training.mnist.trainer_code`)."""
-    ignored = (_report, cache_path, check_cache, locked, read_entry, write_entry)
+    ignored = (_report, line, cache_path, check_cache, locked, read_entry, write_entry)
     return (CounterConfig, build_model, train), ignored
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ import torch
 
 from ..files import sweep
 from ..model.classifier import build_model
+from .progress import line
 from .records import CPU_THREADS, Epoch, Result, TrainConfig
 from .store import (
     Unusable,
@@ -180,11 +180,8 @@ def _resume(path: Path, config: TrainConfig, device: torch.device) -> Run | None
         except (RuntimeError, ValueError, KeyError, TypeError) as error:
             raise Unusable(f"it does not fit {config.name}: {first_line(error)}") from None
     except Unusable as why:
-        print(
-            f"rnnreport: ignoring bad checkpoint {path.name}: {why}; training from the start",
-            file=sys.stderr,
-        )
+        line(f"rnnreport: ignoring bad checkpoint {path.name}: {why}; training from the start")
         path.unlink(missing_ok=True)
         return None
-    print(f"rnnreport: resuming {path.stem} after epoch {len(run.history)}", file=sys.stderr)
+    line(f"rnnreport: resuming {path.stem} after epoch {len(run.history)}")
     return run

@@ -44,7 +44,7 @@ from ..model.classifier import (
 )
 from .engine import Job, check_key, default_workers, train_jobs
 from .fitting import Run, cached_training
-from .progress import Progress, Tally
+from .progress import Progress, Tally, line
 from .records import (
     Epoch,
     Result,
@@ -155,13 +155,14 @@ def trainer_code(config_class: type) -> tuple[tuple[object, ...], tuple[object, 
     Roots: the class (and what its ``build()`` constructs), the model's builder and the
     whole training from :func:`trained_model` down: fresh start, resume, checkpoints, the
     fitting loop, evaluation, threads. Ignored, because they cannot change a trained
-    model's weights or metrics: the progress display; MNIST's loading and the choice of its
+    model's weights or metrics: the progress display and the lines a training writes;
+    MNIST's loading and the choice of its
     view (the data enter the key by the digest of the arrays trained on); where an entry
     lives and its lock; reading and writing finished entries (stored whole, and checked by
     their checksum when read: the cache tests check the round trip bit for bit).
     """
     ignored = (
-        *(Progress, load_mnist, MNIST.pixels),
+        *(Progress, line, load_mnist, MNIST.pixels),
         *(cache_path, check_cache, locked, read_entry, write_entry),
     )
     return (config_class, build_model, trained_model), ignored

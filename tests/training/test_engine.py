@@ -82,19 +82,18 @@ def test_a_job_is_refused_where_its_key_would_differ(data, capfd) -> None:
     assert mnist.cache_path(replace(TINY, seed=1), data).exists()  # the other job: trained
 
 
-def test_ctrl_c_cancels_the_queue_and_stops_the_cluster(data, private_cache) -> None:
-    """Interrupted while the workers train: the queue is cancelled, the cluster stopped,
-    and no process of it is left."""
-    configs = [replace(TINY, cell="lstm", units=32, limit=5000, epochs=3, seed=s) for s in range(4)]
+def test_ctrl_c_stops_the_cluster_and_the_next_run_resumes(data, private_cache) -> None:
+    """Interrupted while the workers train: the queue is cancelled, the cluster stopped, no
+    process of it is left; run again, each model resumes from its last finished epoch."""
+    configs = [replace(TINY, cell="lstm", units=32, limit=5000, epochs=3, seed=s) for s in (0, 1)]
     script = (
-        "import sys\nfrom rnnreport.training.mnist import train_many\n"
+        "from rnnreport.training.mnist import train_many\n"
         "from rnnreport.model.classifier import ModelConfig\n"
         f"train_many([{', '.join(map(repr, configs))}], progress='lines', workers=2)\n"
     )
-    client = subprocess.Popen(
-        [sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    client = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)  # fmt: skip
     while "epoch 1/3" not in (line := client.stderr.readline()):
         assert line, "the queue ended before a worker finished an epoch"
     os.killpg(client.pid, signal.SIGINT)
@@ -102,6 +101,11 @@ def test_ctrl_c_cancels_the_queue_and_stops_the_cluster(data, private_cache) -> 
     assert client.returncode != 0
     assert "Traceback" not in rest and "interrupted" in rest, rest
     _settle(private_cache)
+    again = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, timeout=600)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "rnnreport: resuming lstm-1x32-s" in again.stderr  # a worker's line, shown here
+    assert "rnnreport: 2 of 2 models trained" in again.stderr
 
 
 # -- a real cluster: a scheduler and workers started by hand --------------------------------
