@@ -35,14 +35,14 @@ from .. import settings
 from .records import CPU_THREADS
 
 if TYPE_CHECKING:
-    from distributed import Client
+    import distributed
 
 START_TIMEOUT = 60.0
 """Seconds the embedded scheduler and workers may take to start (imports on a busy machine)."""
 
 
 @contextmanager
-def connect(workers: int, scheduler: str | None = None) -> Iterator[Client]:
+def connect(workers: int, scheduler: str | None = None) -> Iterator[distributed.Client]:
     """A client of the cluster named by ``scheduler`` (default: ``$RNNREPORT_SCHEDULER``), or
     of an :class:`EmbeddedCluster` of ``workers`` processes started for the block; closed
     after it, the embedded cluster stopped."""
