@@ -134,7 +134,7 @@ toc_object_entries = False
 nitpick_ignore_regex = [
     (r"py:(class|obj|data|exc|func|meth)", r"(torch|numpy|np|nn|F)(\..+)?"),
     (r"py:(class|obj)", r"Tensor"),
-    (r"py:(class|obj|data|exc|func|meth)", r"(sympy|matplotlib)(\..+)?"),
+    (r"py:(class|obj|data|exc|func|meth)", r"(sympy|matplotlib|distributed|dask)(\..+)?"),
     # The standard library, for the same reason.
     (r"py:(class|obj)", r"(pathlib\.Path|os\.PathLike|collections\.abc\.\w+|typing\.\w+)"),
     (r"py:(class|obj)", r"argparse\.\w+"),

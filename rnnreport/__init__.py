@@ -14,8 +14,9 @@ The package, from the bottom up (a part imports only parts above it in this list
 - ``rnnreport.data``: offline MNIST in its binary and grey views, and the counting
   languages;
 - ``rnnreport.training``: the training cache and what every training goes through
-  (``records``, ``store``, ``fitting``), the tasks (``mnist``, ``counting``), the worker
-  pool (``pool``) and what the terminal shows (``progress``);
+  (``records``, ``store``, ``fitting``), the tasks (``mnist``, ``counting``), the Dask
+  queue (``engine``) and its cluster (``cluster``), and what the terminal shows
+  (``progress``);
 - ``rnnreport.experiments``: the results layer and its families (the grid, the
   baselines) and what the 2018 reports said;
 - :mod:`rnnreport.bench` and :mod:`rnnreport.cli`: the benchmark and the command line.
@@ -94,6 +95,6 @@ if _script and sys.excepthook is sys.__excepthook__:  # a hook someone else set 
             if hasattr(signal, "SIGALRM") and signal.getsignal(signal.SIGALRM) is signal.SIG_DFL:
                 signal.signal(signal.SIGALRM, _on_interrupt)  # a Ctrl-C put off by an import
 
-from .settings import end_with_pool  # noqa: E402
+from .settings import end_with_client  # noqa: E402
 
-end_with_pool()  # a worker of the pool starts here, before its imports
+end_with_client()  # a process of the embedded cluster, preloading the package

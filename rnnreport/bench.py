@@ -82,8 +82,8 @@ from .model.classifier import (
     ModelConfig,
     build_model,
 )
+from .training.engine import keep_freed_memory
 from .training.fitting import adam
-from .training.pool import keep_freed_memory
 from .training.records import default_device
 
 
@@ -393,7 +393,7 @@ def benchmark(
     ``threads`` sets torch's CPU threads for the run (default: leave them as they are), to
     see what one process of several running side by side gets. Like a training worker, it
     first sets the process's allocator to keep freed memory
-    (:func:`rnnreport.training.pool.keep_freed_memory`), for the rest of the process.
+    (:func:`rnnreport.training.engine.keep_freed_memory`), for the rest of the process.
     """
     if warmup < 0 or repeats < 1 or batch_size < 1 or (threads is not None and threads < 1):
         raise ValueError(

@@ -27,7 +27,7 @@ from .model.classifier import (
 )
 from .settings import BUDGETS
 
-MAX_SEEDS, MAX_REPEATS, MAX_THREADS = 100, 10_000, 1024
+MAX_SEEDS, MAX_REPEATS, MAX_THREADS, MAX_WORKERS = 100, 10_000, 1024, 1024
 
 
 class UsageError(Exception):
@@ -79,6 +79,35 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_scheduler(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="train on the Dask cluster of this scheduler, e.g. tcp://10.0.0.5:8786 (default: "
+        "$RNNREPORT_SCHEDULER, else worker processes on this machine)",
+    )
+
+
+def _add_workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=_whole_number(1, MAX_WORKERS),
+        help="worker processes on this machine (default: one per core; ignored on a cluster)",
+    )
+
+
+def _use_scheduler(args: argparse.Namespace) -> str | None:
+    """``--scheduler``, checked and handed on (as ``$RNNREPORT_SCHEDULER``) to whatever trains."""
+    if args.scheduler is None:
+        return settings.scheduler()
+    try:
+        address = settings.scheduler(args.scheduler)
+    except settings.SettingError as error:
+        raise UsageError(f"rnnreport {args.command}: --scheduler {error}") from None
+    os.environ[settings.SCHEDULER] = address
+    return address
+
+
 def _load_data(args: argparse.Namespace):
     from .data import load_mnist
 
@@ -101,7 +130,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .training.mnist import train
+    from .training.mnist import train, train_many
 
     try:
         config = ModelConfig(
@@ -124,7 +153,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(f"rnnreport train: {error}") from None
     _check_cache()
+    scheduler = _use_scheduler(args)
     data = _load_data(args)
+    if scheduler is not None:  # trained there, stored here: then read from the cache
+        train_many([config], data=data, progress="off" if args.json else "lines")
     result = train(config, data=data, progress="off" if args.json else "auto")
     if args.json:
         print(json.dumps(result.to_dict()))
@@ -151,11 +183,12 @@ def _check_cache() -> None:
 
 
 def _prepare_workers(args: argparse.Namespace) -> settings.Budget:
-    """For a command that trains in worker processes: the budget asked for (``--budget``,
-    else ``$RNNREPORT_BUDGET``), the cache checked before any work, and ``--data-dir``
-    handed on to the workers, which read the same files."""
+    """For a command that trains on the queue: the budget asked for (``--budget``, else
+    ``$RNNREPORT_BUDGET``), the cache and ``--scheduler`` checked before any work, and
+    ``--data-dir`` handed on to the workers on this machine, which read the same files."""
     budget = settings.budget() if args.budget is None else BUDGETS[args.budget]
     _check_cache()
+    _use_scheduler(args)
     if args.data_dir:
         os.environ["RNNREPORT_MNIST"] = args.data_dir
     return budget
@@ -166,7 +199,12 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
     budget = _prepare_workers(args)
     table = run_grid(
-        budget, seeds=args.seeds, epochs=args.epochs, data=_load_data(args), progress="lines"
+        budget,
+        seeds=args.seeds,
+        epochs=args.epochs,
+        data=_load_data(args),
+        progress="lines",
+        workers=args.workers,
     )
     if args.json:
         print(json.dumps(table.to_json()))
@@ -179,11 +217,11 @@ def cmd_train_all(args: argparse.Namespace) -> int:
     from .experiments.site import train_all
 
     budget = _prepare_workers(args)
-    queued, missing = train_all(budget, progress="lines")
+    queued, missing = train_all(budget, progress="lines", workers=args.workers)
     if missing:
         print(
-            f"rnnreport: {missing} of the {queued} models queued were not trained (their "
-            "workers' errors are above); run again to retry them",
+            f"rnnreport: {missing} of the {queued} models queued were not trained (why is "
+            "above); run again to retry them",
             file=sys.stderr,
         )
         return 1
@@ -274,6 +312,7 @@ def build_parser() -> _Parser:
     p.add_argument("--pixels", choices=PIXELS_KINDS, default="binary", help="default binary")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_data_dir(p)
+    _add_scheduler(p)
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("grid", help="the 8-model grid over seeds, as a results table")
@@ -284,11 +323,15 @@ def build_parser() -> _Parser:
     p.add_argument("--budget", choices=tuple(BUDGETS), help="default: $RNNREPORT_BUDGET, else full")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_data_dir(p)
+    _add_scheduler(p)
+    _add_workers(p)
     p.set_defaults(run=cmd_grid)
 
     p = sub.add_parser("train-all", help="train every model the site shows, in one queue")
     p.add_argument("--budget", choices=tuple(BUDGETS), help="default: $RNNREPORT_BUDGET, else full")
     _add_data_dir(p)
+    _add_scheduler(p)
+    _add_workers(p)
     p.set_defaults(run=cmd_train_all)
 
     p = sub.add_parser("bench", help="training speed of our cells against torch.nn's")

@@ -121,9 +121,11 @@ def budget() -> Budget:
 
 def check() -> Budget:
     """Every setting a page or a training run reads, checked before any work: the budget, the
-    cache and output directories (writable), the MNIST directory (when named: a directory);
-    the budget, or a :class:`SettingError` saying what is wrong and how to fix it."""
+    cache and output directories (writable), the MNIST directory (when named: a directory),
+    the Dask scheduler (when named: an address); the budget, or a :class:`SettingError`
+    saying what is wrong and how to fix it."""
     chosen = budget()
+    scheduler()
     writable_dir(cache_dir(), "RNNREPORT_CACHE")
     writable_dir(output_dir(), "RNNREPORT_OUTPUT")
     if (mnist := mnist_dir()) is not None and not mnist.is_dir():
@@ -135,14 +137,19 @@ def check() -> Budget:
 
 
 WORKER_OF = "RNNREPORT_WORKER_OF"
-"""Set by the worker pool, in the environment of each worker it starts, to its process id."""
+"""Set by the embedded cluster (:class:`rnnreport.training.cluster.EmbeddedCluster`), in the
+environment of the scheduler and workers it starts, to the process id of their client."""
 
 
-def end_with_pool() -> None:
-    """In a worker (``$RNNREPORT_WORKER_OF`` set), ask for SIGTERM when the pool's process
-    dies, however it dies (``kill -9`` too): Linux's ``PR_SET_PDEATHSIG``; elsewhere, a
-    thread that checks every second. The package calls it as it is imported, before torch,
-    so that a worker whose pool is gone never trains. Elsewhere it does nothing."""
+def end_with_client() -> None:
+    """In a process of the embedded cluster (``$RNNREPORT_WORKER_OF`` set), ask to be killed
+    when the client's process dies, however it dies (``kill -9`` too): Linux's
+    ``PR_SET_PDEATHSIG``; elsewhere, a thread that checks every second. The package calls it
+    as it is imported (the cluster's scheduler and nannies preload it; a nanny's workers end
+    with it). SIGKILL, not SIGTERM: on SIGTERM Dask closes gracefully, waiting for a busy
+    worker, and these processes keep nothing a graceful end would save (an epoch
+    checkpoint is whole or absent; a temporary file left half-written is swept by the next
+    training of its model). Elsewhere it does nothing."""
     parent = os.environ.pop(WORKER_OF, "")  # for this process only, not the ones it starts
     if not parent.isdigit() or sys.platform == "win32":  # there, a launcher is the parent
         return
@@ -151,7 +158,7 @@ def end_with_pool() -> None:
     try:
         import ctypes
 
-        if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM) != 0:  # PR_SET_PDEATHSIG
+        if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL) != 0:  # PR_SET_PDEATHSIG
             raise OSError("prctl refused")
     except (OSError, AttributeError):
         import threading
@@ -160,11 +167,32 @@ def end_with_pool() -> None:
         def watch() -> None:
             while os.getppid() == int(parent):
                 time.sleep(1.0)
-            os.kill(os.getpid(), signal.SIGTERM)
+            os._exit(1)
 
         threading.Thread(target=watch, daemon=True).start()
     if os.getppid() != int(parent):  # it died before the request: nobody will signal
-        os.kill(os.getpid(), signal.SIGTERM)
+        os._exit(1)
+
+
+SCHEDULER = "RNNREPORT_SCHEDULER"
+"""The address of the Dask scheduler of the user's cluster, e.g. ``tcp://10.0.0.5:8786``."""
+
+
+def scheduler(address: str | None = None) -> str | None:
+    """The Dask scheduler to train on: ``address`` (a command line's), else
+    ``$RNNREPORT_SCHEDULER``; None: a cluster on this machine. A value that is not an address
+    is a :class:`SettingError`."""
+    named = f"{SCHEDULER}={os.environ.get(SCHEDULER, '')}" if address is None else address
+    address = (os.environ.get(SCHEDULER, "") if address is None else address).strip()
+    if not address:
+        return None
+    protocol, _, where = address.partition("://")
+    if not (where and protocol in ("tcp", "tls", "inproc", "ws", "wss", "ucx")):
+        raise SettingError(
+            f"{named} is not a Dask scheduler's address: give it as tcp://host:8786 (what "
+            "`dask scheduler` prints), or leave it out to train on this machine"
+        )
+    return address
 
 
 def output_dir() -> Path:

@@ -123,7 +123,7 @@ def test_the_checker_sees_relative_and_absolute_imports() -> None:
     assert _imported_parts(module, "from .. import training, data") == {"training", "data"}
     assert _imported_parts(module, "from .tables import Table") == {"inspection"}
     assert _imported_parts(module, "from rnnreport.experiments import grid") == {"experiments"}
-    assert _imported_parts(module, "import rnnreport.training.pool") == {"training"}
+    assert _imported_parts(module, "import rnnreport.training.engine") == {"training"}
     assert _imported_parts(module, "import torch\nfrom torch import nn") == set()
 
 
@@ -143,7 +143,7 @@ def _private_imports(path: Path) -> set[tuple[str, str]]:
 
 def test_no_module_imports_another_modules_private_names() -> None:
     """What one module uses of another is public: the cells, the fast path and the kernel,
-    the tasks, the store, the fitting and the pool meet through public names only."""
+    the tasks, the store, the fitting and the queue meet through public names only."""
     found = set().union(*(_private_imports(p) for p in sorted(PACKAGE.rglob("*.py"))))
     assert not found, f"private names imported from another module: {sorted(found)}"
 
@@ -155,7 +155,7 @@ SHARED = {
     "code_digest",
     "evaluate",
     "pending",
-    "run_job",
+    "train_job",
     "train",
     "train_many",
     "trainer_code",

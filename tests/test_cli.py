@@ -51,6 +51,9 @@ def _one_line(capsys) -> str:
             ["train", "--cell", "lstm", "--units", "8", "--reset", "after"],
             "only applies to the GRU",
         ),
+        ([*TRAIN, "--scheduler", "localhost"], "--scheduler localhost is not a Dask scheduler's"),
+        (["grid", "--scheduler", "8786"], "give it as tcp://host:8786"),
+        (["train-all", "--workers", "0"], "at least 1, got 0"),
         (["fly"], "invalid choice: 'fly'"),
         ([], "required"),
     ],
@@ -65,15 +68,15 @@ def no_work(monkeypatch):
     """Fail loudly if anything would load data, train or benchmark."""
     import rnnreport.bench
     import rnnreport.data
+    import rnnreport.training.cluster
     import rnnreport.training.mnist
-    import rnnreport.training.pool
 
     def forbidden(*args, **kwargs):
         raise AssertionError("work started before the environment was checked")
 
     monkeypatch.setattr(rnnreport.data, "load_mnist", forbidden)
     monkeypatch.setattr(rnnreport.training.mnist, "_fit", forbidden)
-    monkeypatch.setattr(rnnreport.training.pool, "_run_workers", forbidden)
+    monkeypatch.setattr(rnnreport.training.cluster, "connect", forbidden)
     monkeypatch.setattr(rnnreport.bench, "benchmark", forbidden)
 
 
@@ -107,6 +110,12 @@ def test_an_unwritable_cache_fails_in_one_line_before_any_work(
     assert f"RNNREPORT_CACHE={path}" in err and "point RNNREPORT_CACHE at a directory" in err
 
 
+def test_a_bad_scheduler_in_the_environment_fails_in_one_line(monkeypatch, no_work, capsys) -> None:
+    monkeypatch.setenv("RNNREPORT_SCHEDULER", "host:8786")
+    assert main(["train-all", "--budget", "smoke"]) == 1
+    assert "RNNREPORT_SCHEDULER=host:8786 is not a Dask scheduler's address" in _one_line(capsys)
+
+
 def test_an_unknown_budget_fails_in_one_line(monkeypatch, no_work, capsys) -> None:
     monkeypatch.setenv("RNNREPORT_BUDGET", "bogus")
     assert main(["grid"]) == 1
@@ -129,10 +138,10 @@ def test_train_all_says_whether_everything_is_in_the_cache(
     monkeypatch.setattr(
         rnnreport.experiments.site,
         "train_all",
-        lambda budget, progress: asked.append(budget.name) or (queued, missing),
+        lambda budget, progress, workers: asked.append((budget.name, workers)) or (queued, missing),
     )
-    assert main(["train-all", "--budget", "smoke"]) == status
-    assert asked == ["smoke"]
+    assert main(["train-all", "--budget", "smoke", "--workers", "3"]) == status
+    assert asked == [("smoke", 3)]
     out, err = capsys.readouterr()
     assert line in (err if status else out)
 

@@ -87,7 +87,7 @@ def test_workers_end_with_their_parent(tmp_path, how) -> None:
         [sys.executable, "-m", "rnnreport", "grid"], env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    while "training 8 models in" not in parent.stderr.readline():  # its workers started
+    while "training 8 models on" not in parent.stderr.readline():  # its workers started
         assert parent.poll() is None, "the grid ended before it started its workers"
     time.sleep(2.0)  # they are importing or training
     assert len(_ours(tmp_path / "cache")) > 1
@@ -131,9 +131,9 @@ def test_the_interpreter_keeps_its_own_errors(tmp_path) -> None:
     assert "ZeroDivisionError" in run.stderr and "rnnreport: interrupted" not in run.stderr
 
 
-def test_a_workers_own_children_do_not_end_with_the_pool(tmp_path) -> None:
-    """The pool's mark is read once, by the worker: a process the worker starts is not
-    taken for a worker of that pool."""
+def test_the_children_of_a_cluster_process_do_not_end_with_its_client(tmp_path) -> None:
+    """The embedded cluster's mark is read once, by the process it started: a process that
+    one starts (a worker started by its nanny) is not taken for one the client started."""
     check = "import os, rnnreport; print(os.environ.get('RNNREPORT_WORKER_OF'))"
     worker = (
         "import os, subprocess, sys, rnnreport\n"

@@ -53,3 +53,17 @@ def test_an_unwritable_directory_is_named_with_its_variable(tmp_path, monkeypatc
     with pytest.raises(SettingError, match=f"RNNREPORT_OUTPUT={blocked}"):
         settings.writable_dir(settings.output_dir(), "RNNREPORT_OUTPUT")
     assert settings.writable_dir(tmp_path / "new", "RNNREPORT_OUTPUT").is_dir()
+
+
+def test_the_scheduler_is_an_address_or_none(monkeypatch) -> None:
+    monkeypatch.delenv("RNNREPORT_SCHEDULER", raising=False)
+    assert settings.scheduler() is None
+    monkeypatch.setenv("RNNREPORT_SCHEDULER", " tcp://10.0.0.5:8786 ")
+    assert settings.scheduler() == "tcp://10.0.0.5:8786"
+    assert settings.scheduler("tls://head:8786") == "tls://head:8786"  # the command line's first
+    for bad in ("10.0.0.5:8786", "http://head:8787", "tcp://"):
+        with pytest.raises(SettingError, match="is not a Dask scheduler's address"):
+            settings.scheduler(bad)
+    monkeypatch.setenv("RNNREPORT_SCHEDULER", "head")
+    with pytest.raises(SettingError, match="RNNREPORT_SCHEDULER=head is not"):
+        settings.check()

@@ -30,8 +30,8 @@ from .. import settings
 from ..data import MNIST, load_mnist
 from ..inspection import tables
 from ..settings import Budget
+from ..training.engine import Job, train_jobs
 from ..training.mnist import pending, train_many
-from ..training.pool import Job, train_jobs
 from ..training.records import Result, TrainConfig
 
 # -- grouping and statistics ----------------------------------------------------------------
@@ -239,7 +239,7 @@ class Family:
     of worker processes, None for one per core), for a family that is not trained on MNIST
     (the counting languages); None: :func:`rnnreport.training.mnist.train_many` on MNIST.
     ``pending`` lists the configs the family's trainer still has to train, as jobs for the
-    shared worker pool (:func:`rnnreport.training.pool.train_jobs`); None: MNIST's
+    shared queue (:func:`rnnreport.training.engine.train_jobs`); None: MNIST's
     (:func:`rnnreport.training.mnist.pending`).
     """
 
@@ -368,10 +368,11 @@ def train_together(
 ) -> tuple[int, int]:
     """Train what ``families`` lack under ``budget`` (default: the build's) as one queue,
     largest first, so that no core idles in one family's tail while another's models wait
-    (:func:`rnnreport.training.pool.train_jobs`); a model two families share is trained once. Their
-    :func:`run` then finds every model in the cache. Returns ``(queued, missing)``: how many
-    models were queued, and how many the cache still lacks after (a worker failed: its
-    family's :func:`run` trains them in this process, or says why it cannot)."""
+    (:func:`rnnreport.training.engine.train_jobs`); a model two families share is trained
+    once. Their :func:`run` then finds every model in the cache. Returns ``(queued,
+    missing)``: how many models were queued, and how many the cache still lacks after (a
+    job failed: its family's :func:`run` trains them in this process, or says why it
+    cannot)."""
     budget = budget or settings.check()
     data = None
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,12 +39,14 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .. import settings
 from ..data import languages
 from ..fingerprint import fingerprint
 from ..model.classifier import build_model, count_parameters
 from ..model.counter import CounterConfig
+from .engine import Job, check_key, default_workers, train_jobs
 from .fitting import Run, cached_training, cpu_threads
-from .pool import Job, run_worker, train_jobs
+from .progress import line
 from .records import CPU_THREADS, Epoch, Result, TrainingDiverged
 from .store import check_cache, entry_path, key_parts, locked, read_entry, write_entry
 
@@ -67,11 +68,11 @@ def code_digest() -> str:
 def trainer_code() -> tuple[tuple[object, ...], tuple[object, ...]]:
     """``(roots, ignored)`` of a counter's fingerprint: the config and what it builds, and
     the whole training from :func:`train` down. Ignored, because they cannot change a
-    trained counter's weights or metrics: the line that reports a trained counter; where an
-    entry lives and its lock; reading and writing finished entries (stored whole, and
-    checked by their checksum when read), as for the MNIST models
+    trained counter's weights or metrics: the lines it writes (a trained counter, a resumed
+    run); where an entry lives and its lock; reading and writing finished entries (stored
+    whole, and checked by their checksum when read), as for the MNIST models
     (:func:`rnnreport.training.mnist.trainer_code`)."""
-    ignored = (_report, cache_path, check_cache, locked, read_entry, write_entry)
+    ignored = (_report, line, cache_path, check_cache, locked, read_entry, write_entry)
     return (CounterConfig, build_model, train), ignored
 
 
@@ -131,11 +132,13 @@ def train(
     progress: str = "off",
     use_cache: bool = True,
     on_epoch: Callable[[Epoch], None] | None = None,
+    keep: bool = True,
 ) -> tuple[torch.nn.Module, Result]:
     """The trained counter (in eval mode) and its metrics; trains if not cached.
 
     ``progress``: ``lines`` (a line on stderr when a counter is trained) or ``off``;
-    ``on_epoch`` is called after each epoch (tests use it to interrupt a run).
+    ``on_epoch`` is called after each epoch (tests use it to interrupt a run); ``keep``
+    False: a counter trained now is not stored (a worker of the queue: its client stores it).
     """
     data = training_strings(config)
 
@@ -146,37 +149,44 @@ def train(
         return result
 
     path = cache_path(config) if use_cache else None
-    return cached_training(path, config, DEVICE, fit, on_epoch)
+    return cached_training(path, config, DEVICE, fit, on_epoch, keep)
 
 
 def _report(result: Result) -> None:
     """One line on stderr: a counter trained, in how many epochs, how much it recognises."""
     config = result.config
-    print(
+    line(
         f"rnnreport: trained {config.name} seed {config.seed} in {len(result.history)} "
         f"epochs ({result.train_seconds:.0f} s): {result.test_accuracy:.0%} of n ≤ "
-        f"{config.n_test} recognised",
-        file=sys.stderr,
-        flush=True,
+        f"{config.n_test} recognised"
     )
 
 
 def pending(configs: Sequence[CounterConfig]) -> list[Job]:
-    """The configs the cache lacks, as jobs for this trainer's workers (the cache checked
-    first); :func:`rnnreport.training.pool.train_jobs` trains them, alone or beside MNIST
-    models."""
-    return [Job(c, __name__) for c in configs if not check_cache(cache_path(c)).exists()]
+    """The configs the cache lacks, as jobs for the queue, each with the key it must be
+    trained under (the cache checked first); :func:`rnnreport.training.engine.train_jobs`
+    trains them, alone or beside MNIST models."""
+    keys = {c: cache_key(c, training_strings(c)) for c in configs}
+    return [
+        Job.of(c, __name__, key) for c, key in keys.items()
+        if not check_cache(entry_path(c, key)).exists()
+    ]  # fmt: skip
 
 
 def train_many(
-    configs: Sequence[CounterConfig], progress: str = "lines", workers: int | None = None
+    configs: Sequence[CounterConfig],
+    progress: str = "lines",
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> list[Result]:
-    """Train every config the cache lacks, in worker processes (default: one per core, each
-    on one thread; :func:`rnnreport.training.pool.train_jobs`, the pool of every task), then
-    load them all; a config a worker failed to train is trained here."""
+    """Train every config the cache lacks on the Dask queue (the cluster at ``scheduler``,
+    default ``$RNNREPORT_SCHEDULER``, else ``workers`` processes here, default one per core;
+    :func:`rnnreport.training.engine.train_jobs`, the queue of every task), then load them
+    all; a config a worker failed to train is trained here."""
     missing = pending(configs)
-    if len(missing) > 1:  # one alone trains here, below
-        train_jobs(missing, workers, progress)
+    workers = default_workers(len(missing)) if workers is None else workers
+    if missing and (scheduler or settings.scheduler() or (len(missing) > 1 and workers > 1)):
+        train_jobs(missing, workers, progress, scheduler)
     return [train(c, progress=progress)[1] for c in configs]
 
 
@@ -242,12 +252,9 @@ def _fit(
     )
 
 
-def run_job(spec: str, progress: str) -> int:
-    """What a worker process (:func:`rnnreport.training.pool.serve`) does with a counter's job:
-    train it into the cache; the exit status."""
-
-    def work(config: CounterConfig, d: dict[str, Any]) -> int:
-        train(config, progress=progress)
-        return 0
-
-    return run_worker(spec, work)
+def train_job(job: Job, progress: str) -> tuple[torch.nn.Module, Result]:
+    """On a worker of the queue: the counter of ``job`` trained (or found in this machine's
+    cache), once the key this machine gives it is the one the job asks for
+    (:func:`~rnnreport.training.engine.check_key`); not stored: the client stores it."""
+    check_key(job, cache_key(job.config, training_strings(job.config)))
+    return train(job.config, progress=progress, keep=False)

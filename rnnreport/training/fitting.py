@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ import torch
 
 from ..files import sweep
 from ..model.classifier import build_model
+from .progress import line
 from .records import CPU_THREADS, Epoch, Result, TrainConfig
 from .store import (
     Unusable,
@@ -49,14 +49,17 @@ def cached_training(
     device: torch.device,
     fit: Fit,
     on_epoch: Callable[[Epoch], None] | None = None,
+    keep: bool = True,
 ) -> tuple[torch.nn.Module, Result]:
     """The model and result cached at ``path``, or ``fit`` run and stored there.
 
     The entry is used only if it passes its check. Otherwise a lock beside it makes a
     second process wait for the first (and then use its entry), and the training resumes
     from the epoch checkpoint kept beside the entry, keeps one after every epoch, and is
-    stored atomically. ``path`` None trains without the cache. Every trainer of the package
-    goes through here, so every kind of model gets the same guarantees.
+    stored atomically. ``path`` None trains without the cache. ``keep`` False (a worker
+    of the queue, whose client stores what it sends back): the same, but the trained
+    model is returned, not stored, and its checkpoint removed. Every trainer of the
+    package goes through here, so every kind of model gets the same guarantees.
     """
     if path is None:
         return _train(config, fit, device, None, on_epoch)
@@ -71,7 +74,8 @@ def cached_training(
             if os.name == "posix":  # under a real lock only: elsewhere both may be writing
                 sweep(file)
         model, result = _train(config, fit, device, partial, on_epoch)
-        write_entry(path, model, result)
+        if keep:
+            write_entry(path, model.state_dict(), result)
         partial.unlink(missing_ok=True)
     return model, result
 
@@ -176,11 +180,8 @@ def _resume(path: Path, config: TrainConfig, device: torch.device) -> Run | None
         except (RuntimeError, ValueError, KeyError, TypeError) as error:
             raise Unusable(f"it does not fit {config.name}: {first_line(error)}") from None
     except Unusable as why:
-        print(
-            f"rnnreport: ignoring bad checkpoint {path.name}: {why}; training from the start",
-            file=sys.stderr,
-        )
+        line(f"rnnreport: ignoring bad checkpoint {path.name}: {why}; training from the start")
         path.unlink(missing_ok=True)
         return None
-    print(f"rnnreport: resuming {path.stem} after epoch {len(run.history)}", file=sys.stderr)
+    line(f"rnnreport: resuming {path.stem} after epoch {len(run.history)}")
     return run

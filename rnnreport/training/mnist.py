@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from .. import settings
 from ..data import MNIST, Split, load_mnist
 from ..fingerprint import fingerprint
 from ..model.cells import CELLS
@@ -42,9 +42,9 @@ from ..model.classifier import (
     build_model,
     count_parameters,
 )
+from .engine import Job, check_key, default_workers, train_jobs
 from .fitting import Run, cached_training
-from .pool import Job, default_workers, run_worker, train_jobs
-from .progress import Progress, Tally
+from .progress import Progress, Tally, line
 from .records import (
     Epoch,
     Result,
@@ -81,12 +81,14 @@ def trained_model(
     progress: str = "auto",
     use_cache: bool = True,
     on_epoch: Callable[[Epoch], None] | None = None,
+    keep: bool = True,
 ) -> tuple[torch.nn.Module, Result]:
     """The trained model (on the CPU, in eval mode) and its metrics; trains if not cached.
 
     ``progress``: ``auto`` (a bar when stderr is a terminal, else quiet), ``bar``, ``lines``
     (one line per epoch on stderr, for logs) or ``off``. ``on_epoch`` is called after each
-    epoch (tests use it to interrupt a run).
+    epoch (tests use it to interrupt a run). ``keep`` False: a model trained now is not
+    stored in the cache (a worker of the queue: its client stores it).
     """
     data = data or load_mnist()
     if config.limit is not None and config.limit > len(data.train.y):
@@ -102,7 +104,7 @@ def trained_model(
 
     path = cache_path(config, data, device) if use_cache else None
     try:
-        return cached_training(path, config, device, fit, on_epoch)
+        return cached_training(path, config, device, fit, on_epoch, keep)
     except (MemoryError, RuntimeError) as error:
         if isinstance(error, RuntimeError) and not _out_of_memory(error):
             raise
@@ -153,13 +155,14 @@ def trainer_code(config_class: type) -> tuple[tuple[object, ...], tuple[object, 
     Roots: the class (and what its ``build()`` constructs), the model's builder and the
     whole training from :func:`trained_model` down: fresh start, resume, checkpoints, the
     fitting loop, evaluation, threads. Ignored, because they cannot change a trained
-    model's weights or metrics: the progress display; MNIST's loading and the choice of its
+    model's weights or metrics: the progress display and the lines a training writes;
+    MNIST's loading and the choice of its
     view (the data enter the key by the digest of the arrays trained on); where an entry
     lives and its lock; reading and writing finished entries (stored whole, and checked by
     their checksum when read: the cache tests check the round trip bit for bit).
     """
     ignored = (
-        *(Progress, load_mnist, MNIST.pixels),
+        *(Progress, line, load_mnist, MNIST.pixels),
         *(cache_path, check_cache, locked, read_entry, write_entry),
     )
     return (config_class, build_model, trained_model), ignored
@@ -283,10 +286,12 @@ def evaluate(
 
 
 def pending(configs: list[TrainConfig], data: MNIST) -> list[Job]:
-    """The configs the cache lacks, as jobs for this trainer's workers; the cache is
-    checked first (:func:`~rnnreport.training.store.check_cache`)."""
-    paths = {c: check_cache(cache_path(c, data)) for c in configs}  # before any work
-    return [Job(c, __name__, data.digest) for c, path in paths.items() if not path.exists()]
+    """The configs the cache lacks, as jobs for the queue, each with the key it must be
+    trained under; the cache is checked first
+    (:func:`~rnnreport.training.store.check_cache`)."""
+    keys = {c: cache_key(c, data) for c in configs}
+    paths = {c: check_cache(entry_path(c, key)) for c, key in keys.items()}  # before any work
+    return [Job.of(c, __name__, keys[c]) for c, path in paths.items() if not path.exists()]
 
 
 def train_many(
@@ -295,20 +300,22 @@ def train_many(
     data: MNIST | None = None,
     progress: str = "lines",
     workers: int | None = None,
+    scheduler: str | None = None,
 ) -> list[Result]:
-    """Train every config the cache lacks, in parallel worker processes, then load them all.
+    """Train every config the cache lacks on the Dask queue, then load them all.
 
-    The workers are :mod:`rnnreport.training.pool`'s, training config after config into the
-    cache, the largest models first (:func:`~rnnreport.training.pool.train_jobs`). Results come
-    back through the cache, so a worker that fails or trains on other data leaves its
-    config to be trained here instead. The cache is checked before any work
+    The queue (:func:`~rnnreport.training.engine.train_jobs`) trains on the cluster at
+    ``scheduler`` (default: ``$RNNREPORT_SCHEDULER``), else in ``workers`` processes on this
+    machine (default: one per core), the largest models first; a single model, or one
+    worker on this machine, trains here, without a cluster. A model that fails on a
+    worker is trained here. The cache is checked before any work
     (:func:`~rnnreport.training.store.check_cache`).
     """
     data = data or load_mnist()
     jobs = pending(configs, data)
     workers = default_workers(len(jobs)) if workers is None else workers
-    if len(jobs) > 1 and workers > 1:
-        train_jobs(jobs, workers, progress)
+    if jobs and (scheduler or settings.scheduler() or (len(jobs) > 1 and workers > 1)):
+        train_jobs(jobs, workers, progress, scheduler)
     elif len(jobs) > 1:  # one at a time, here (on a GPU), saying where it is all the same
         tally = Tally([job.config for job in jobs], workers=1)
         for job in jobs:
@@ -318,16 +325,10 @@ def train_many(
     return [train(c, data=data, progress=progress) for c in configs]
 
 
-def run_job(spec: str, progress: str) -> int:
-    """What a worker process (:func:`~rnnreport.training.pool.serve`) does with a job of
-    this trainer: train its config into the cache; the exit status."""
-
-    def work(config: TrainConfig, d: dict[str, Any]) -> int:
-        data = load_mnist()
-        if d.get("data_digest", data.digest) != data.digest:
-            print(f"rnnreport worker: {data.source} is not the data asked for", file=sys.stderr)
-            return 3
-        train(config, data=data, progress=progress)
-        return 0
-
-    return run_worker(spec, work)
+def train_job(job: Job, progress: str) -> tuple[torch.nn.Module, Result]:
+    """On a worker of the queue: the model of ``job`` trained (or found in this machine's
+    cache), once the key this machine gives it is the one the job asks for
+    (:func:`~rnnreport.training.engine.check_key`); not stored: the client stores it."""
+    data = load_mnist()
+    check_key(job, cache_key(job.config, data))
+    return trained_model(job.config, data=data, progress=progress, keep=False)

@@ -9,6 +9,8 @@ none of it enters the cache key.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from ..model.classifier import TRAIN_SEQUENCES, build_model, count_parameters
 from .records import Epoch, TrainConfig
@@ -44,7 +46,7 @@ class Progress:
         if self.bar is not None:
             self.bar.write(text, file=sys.stderr)
         elif self.mode == "lines":
-            print(text, file=sys.stderr, flush=True)
+            line(text)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -104,6 +106,29 @@ class Tally:
         if done < total:
             text += f", about {duration(self.remaining(running))} remaining (an estimate)"
         say(text)
+
+
+_forward: Callable[[str], None] | None = None
+
+
+def line(text: str) -> None:
+    """A line about one training (an epoch, a trained counter): on stderr, or, on a worker of
+    the Dask queue, sent to the client that shows it (:func:`forwarded`)."""
+    if _forward is not None:
+        _forward(text)
+    else:
+        print(text, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def forwarded(send: Callable[[str], None]) -> Iterator[None]:
+    """Within the block, :func:`line` hands its lines to ``send``."""
+    global _forward
+    before, _forward = _forward, send
+    try:
+        yield
+    finally:
+        _forward = before
 
 
 def say(text: str) -> None:

@@ -17,7 +17,7 @@ CPU_THREADS = 1
 """Threads torch trains with on the CPU, whoever trains: a matmul split over another number
 of threads may round differently, and the same config must give the same weights. One
 thread per model is also the faster way to use the cores (see
-:func:`rnnreport.training.pool.default_workers`)."""
+:func:`rnnreport.training.engine.default_workers`)."""
 
 
 class TrainConfig(Protocol):

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +34,7 @@ from .. import settings
 from ..files import atomic_write
 from ..model import compiled
 from ..model.classifier import build_model
+from .progress import line
 from .records import CPU_THREADS, Result, TrainConfig, default_device
 
 # -- the key -------------------------------------------------------------------------------
@@ -185,11 +185,9 @@ def locked(path: Path, config: TrainConfig) -> Iterator[None]:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(
+            line(
                 f"rnnreport: waiting for another process training {config.name} seed "
-                f"{config.seed} (lock {lock.name})",
-                file=sys.stderr,
-                flush=True,
+                f"{config.seed} (lock {lock.name})"
             )
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield  # closing the file releases the lock
@@ -220,17 +218,15 @@ def read_entry(
     except Unusable as why:
         if not locked:
             return None
-        print(
-            f"rnnreport: ignoring bad cache entry {path.name}: {why}; retraining", file=sys.stderr
-        )
+        line(f"rnnreport: ignoring bad cache entry {path.name}: {why}; retraining")
         if path.is_file():
             path.unlink()
         return None
     return model.eval(), result
 
 
-def write_entry(path: Path, model: torch.nn.Module, result: Result) -> None:
-    """Keep ``model``'s weights (on the CPU) and ``result`` at ``path``, checked
-    (:func:`save_checked`)."""
-    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+def write_entry(path: Path, weights: dict[str, torch.Tensor], result: Result) -> None:
+    """Keep a model's ``weights`` (its state dict, kept on the CPU) and ``result`` at
+    ``path``, checked (:func:`save_checked`)."""
+    weights = {k: v.detach().cpu() for k, v in weights.items()}
     save_checked({"result": json.dumps(result.to_dict()), "weights": weights}, path)
