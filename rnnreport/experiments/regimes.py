@@ -3,7 +3,7 @@ r"""The counters trained in the papers' own regimes, tested far enough, set besi
 A *regime* is everything that decides how a counter is trained: units, the training range,
 how the lengths spread over it, the loss, the optimiser and its learning rate, the batch,
 the stopping rule and the seeds. Each :class:`Regime` is named after its source and states
-every choice; where the paper leaves one open, :attr:`Regime.chosen` says what we chose. The
+every choice; where the paper leaves one open, ``Regime.chosen`` says what we chose. The
 regimes (:func:`regimes`):
 
 - the report's own (:func:`report_regime`): 4 units, every n ≤ N_train once;
