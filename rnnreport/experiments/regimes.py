@@ -61,7 +61,8 @@ class Task:
 
 @dataclass(frozen=True)
 class Regime:
-    """How one source trains its counters; every field reaches :class:`CounterConfig`."""
+    """How one source trains its counters; every field reaches the
+    :class:`~rnnreport.model.counter.CounterConfig` of each of its runs."""
 
     name: str  # short and stable: "report", "weiss2018", "suzgun2019-uniform", ...
     title: str  # for people
