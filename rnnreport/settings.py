@@ -52,13 +52,19 @@ TEST_FACTOR = 10
 
 @dataclass(frozen=True)
 class CountingPlan:
-    """How much a budget trains a counter (:mod:`rnnreport.experiments.counting`): on the
-    strings with n ≤ ``n_train``, at most ``epochs`` epochs, stopped once every training
-    string has been recognised for ``patience`` epochs in a row."""
+    """How much a budget trains the counters (:mod:`rnnreport.experiments.counting`).
+
+    The report's own regime: on the strings with n ≤ ``n_train``, at most ``epochs`` epochs,
+    stopped once every training string has been recognised for ``patience`` epochs in a row.
+    The papers' regimes (:mod:`rnnreport.experiments.regimes`): ``regime_seeds`` seeds per
+    cell and language (None: each regime's own numbers), at most ``regime_epochs`` epochs
+    (None: each regime's own cap)."""
 
     n_train: int
     epochs: int
     patience: int
+    regime_seeds: int | None = None
+    regime_epochs: int | None = None
 
     @property
     def n_test(self) -> int:
@@ -102,7 +108,7 @@ BUDGETS = {
         epochs=1,
         seeds=1,
         limit=2000,
-        counting=CountingPlan(n_train=4, epochs=100, patience=5),
+        counting=CountingPlan(n_train=4, epochs=100, patience=5, regime_seeds=1, regime_epochs=1),
         quick=True,
     ),
 }

@@ -30,9 +30,13 @@ def test_each_budget_carries_the_counters_plan() -> None:
     # a budget made from another keeps its plan, whatever it is named
     custom = replace(smoke, name="smoke, custom", seeds=3)
     assert counting.plan(custom) == smoke.counting
-    config = counting.counting_configs(custom)[0]
-    assert (config.n_train, config.n_test) == (smoke.counting.n_train, smoke.counting.n_test)
-    assert len(counting.counting_configs(custom)) == 3 * len(counting.counting_configs(smoke))
+    config = counting.counting_configs(custom)[0]  # the report's own regime comes first
+    assert (config.n_train, config.n_test) == (smoke.counting.n_train, 1000)  # aⁿbⁿ to 1000
+    assert len(counting.report_configs(custom)) == 3 * len(counting.report_configs(smoke))
+    papers = len(counting.counting_configs(smoke)) - len(counting.report_configs(smoke))
+    assert (
+        len(counting.counting_configs(custom)) == 3 * len(counting.report_configs(smoke)) + papers
+    )
 
 
 def test_a_budget_says_what_it_is() -> None:

@@ -39,11 +39,9 @@ from ..model.cells import CELLS
 from ..model.counter import CounterConfig
 from ..settings import BUDGETS, TEST_FACTOR, Budget, CountingPlan
 from ..training import counting as tc
-from . import results
+from . import regimes, results
 from .results import ResultsTable
 
-COUNTER_UNITS = 4
-"""The hidden size of every counter: small, since one unit is enough to count."""
 SATURATED = 0.99
 """A GRU unit counts as saturated where its absolute value is at least this (1 − ε, ε = 0.01)."""
 
@@ -70,34 +68,30 @@ def describe(budget: Budget) -> str:
 
 
 def counting_configs(budget: Budget) -> list[CounterConfig]:
-    """Every (language, cell, seed) under ``budget``; the seeds are the budget's."""
-    p = plan(budget)
-    return [
-        CounterConfig(
-            cell=cell,
-            units=COUNTER_UNITS,
-            language=language,
-            n_train=p.n_train,
-            n_test=p.n_test,
-            seed=seed,
-            epochs=p.epochs,
-            patience=p.patience,
-        )
-        for language in languages.LANGUAGES
-        for cell in CELLS
-        for seed in range(budget.seeds)
-    ]
+    """Every counter under ``budget``: the report's own regime (each language, cell and
+    seed of the budget), then the papers' regimes (:mod:`rnnreport.experiments.regimes`)."""
+    return regimes.configs(budget)
+
+
+def report_configs(budget: Budget) -> list[CounterConfig]:
+    """The report's own regime under ``budget``: the runs of the sections before the papers'."""
+    return regimes.report_regime(budget).configs(budget)
 
 
 def _columns(config: CounterConfig) -> dict[str, Any]:
-    return {"cell": config.cell, "language": config.language, "n_train": config.n_train}
+    return {
+        "cell": config.cell,
+        "language": config.language,
+        "n_train": config.n_train,
+        "lengths": config.lengths,
+    }
 
 
 COUNTING = results.Family(
     name="counting",
     label="next symbol",
-    caption="LSTM and GRU counters trained on aⁿbⁿ and aⁿbⁿcⁿ (test accuracy: the fraction "
-    "of n up to 10 × N_train whose string is recognised)",
+    caption="LSTM and GRU counters trained on aⁿbⁿ and aⁿbⁿcⁿ in several regimes (test "
+    "accuracy: the fraction of n up to the regime's cap whose string is recognised)",
     configs=counting_configs,
     columns=_columns,
     train=tc.train_many,
@@ -195,10 +189,14 @@ class Seed:
 
 
 def measure(table: ResultsTable) -> list[Seed]:
-    """Measure every run of ``table`` (each counter loaded from the cache)."""
+    """Measure every run of the report's own regime in ``table`` (each counter loaded from
+    the cache); inside, along the string with n = 10 × N_train."""
     seeds = []
+    ours = set(report_configs(table.budget))
     for result in table.results:
         config = result.config
+        if config not in ours:
+            continue
         model, _ = tc.train(config)
         ok = tc.recognition(model, config.language, config.n_test)
         learned = tc.met_stopping_rule(result)
@@ -210,7 +208,7 @@ def measure(table: ResultsTable) -> list[Seed]:
                 len(result.history),
                 learned,
                 ok,
-                inside(model, config, config.n_test),
+                inside(model, config, min(config.n_test, TEST_FACTOR * config.n_train)),
                 error,
             )
         )
@@ -247,10 +245,14 @@ def range_rows(seeds: list[Seed]) -> list[dict[str, Any]]:
 
 
 def range_table(seeds: list[Seed], budget: Budget) -> tables.Table:
-    n_train, n_test = seeds[0].config.n_train, seeds[0].config.n_test
+    n_train = seeds[0].config.n_train
+    tested = ", ".join(
+        f"{languages.TITLES[lang]} to n = {n}"
+        for lang, n in dict((s.config.language, s.config.n_test) for s in seeds).items()
+    )
     caption = (
-        f"Generalisation range per cell and seed (trained on n ≤ {n_train}, tested to "
-        f"n = {n_test}); epochs until the stopping rule; best unit's R² against n; "
+        f"Generalisation range per cell and seed (trained on n ≤ {n_train}, tested: "
+        f"{tested}); epochs until the stopping rule; best unit's R² against n; "
         f"{describe(budget)}."
     )
     return tables.html_table(range_rows(seeds), caption=caption)
@@ -276,7 +278,7 @@ def unit_panels(
 ) -> dict[str, tuple[np.ndarray, int, int, bool]]:
     """For :func:`rnnreport.inspection.plots.counting.counting_units`: per cell, the seed with the
     largest range on ``language`` (the first such seed), its states along the string with
-    n = n_test, its best-fitting unit, n, and whether the states are bounded (the GRU's)."""
+    n = 10 × N_train, its best-fitting unit, n, and whether the states are bounded (the GRU's)."""
     panels = {}
     for cell in CELLS:
         mine = [s for s in seeds if s.config.cell == cell and s.config.language == language]
@@ -314,7 +316,7 @@ def _spread(values: list[int]) -> str:
 
 def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
     """What the runs say, every number taken from ``seeds``, set beside the three papers."""
-    n_train, n_test = seeds[0].config.n_train, seeds[0].config.n_test
+    n_train, seen = seeds[0].config.n_train, seeds[0].inside.n
     items = []
     if budget.quick:
         items.append(f"These are token runs ({describe(budget)}): they check that the page builds.")
@@ -331,8 +333,9 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
             far.setdefault(cell, []).extend(s.range >= 2 * n_train for s in mine if s.learned)
             parts.append(
                 f"{cell.upper()} ranges {_spread(ranges)}; {beyond} of {len(mine)} seeds "
-                f"recognise beyond n = {n_train}, {sum(r == n_test for r in ranges)} every "
-                f"string up to n = {n_test}"
+                f"recognise beyond n = {n_train}, "
+                f"{sum(s.range == s.config.n_test for s in mine)} every string up to "
+                f"n = {mine[0].config.n_test}"
             )
         if parts:  # no line for a language without runs
             items.append(f"{languages.TITLES[language]}: " + "; ".join(parts) + ".")
@@ -382,7 +385,8 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
             + "."
         )
     lstm = [s for s in seeds if s.config.cell == "lstm" and s.learned]
-    full = [s for s in lstm if s.range == n_test]
+    full = [s for s in lstm if s.range == s.config.n_test]
+    tests = " and ".join(sorted({f"n = {s.config.n_test}" for s in lstm}))
     claim = (
         "El-Naggar et al. (2022) found LSTM, GRU and ReLU networks all failing on Dyck-1 "
         "strings much longer than their training strings"
@@ -390,12 +394,12 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
     if lstm:
         text = (
             f"{len(full)} of the {len(lstm)} LSTM runs that learned their training range "
-            f"recognise every string up to {TEST_FACTOR} × N_train = {n_test}; {claim}"
+            f"recognise every string up to the last n tested ({tests}); {claim}"
         )
-        failing = [s.range for s in lstm if s.range < n_test]
+        failing = [s.range for s in lstm if s.range < s.config.n_test]
         if failing:
             text += (
-                f"; {len(failing)} of them fail before n = {n_test}, the earliest at "
+                f"; {len(failing)} of them fail before it, the earliest at "
                 f"n = {min(failing) + 1}, {min(failing) + 1 - n_train} past N_train."
             )
         else:
@@ -436,7 +440,7 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
         what = "cell c_t" if cell == "lstm" else "state h_t"
         text = (
             f"{cell.upper()} {what}: the best unit's value after aⁿ fits a straight line in n "
-            f"(n ≤ {n_test}) with R² from {min(r2):.3f} to {max(r2):.3f}"
+            f"(n ≤ {seen}) with R² from {min(r2):.3f} to {max(r2):.3f}"
         )
         if cell == "lstm":
             counts = [
@@ -445,7 +449,7 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
                 if s.learned
                 and s.inside.best_r2 >= 0.99
                 and s.config.language == "anbn"
-                and s.range < n_test
+                and s.range < s.inside.n
                 # up with each a and back down with each b (or the other way round)
                 and s.inside.slope[s.inside.unit] * s.inside.down[s.inside.unit] < 0
             ]
@@ -460,7 +464,7 @@ def findings(seeds: list[Seed], budget: Budget) -> tables.Findings:
                     f"(R² ≥ 0.99, up with each a and back with each b) while recognition stops "
                     f"at n = {min(ranges)} to {max(ranges)}: it moves by {min(up):.3f} to "
                     f"{max(up):.3f} per a and {min(down):.3f} to {max(down):.3f} back per b, so "
-                    f"after aⁿbⁿ with n = {n_test} it ends {min(drift):.1f} to {max(drift):.1f} "
+                    f"after aⁿbⁿ with n = {seen} it ends {min(drift):.1f} to {max(drift):.1f} "
                     "away from where it started"
                 )
         if cell == "gru":

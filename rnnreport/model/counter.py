@@ -25,6 +25,13 @@ SYMBOLS_IN, SYMBOLS_OUT = 4, 4
 """Sizes of :data:`rnnreport.data.languages.INPUTS` (``^ a b c``) and ``OUTPUTS`` (``a b c $``):
 the model part may not import the data part, and a test checks that the two agree."""
 LANGUAGE_NAMES = ("anbn", "anbncn")
+LENGTHS = ("each", "uniform", "u-shaped")
+"""How the training strings' n spread over 1 … n_train: every n once, or ``samples`` draws,
+uniform or U-shaped (see :func:`rnnreport.data.languages.draw_lengths`)."""
+LOSS_KINDS = ("bce", "mse")
+"""Per symbol of each prediction: binary cross-entropy of its logit, or the squared error of
+its sigmoid (see :mod:`rnnreport.training.counting`)."""
+OPTIMIZERS = ("adam", "rmsprop")
 MAX_N = 10_000  # strings of 30,000 symbols: far beyond anything this report trains on
 
 
@@ -46,8 +53,12 @@ class CounterConfig:
     seed: int = 0  # seeds the initial weights and the order of the batches
     epochs: int = 1000  # at most this many passes over the training strings
     patience: int = 20  # stop once every training string is recognised this many epochs running
-    batch_size: int = 4  # strings per Adam step
-    lr: float = 0.01  # Adam's learning rate (other Adam settings at their defaults)
+    batch_size: int = 4  # strings per optimizer step
+    lr: float = 0.01  # the optimizer's learning rate (its other settings at torch's defaults)
+    lengths: str = "each"  # "each" n once, or `samples` n drawn "uniform" or "u-shaped"
+    samples: int = 0  # how many training strings are drawn (from `seed`) when not "each"
+    loss: str = "bce"  # "bce" (binary cross-entropy per symbol) or "mse" (of the sigmoids)
+    optimizer: str = "adam"  # "adam" or "rmsprop"
 
     def __post_init__(self) -> None:
         problems = []
@@ -57,6 +68,19 @@ class CounterConfig:
             problems.append(f"language must be one of {LANGUAGE_NAMES}, not {self.language!r}")
         if self.init not in INITS:
             problems.append(f"init must be one of {INITS}, not {self.init!r}")
+        for field, allowed in (
+            ("lengths", LENGTHS),
+            ("loss", LOSS_KINDS),
+            ("optimizer", OPTIMIZERS),
+        ):
+            if getattr(self, field) not in allowed:
+                problems.append(f"{field} must be one of {allowed}, not {getattr(self, field)!r}")
+        if self.lengths == "each" and self.samples != 0:
+            problems.append(
+                f"samples must be 0 with lengths='each' (every n once), not {self.samples!r}"
+            )
+        elif self.lengths != "each":
+            problems += out_of_range(self, samples=MAX_N)
         problems += out_of_range(self, units=64, n_train=MAX_N, n_test=MAX_N, patience=MAX_EPOCHS)
         problems += training_problems(self)
         if problems:
@@ -66,8 +90,10 @@ class CounterConfig:
 
     @property
     def name(self) -> str:
-        """Short stable name, e.g. ``lstm-anbn-h4``."""
-        return f"{self.cell}-{self.language}-h{self.units}"
+        """Short stable name, e.g. ``lstm-anbn-h4``, or ``lstm-anbn-h3-u-shaped`` when the
+        training lengths are drawn."""
+        drawn = "" if self.lengths == "each" else f"-{self.lengths}"
+        return f"{self.cell}-{self.language}-h{self.units}{drawn}"
 
     @property
     def key(self) -> str:

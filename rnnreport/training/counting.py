@@ -1,10 +1,12 @@
 """Train one counter (:class:`~rnnreport.model.counter.CounterConfig`) on a counting
 language, with the cache and the guarantees every task has (:mod:`rnnreport.training.fitting`).
 
-Training: Adam (``config.lr``, other settings at their defaults) on the strings with n = 1 …
-``config.n_train`` (:func:`rnnreport.data.languages.strings`), in batches of
-``config.batch_size`` strings drawn in an order from ``config.seed``; the loss is binary
-cross-entropy of each symbol's prediction, averaged over the strings' positions and symbols.
+Training: ``config.optimizer`` (Adam or RMSprop at ``config.lr``, other settings at torch's
+defaults) on the training strings (:func:`training_strings`: every n = 1 … ``config.n_train``
+once, or ``config.samples`` strings whose n are drawn from ``config.seed``, uniform or
+U-shaped), in batches of ``config.batch_size`` strings drawn in an order from
+``config.seed``; the loss (``config.loss``) is binary cross-entropy of each symbol's logit, or
+the squared error of its sigmoid, averaged over the strings' positions and symbols.
 **Stopping rule**: after each epoch every training string is checked
 (:func:`rnnreport.data.languages.recognised`); training stops after the first epoch that ends a run
 of ``config.patience`` epochs in a row in which all of them were, and otherwise after
@@ -88,7 +90,12 @@ def cache_path(config: CounterConfig) -> Path:
 
 
 def training_strings(config: CounterConfig) -> languages.Strings:
-    return languages.strings(config.language, config.n_train)
+    """What ``config`` trains on: every n = 1 … ``n_train`` once, or ``samples`` strings
+    with n drawn from ``seed`` (:func:`rnnreport.data.languages.draw_lengths`)."""
+    if config.lengths == "each":
+        return languages.strings(config.language, config.n_train)
+    drawn = languages.draw_lengths(config.lengths, config.n_train, config.samples, config.seed)
+    return languages.strings_for(config.language, drawn)
 
 
 # -- evaluation ----------------------------------------------------------------------------
@@ -98,23 +105,29 @@ def _tensors(data: languages.Strings) -> tuple[torch.Tensor, torch.Tensor, torch
     return torch.from_numpy(data.x), torch.from_numpy(data.y), torch.from_numpy(data.mask)
 
 
-def _loss(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy summed over the positions in ``mask`` and every symbol."""
-    per = F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(-1)  # (T, B)
+def _loss(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, kind: str) -> torch.Tensor:
+    """The loss ``kind`` summed over the positions in ``mask`` and every symbol: ``"bce"``
+    binary cross-entropy of the logits, ``"mse"`` the squared error of their sigmoids."""
+    if kind == "mse":
+        per = (torch.sigmoid(logits) - y).square().sum(-1)  # (T, B)
+    else:
+        per = F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(-1)  # (T, B)
     return per[mask].sum()
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, data: languages.Strings) -> tuple[float, np.ndarray]:
+def evaluate(
+    model: torch.nn.Module, data: languages.Strings, loss: str = "bce"
+) -> tuple[float, np.ndarray]:
     """``(loss summed over every position and symbol, recognised (N,))`` of ``model`` on
-    ``data``."""
+    ``data``, every string in one batch."""
     x, y, mask = _tensors(data)
     was_training = model.training
     model.eval()
     logits = model(x)
     model.train(was_training)
     ok = languages.recognised(torch.sigmoid(logits).numpy(), data.y, data.mask)
-    return _loss(logits, y, mask).item(), ok
+    return _loss(logits, y, mask, loss).item(), ok
 
 
 def recognition(model: torch.nn.Module, language: str, n_max: int) -> np.ndarray:
@@ -210,7 +223,7 @@ def _fit(
 ) -> Result:
     """Train ``run`` from its last finished epoch until the stopping rule holds or
     ``config.epochs`` have run; the metrics on n = 1 … ``config.n_test``."""
-    model, optimizer = run.model, run.optimizer
+    model, optimizer = run.model, _optimizer(config, run)
     x, y, mask = _tensors(data)
     N, B = x.shape[1], config.batch_size
     positions = mask.sum().item() * y.shape[-1]  # every (position, symbol) of the strings
@@ -223,12 +236,12 @@ def _fit(
         for idx in torch.randperm(N, generator=run.order).split(B):
             T = int(mask[:, idx].sum(0).max())  # the longest string of the batch
             m = mask[:T, idx]
-            loss = _loss(model(x[:T, idx]), y[:T, idx], m) / (m.sum() * y.shape[-1])
+            loss = _loss(model(x[:T, idx]), y[:T, idx], m, config.loss) / (m.sum() * y.shape[-1])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(idx)
-        loss_sum, ok = evaluate(model, data)
+        loss_sum, ok = evaluate(model, data, config.loss)
         if not (math.isfinite(total) and math.isfinite(loss_sum)):
             raise TrainingDiverged(
                 f"{config.name} seed {config.seed} diverged in epoch {epoch} (lr {config.lr:g}); "
@@ -239,7 +252,7 @@ def _fit(
         run.history.append(Epoch(epoch, total / N, loss_sum / positions, float(ok.mean()), seconds))
         after_epoch(run)
     test = languages.strings(config.language, config.n_test)
-    test_loss_sum, ok = evaluate(model, test)
+    test_loss_sum, ok = evaluate(model, test, config.loss)
     return Result(
         config=config,
         params=count_parameters(model),
@@ -250,6 +263,22 @@ def _fit(
         train_seconds=run.spent,
         device=str(DEVICE),
     )
+
+
+def _optimizer(config: CounterConfig, run: Run) -> torch.optim.Optimizer:
+    """The optimizer ``config`` names, kept in ``run`` (its checkpoints keep its state).
+
+    Every run starts with the shared Adam (:func:`rnnreport.training.fitting.fresh`); for
+    ``"rmsprop"`` it is replaced by RMSprop at ``config.lr`` over the same parameters, which
+    takes over the state a resumed run's checkpoint holds (loaded into the Adam first)."""
+    if config.optimizer == "adam":
+        return run.optimizer
+    if not isinstance(run.optimizer, torch.optim.RMSprop):
+        state = run.optimizer.state_dict()
+        run.optimizer = torch.optim.RMSprop(run.model.parameters(), lr=config.lr)
+        if run.history:  # resumed: the state is RMSprop's, kept in the checkpoint
+            run.optimizer.load_state_dict(state)
+    return run.optimizer
 
 
 def train_job(job: Job, progress: str) -> tuple[torch.nn.Module, Result]:

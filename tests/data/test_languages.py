@@ -6,6 +6,8 @@ The expected sets are written out by hand from the task's definition (the table 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,53 @@ def test_generalisation_range() -> None:
     assert L.generalisation_range(np.array([True, True, False, True])) == 2
     assert L.generalisation_range(np.array([False, True])) == 0
     assert L.generalisation_range(np.ones(7, bool)) == 7
+
+
+# -- batches built as whole arrays, drawn lengths, first failures ------------------------------
+
+
+@pytest.mark.parametrize("language", list(L.LANGUAGES))
+def test_a_batch_holds_each_string_as_encode_writes_it(language: str) -> None:
+    ns = [5, 1, 12, 5, 3]  # any order, repeats allowed
+    batch = L.strings_for(language, ns)
+    assert batch.n.tolist() == ns and batch.n_max == 12
+    for k, n in enumerate(ns):
+        x, y = L.encode(language, n)  # string by string, from next_sets
+        T = len(x)
+        assert np.array_equal(batch.x[:T, k], x) and np.array_equal(batch.y[:T, k], y)
+        assert batch.mask[:, k].sum() == T and not batch.x[T:, k].any() and not batch.y[T:, k].any()
+
+
+def test_every_n_once_is_a_batch_of_one_to_n_max() -> None:
+    every, drawn = L.strings("anbncn", 6), L.strings_for("anbncn", range(1, 7))
+    assert every.digest == drawn.digest and every.n.tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def test_drawn_lengths_stay_in_the_window_and_follow_their_shape() -> None:
+    uniform = L.draw_lengths("uniform", 50, 20_000, seed=0)
+    u_shaped = L.draw_lengths("u-shaped", 50, 20_000, seed=0)
+    for drawn in (uniform, u_shaped):
+        assert drawn.min() >= 1 and drawn.max() <= 50 and len(drawn) == 20_000
+    ends = lambda d: np.mean((d <= 5) | (d >= 46))  # noqa: E731 - the 10 n at both ends
+    assert ends(uniform) == pytest.approx(10 / 50, abs=0.02)
+    assert ends(u_shaped) > 0.5  # U-shaped: most strings at the two ends of the window
+    assert np.array_equal(u_shaped, L.draw_lengths("u-shaped", 50, 20_000, seed=0))
+    assert not np.array_equal(u_shaped, L.draw_lengths("u-shaped", 50, 20_000, seed=1))
+    with pytest.raises(ValueError, match="distribution must be"):
+        L.draw_lengths("left-tailed", 50, 10, seed=0)
+
+
+def test_the_beta_binomial_by_its_definition() -> None:
+    p = L.beta_binomial(4, 0.25, 0.25)
+    # C(4, k) B(k + 1/4, 4 - k + 1/4) / B(1/4, 1/4), by Python's gamma function
+    beta = lambda a, b: math.gamma(a) * math.gamma(b) / math.gamma(a + b)  # noqa: E731
+    want = [math.comb(4, k) * beta(k + 0.25, 4 - k + 0.25) / beta(0.25, 0.25) for k in range(5)]
+    assert p == pytest.approx(want) and sum(want) == pytest.approx(1.0)
+    assert L.beta_binomial(3, 1, 1) == pytest.approx([0.25] * 4)  # α = β = 1: uniform
+
+
+def test_first_failures() -> None:
+    ok = np.ones(30, bool)
+    ok[[3, 4, 9, 20, 25, 29]] = False  # n = 4, 5, 10, 21, 26, 30 fail
+    assert L.first_failures(ok) == [4, 5, 10, 21, 26]
+    assert L.first_failures(ok, 2) == [4, 5] and L.first_failures(np.ones(5, bool)) == []

@@ -11,7 +11,7 @@ import torch
 
 from rnnreport import settings
 from rnnreport.data import languages as L
-from rnnreport.experiments import counting, results
+from rnnreport.experiments import counting, regimes, results
 from rnnreport.inspection.probes import record
 from rnnreport.model.cells import CELLS
 from rnnreport.model.classifier import build_model
@@ -126,12 +126,21 @@ def test_the_family_runs_on_the_results_layer(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("RNNREPORT_CACHE", str(tmp_path))
     budget = replace(settings.BUDGETS["smoke"], name="smoke-test")
     table = counting.run_counting(budget, progress="off")
-    assert {r.model for r in table.rows} == {
-        f"{c}-{lang}-h{counting.COUNTER_UNITS}" for c in CELLS for lang in L.LANGUAGES
-    }
-    seeds = counting.measure(table)
-    assert len(seeds) == len(table.results)
-    assert all(len(s.recognised) == counting.plan(budget).n_test for s in seeds)
+    assert (
+        {r.model for r in table.rows}
+        == {c.name for r in regimes.regimes(budget) for c in r.configs(budget)}
+        >= {f"{c}-{lang}-h{regimes.COUNTER_UNITS}" for c in CELLS for lang in L.LANGUAGES}
+    )
+    seeds = counting.measure(table)  # the report's own regime
+    assert [s.config for s in seeds] == counting.report_configs(budget)
+    assert all(len(s.recognised) == s.config.n_test for s in seeds)
+    assert {s.config.n_test for s in seeds if s.config.language == "anbn"} == {1000}
+    outcomes = regimes.measure_regimes(table, budget)  # every regime, to its cap
+    assert [o.config for o in outcomes] == [r.config for r in table.results]
+    assert all(len(o.recognised) == o.config.n_test for o in outcomes)
+    rows = regimes.comparison_rows(outcomes, budget)
+    assert {r["verdict"] for r in rows} == {"not comparable"}  # a token run
+    assert len(regimes.seed_rows(outcomes, budget)) == len(outcomes)
     rows = counting.range_rows(seeds)
     assert [r["cell"] for r in rows] == ["LSTM", "GRU"] and "aⁿbⁿcⁿ range" in rows[0]
     assert "smoke" in counting.findings(seeds, budget).items[0]
@@ -175,7 +184,7 @@ def test_findings_on_made_up_runs() -> None:
     assert numbers(past) == pytest.approx([lm, ls, gm, gs], abs=0.05)
     assert "larger than the spread" in past  # 60 - 0.5 > 42.4 + 0.7
     # every string up to n_test: 1 of 2 LSTMs; the other fails at 41 = N_train + 31
-    assert numbers(item(items, "El-Naggar")) == [1, 2, 10, 100, 2022, 1, 1, 100, 41, 31]  # Dyck-1
+    assert numbers(item(items, "El-Naggar")) == [1, 2, 100, 2022, 1, 1, 41, 31]  # Dyck-1
     # the seeds' ranges differ by 100 - 40; patience as configured
     spread = item(items, "differ in range")
     assert numbers(spread) == [60, 2019, 10, CounterConfig().patience]

@@ -10,13 +10,15 @@ from matplotlib.figure import Figure
 
 
 def recognition_by_n(
-    panels: Mapping[str, Mapping[str, Sequence[Sequence[bool]]]], n_train: int
+    panels: Mapping[str, Mapping[str, Sequence[Sequence[bool]]]],
+    n_train: int | Mapping[str, int],
 ) -> Figure:
-    """Which strings each trained counter recognises, against n: one panel per language.
+    """Which strings each trained counter recognises, against n: one panel per language
+    (or per regime and language).
 
-    ``panels[language][cell]`` lists, per seed, whether the string with n = 1, 2, … is
-    recognised; each seed is one row (dark: recognised). The dashed line is ``n_train``,
-    the end of the training range.
+    ``panels[panel][cell]`` lists, per seed, whether the string with n = 1, 2, … is
+    recognised; each seed is one row (dark: recognised). The dashed line is ``n_train``
+    (one for every panel, or one per panel), the end of the training range.
     """
     fig, axes = plt.subplots(
         len(panels),
@@ -42,7 +44,8 @@ def recognition_by_n(
             interpolation="nearest",
             extent=(0.5, n + 0.5, len(rows) - 0.5, -0.5),
         )
-        ax.axvline(n_train + 0.5, color="tab:red", linestyle="--", label=f"n_train = {n_train}")
+        end = n_train if isinstance(n_train, int) else n_train[language]
+        ax.axvline(end + 0.5, color="tab:red", linestyle="--", label=f"n_train = {end}")
         ax.set_yticks(range(len(rows)), labels, fontsize=8)
         ax.set(xlabel="n", title=f"{language}: strings recognised (dark) against n")
         ax.legend(loc="upper right", fontsize=8)
