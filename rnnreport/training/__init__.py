@@ -9,10 +9,11 @@
 - :mod:`~rnnreport.training.mnist` and :mod:`~rnnreport.training.counting`: the tasks (the
   MNIST classifiers, the counters), each its data, fit, evaluation, cache key and the code
   its fingerprint covers;
-- :mod:`~rnnreport.training.pool`: the worker processes that train models of any task in one
-  queue;
+- :mod:`~rnnreport.training.engine`: one queue of models of any task, trained on a Dask
+  cluster and stored by the client alone; :mod:`~rnnreport.training.cluster`: that cluster,
+  the user's or one started on this machine;
 - :mod:`~rnnreport.training.progress`: what the terminal shows, and the estimate of the time
   left.
 
-The store, the fitting and the pool never look at the task.
+The store, the fitting, the engine and the cluster never look at the task.
 """
