@@ -41,9 +41,6 @@ from .progress import Tally, forwarded, say
 from .records import Result, TrainConfig
 from .store import entry_path, first_line, locked, read_entry, write_entry
 
-LINES, STARTED = "rnnreport-lines", "rnnreport-started"
-"""The topics of the events a worker sends its client: a line to show, a job started."""
-
 
 @dataclass(frozen=True)
 class Job:
@@ -104,16 +101,20 @@ def _run(client: Any, jobs: list[Job], progress: str) -> None:
 
     threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
     tally = Tally([job.config for job in jobs], max(1, threads))
-    by_key = {f"{job.path.stem}": job for job in jobs}
-    started: dict[TrainConfig, float] = {}
-    client.subscribe_topic(LINES, lambda event: say(event[1]))
-    client.subscribe_topic(
-        STARTED, lambda event: started.setdefault(by_key[event[1]].config, time.monotonic())
-    )
+    by_key = {job.path.stem: job for job in jobs}
+    started: dict[TrainConfig, float] = {}  # filled by the client's thread, as jobs start
+
+    def on_start(event: tuple[float, str]) -> None:
+        started.setdefault(by_key[event[1]].config, time.monotonic())
+
+    # this queue's own topics: a shared cluster's other clients see none of its events
+    topics = (f"rnnreport-lines-{client.id}", f"rnnreport-started-{client.id}")
+    client.subscribe_topic(topics[0], lambda event: say(event[1]))
+    client.subscribe_topic(topics[1], on_start)
     # the largest first: submitted first (an idle worker takes what comes), and ahead in line
     ranked = sorted(jobs, key=lambda job: -tally.cost[job.config])
     futures = {
-        client.submit(_train, job, progress, key=job.path.stem, priority=-i, pure=False): job
+        client.submit(_train, job, progress, topics, key=job.path.stem, priority=-i): job
         for i, job in enumerate(ranked)
     }
     where = client.scheduler.address
@@ -128,9 +129,9 @@ def _run(client: Any, jobs: list[Job], progress: str) -> None:
                       "it will be trained here", file=sys.stderr, flush=True)  # fmt: skip
                 continue
             _store(job, weights, Result.from_dict(result))
-            now = time.monotonic()
-            seconds = now - started.get(job.config, now)
-            running = {c: now - s for c, s in started.items() if c not in tally.done}
+            now, begun = time.monotonic(), dict(started)  # a copy: the client's thread adds
+            seconds = now - begun.get(job.config, now)
+            running = {c: now - s for c, s in begun.items() if c not in tally.done}
             running.pop(job.config, None)
             tally.trained(job.config, seconds, running)
     finally:
@@ -146,15 +147,20 @@ def _store(job: Job, weights: dict[str, torch.Tensor], result: Result) -> None:
             write_entry(path, weights, result)
 
 
-def _train(job: Job, progress: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """On a worker: train ``job`` with its task's ``train_job``; its weights and result."""
+def _train(
+    job: Job, progress: str, topics: tuple[str, str]
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """On a worker: train ``job`` with its task's ``train_job``; its weights and result. The
+    lines the training writes, and that it started, go to the client as events of
+    ``topics``."""
     from distributed import get_worker
 
     worker = get_worker()
     keep_freed_memory()
-    worker.log_event(STARTED, job.path.stem)
+    lines, started = topics
+    worker.log_event(started, job.path.stem)
     task = importlib.import_module(job.module)
-    with forwarded(lambda line: worker.log_event(LINES, line)):
+    with forwarded(lambda line: worker.log_event(lines, line)):
         model, result = task.train_job(job, progress)
     weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return weights, result.to_dict()
