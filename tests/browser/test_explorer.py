@@ -267,9 +267,14 @@ def test_the_string_box_and_n_drive_the_counters(
     n.press("Enter")
     assert box.input_value() == "a" * 7 + "b" * 7
     assert "with n = 7" in sentences.first.text_content()
-    counter_page.locator(".rnnreport-explorer").first.screenshot(
-        path=str(screenshots / "explorer-counter-n7.png")
-    )
+    for width in (1400, 390):
+        counter_page.set_viewport_size({"width": width, "height": 900})
+        counter_page.evaluate("() => window.dispatchEvent(new Event('resize'))")
+        overflow = counter_page.evaluate(WIDER_THAN_COLUMN)
+        assert overflow <= 0, f"the widget is {overflow} px wider than its column at {width} px"
+        counter_page.locator(".rnnreport-explorer").first.screenshot(
+            path=str(screenshots / f"explorer-counter-n7-{width}.png")
+        )
 
 
 def test_the_explorer_opens_from_disk(site: Path, browser_context: Any) -> None:
@@ -307,3 +312,25 @@ def test_without_javascript_the_page_says_what_the_widget_does(
     assert page.locator("img.sphx-glr-single-img, img.sphx-glr-multi-img").count() >= 1
     assert page.locator(".explorer-sentence").count() == 0
     page.close()
+
+
+def test_a_finger_draws_on_the_pad_at_phone_width(base_url: str, browser_context: Any) -> None:
+    page, errors = _open(browser_context, base_url + STEP_THROUGH, width=390)
+    page.get_by_role("button", name="clear").click()
+    cdp = browser_context.new_cdp_session(page)
+    cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
+    box = page.locator(".explorer-pad").bounding_box()
+    scrolled = page.evaluate("() => window.scrollY")
+    points = [(box["x"] + box["width"] * f, box["y"] + box["height"] / 2) for f in (0.2, 0.5, 0.8)]
+    for kind, (x, y) in zip(("touchStart", "touchMove", "touchMove"), points, strict=True):
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    pixels = np.array(
+        page.evaluate("() => window.rnnreportExplorer.widgets['step-through'].pixels()")
+    )
+    inked = np.flatnonzero(pixels.any(axis=1))
+    assert len(inked) and set(inked) <= {12, 13, 14, 15}, "a stroke across the middle rows"
+    assert pixels[13:15].sum(axis=1).min() >= 14, "the stroke runs from 20% to 80% of the width"
+    assert page.evaluate("() => window.scrollY") == scrolled, "drawing scrolled the page"
+    page.close()
+    assert not errors, errors
