@@ -30,7 +30,7 @@ n = 1000). The same cells are then trained in the papers' own regimes and set be
 # CPU thread per run, and stops each run by a stated rule: once every training string has
 # been recognised for a number of epochs in a row (or at a cap). The lines below say which
 # budget made these numbers and what the training cost.
-from rnnreport.experiments import counting, regimes
+from rnnreport.experiments import counting, explorer, regimes
 from rnnreport.inspection import plots
 
 table = counting.run_counting()
@@ -76,6 +76,27 @@ _ = plots.counting.recognition_by_n(counting.recognition_panels(seeds), plan.n_t
 # lines at ±0.99), so whatever count it keeps has to be squeezed into ever smaller steps
 # near the bound, and the findings say where its units get there.
 _ = plots.counting.counting_units(counting.unit_panels(seeds))
+
+# %%
+# Read a string yourself
+# ----------------------
+# .. raw:: html
+#
+#    <link rel="stylesheet" href="../_static/explorer/explorer.css">
+#    <div class="rnnreport-explorer" data-explorer="counter"></div>
+#    <noscript><p class="explorer-static-note">With JavaScript on, you can type a string of
+#    a's and b's here (or choose n) and watch the trained LSTM and GRU counters of seed 0
+#    read it: every unit's state along the string, the counting unit in bold, the
+#    next-symbol predictions at every step, and whether the string is recognised. Without
+#    it, the figure above shows the same units on the longest test string.</p></noscript>
+#    <script src="../explorer_counters.js"></script>
+#    <script src="../_static/explorer/explorer.js"></script>
+#
+# The same trained counters (seed 0, aⁿbⁿ) run in this page, one line of JavaScript per
+# equation of the cells; the bold line is the unit that fits a straight line best above.
+# Below each chart, the probability of each next symbol after every position (dark: no,
+# yellow: yes), with a white dot where the symbol is allowed. Find the n where each breaks.
+print(explorer.write_counters(seeds))
 
 # %%
 # In the papers' own regimes
