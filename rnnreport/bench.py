@@ -52,7 +52,9 @@ add, one thread doing both; the grid estimate scales the per-step times and both
 up to the full grid's 10 epochs of 55,000 sequences (training steps only, no evaluation).
 
 One benchmark, kept in one module: the timings, both limits and the table that sets them
-side by side.
+side by side, headed by the machine that made it (:mod:`rnnreport.machine`: a ratio holds
+for one kind of CPU); ``phases=True`` adds each LSTM's step phase by phase
+(:mod:`rnnreport.phases`).
 """
 
 from __future__ import annotations
@@ -215,9 +217,8 @@ class Timing:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A benchmark run: the rows, the measured matmul peak, what it ran on (``machine``:
-    the CPU, the vector instructions torch, oneDNN and our kernel use) and, if asked for,
-    where each LSTM's step spends its time (``phases``)."""
+    """A benchmark run: the rows, the measured matmul peak, what it ran on, and where each
+    LSTM's step spends its time if asked for."""
 
     rows: tuple[Timing, ...]
     peak_gflops: float

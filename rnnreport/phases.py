@@ -23,8 +23,10 @@ A replay, not a hook: the fast path has no timers in it (its code is part of eve
 model's cache key). ``tests/test_phases.py`` holds the replay to the model's own training
 step: the same gradients and the same weights after Adam, bit for bit. The replayed step
 and the model's own are timed interleaved in the same run, so the two totals show what the
-clock costs; the profile keeps the fastest replayed step (a burst of load from another
-process lands in some phase of a slower one). :func:`phase_flops` splits
+clock costs. Each phase is reported at its fastest over the repeats: where other processes
+share the cores, a slice of time they take lands in one phase or another of a step, and the
+fastest of each is the least disturbed (their sum is below the fastest whole step by what
+no step escaped). :func:`phase_flops` splits
 :func:`rnnreport.bench.training_flops` the same way, which gives each matmul phase its
 GFLOP/s.
 """
@@ -61,26 +63,27 @@ STEP_PHASES = (
 
 @dataclass(frozen=True)
 class PhaseProfile:
-    """One LSTM config: seconds of each phase in the fastest replayed step (the one least
-    disturbed by other processes; its phases add up to it), and the model's own step."""
+    """One LSTM config: each phase's fastest seconds over the repeats, and the fastest and
+    median whole steps, replayed and the model's own."""
 
     name: str  # the config's name, e.g. "lstm-1x32"
-    seconds: dict[str, float]  # phase -> seconds in the fastest replayed step
+    seconds: dict[str, float]  # phase -> its fastest over the repeats, seconds per step
     flops: dict[str, int]  # phase -> matmul FLOPs per step (phase_flops)
-    replayed_s: float  # the fastest replayed step, clock included: the phases' sum
+    replayed_s: float  # the fastest replayed step, clock included
     step_s: float  # the fastest of the model's own training steps, timed interleaved
     replayed_median_s: float  # the medians of both over the repeats
     step_median_s: float
     repeats: int
 
     def table(self, peak_gflops: float = 0.0) -> str:
-        """The phases as plain-text rows: ms, share of the step, GFLOP/s and, given the
+        """The phases as plain-text rows: ms, share of their sum, GFLOP/s and, given the
         matmul peak, its share."""
+        total = sum(self.seconds.values())
         lines = [
-            f"{self.name}: where a training step's time goes, fastest of {self.repeats}:"
-            f" replayed {self.replayed_s * 1e3:.2f} ms, the model's own step"
-            f" {self.step_s * 1e3:.2f} ms (medians {self.replayed_median_s * 1e3:.2f},"
-            f" {self.step_median_s * 1e3:.2f} ms)",
+            f"{self.name}: where a training step's time goes, each phase's fastest of"
+            f" {self.repeats}: {total * 1e3:.2f} ms in all; whole steps, fastest (median):"
+            f" replayed {self.replayed_s * 1e3:.2f} ({self.replayed_median_s * 1e3:.2f}) ms,"
+            f" the model's own {self.step_s * 1e3:.2f} ({self.step_median_s * 1e3:.2f}) ms",
             f"  {'phase':<22} {'ms':>7} {'share':>6} {'GFLOP/s':>8} {'of peak':>8}",
         ]
         for phase in STEP_PHASES:
@@ -88,7 +91,7 @@ class PhaseProfile:
             rate = flops / seconds / 1e9 if flops and seconds else 0.0
             of_peak = f"{rate / peak_gflops:8.0%}" if peak_gflops else ""
             lines.append(
-                f"  {phase:<22} {seconds * 1e3:7.2f} {seconds / self.replayed_s:6.0%} "
+                f"  {phase:<22} {seconds * 1e3:7.2f} {seconds / total:6.0%} "
                 + (f"{rate:8.1f} {of_peak}" if rate else "")
             )
         return "\n".join(line.rstrip() for line in lines)
@@ -153,10 +156,9 @@ def _profile(config: ModelConfig, batch_size: int, warmup: int, repeats: int) ->
             elif r >= warmup:
                 own_s.append(time.perf_counter() - start)
     totals = [sum(lap.values()) for lap in laps]
-    fastest = laps[totals.index(min(totals))]
     return PhaseProfile(
         name=config.name,
-        seconds=fastest,
+        seconds={phase: min(lap[phase] for lap in laps) for phase in STEP_PHASES},
         flops=phase_flops(config, batch_size),
         replayed_s=min(totals),
         step_s=min(own_s),

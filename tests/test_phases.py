@@ -51,7 +51,7 @@ def test_the_profile_reports_every_phase() -> None:
     profile = lstm_phases(ModelConfig(cell="lstm", units=4), batch_size=8, warmup=0, repeats=2)
     assert set(profile.seconds) == set(STEP_PHASES)
     assert profile.replayed_s > 0 and profile.step_s > 0
-    assert sum(profile.seconds.values()) == pytest.approx(profile.replayed_s)
+    assert 0 < sum(profile.seconds.values()) <= profile.replayed_s  # each phase's fastest
     assert (
         profile.replayed_s <= profile.replayed_median_s and profile.step_s <= profile.step_median_s
     )
