@@ -47,7 +47,6 @@ from .model.cells import LSTMCell
 from .model.classifier import CLASSES, HEAD_UNITS, PIXELS, STEPS, ModelConfig, build_model
 from .model.fast_forward import fold, rows_like
 from .training.fitting import adam
-from .training.pool import keep_freed_memory
 
 STEP_PHASES = (
     "input projection",
@@ -122,13 +121,16 @@ def lstm_phases(
     threads: int | None = None,
 ) -> PhaseProfile:
     """Time each phase of ``config``'s training step (an LSTM; on the CPU, with the
-    compiled kernel), the replay and the model's own step interleaved, as the benchmark
-    does (after :func:`~rnnreport.training.pool.keep_freed_memory`)."""
+    compiled kernel), the replay and the model's own step interleaved.
+
+    :func:`rnnreport.bench.benchmark` calls it with ``phases=True`` after setting the
+    process's allocator to keep freed memory, as the training workers do; called alone, it
+    leaves the allocator as it is, and a step may pay page faults for fresh buffers.
+    """
     if config.cell != "lstm":
         raise ValueError(f"the phase profile is of the LSTM's step, got {config.name}")
     if compiled.kernel() is None:
         raise RuntimeError(f"the phase profile times the compiled steps: {compiled.status()}")
-    keep_freed_memory()
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
