@@ -52,7 +52,9 @@ add, one thread doing both; the grid estimate scales the per-step times and both
 up to the full grid's 10 epochs of 55,000 sequences (training steps only, no evaluation).
 
 One benchmark, kept in one module: the timings, both limits and the table that sets them
-side by side.
+side by side, headed by the machine that made it (:mod:`rnnreport.machine`: a ratio holds
+for one kind of CPU); ``phases=True`` adds each LSTM's step phase by phase
+(:mod:`rnnreport.phases`).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .experiments.grid import SHAPES
+from .machine import Machine, this_machine
 from .model import compiled
 from .model.cells import CELLS
 from .model.classifier import (
@@ -82,6 +85,7 @@ from .model.classifier import (
     ModelConfig,
     build_model,
 )
+from .phases import PhaseProfile, profile_all
 from .training.engine import keep_freed_memory
 from .training.fitting import adam
 from .training.records import default_device
@@ -213,7 +217,8 @@ class Timing:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A benchmark run: the rows, the measured matmul peak, and what it ran on."""
+    """A benchmark run: the rows, the measured matmul peak, what it ran on, and where each
+    LSTM's step spends its time if asked for."""
 
     rows: tuple[Timing, ...]
     peak_gflops: float
@@ -225,6 +230,8 @@ class Benchmark:
     torch_version: str = field(default=torch.__version__)
     elementwise_rates: dict[str, float] = field(default_factory=dict)  # elements/s, measured
     steps: str = field(default_factory=compiled.status)  # how our steps' element-wise work ran
+    machine: Machine = field(default_factory=this_machine)
+    phases: tuple[PhaseProfile, ...] = ()  # rnnreport.phases.lstm_phases, LSTM configs only
 
     def seq_per_s(self, seconds: float) -> float:
         return self.batch_size / seconds
@@ -305,6 +312,7 @@ class Benchmark:
             " ratio: ours / torch.nn of the median times, best: of the fastest times",
             _rates_line(self.elementwise_rates),
             f"our steps' element-wise work: {self.steps}",
+            *self.machine.lines(),
             "",
             head,
             "-" * len(head),
@@ -341,6 +349,7 @@ class Benchmark:
                     f" {m['flop_limit_as_written']:.1f} min"
                     f" (ours at {m['ours'] / m['flop_limit_as_written']:.2f}x)"
                 )
+        lines += [line for p in self.phases for line in ("", p.table(self.peak_gflops))]
         return "\n".join(lines)
 
     def write(self, path: Path | str) -> Path:
@@ -387,8 +396,10 @@ def benchmark(
     device: torch.device | str | None = None,
     threads: int | None = None,
     on_row: Callable[[Timing], None] | None = None,
+    phases: bool = False,
 ) -> Benchmark:
-    """Time a training step of each config, ours against torch.nn's, in this one run.
+    """Time a training step of each config, ours against torch.nn's, in this one run;
+    with ``phases``, then time each LSTM's step phase by phase (:mod:`rnnreport.phases`).
 
     ``threads`` sets torch's CPU threads for the run (default: leave them as they are), to
     see what one process of several running side by side gets. Like a training worker, it
@@ -400,18 +411,25 @@ def benchmark(
             f"need warmup >= 0, repeats >= 1, batch_size >= 1 and threads >= 1, got {warmup}, "
             f"{repeats}, {batch_size}, {threads}"
         )
+    configs = list(configs) if configs is not None else bench_configs()
+    if phases and torch.device(device or default_device()).type != "cpu":
+        raise ValueError("the phase profile times the compiled steps: run it on the CPU")
     keep_freed_memory()  # as the training workers do
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _benchmark(configs, batch_size, warmup, repeats, device, on_row)
+        result = _benchmark(configs, batch_size, warmup, repeats, device, on_row)
+        if not phases:
+            return result
+        timed = profile_all(configs, batch_size=batch_size, warmup=warmup, repeats=repeats)
+        return replace(result, phases=timed)
     finally:
         torch.set_num_threads(before)
 
 
 def _benchmark(
-    configs: Sequence[ModelConfig] | None,
+    configs: list[ModelConfig],
     batch_size: int,
     warmup: int,
     repeats: int,
@@ -419,7 +437,6 @@ def _benchmark(
     on_row: Callable[[Timing], None] | None,
 ) -> Benchmark:
     device = torch.device(device or default_device())
-    configs = list(configs) if configs is not None else bench_configs()
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(batch_size, STEPS, PIXELS, generator=g) > 0.5).float().to(device)
     y = torch.randint(0, CLASSES, (batch_size,), generator=g).to(device)

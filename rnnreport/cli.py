@@ -248,6 +248,7 @@ def _bench_output(out: str | None) -> Path:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_configs, benchmark
+    from .model import compiled
 
     configs = bench_configs()
     if args.only:
@@ -259,6 +260,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
             )
         configs = [c for c in configs if c.name in args.only]
     out = _bench_output(args.out)
+    if args.phases and compiled.kernel() is None:
+        print(
+            f"rnnreport bench: --phases times the compiled steps: {compiled.status()}",
+            file=sys.stderr,
+        )
+        return 1
 
     def progress(row) -> None:
         print(f"  {row.name}: ours / torch.nn = {row.ratio:.2f}", file=sys.stderr, flush=True)
@@ -270,6 +277,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         threads=args.threads,
         on_row=None if args.json else progress,
+        phases=args.phases,
     )
     # the measurements first: a write that fails now must not lose them
     print(json.dumps(result.to_dict()) if args.json else result.table(), flush=True)
@@ -343,6 +351,7 @@ def build_parser() -> _Parser:
     p.add_argument("--batch-size", type=sequences, default=256)
     p.add_argument("--threads", type=threads, help="torch CPU threads (default: torch's)")
     p.add_argument("--out", metavar="PATH", help="JSON file (default: output dir/bench.json)")
+    p.add_argument("--phases", action="store_true", help="then time each LSTM's step by phase")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=cmd_bench)
 

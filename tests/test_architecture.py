@@ -23,9 +23,11 @@ ALLOWED = {
     "fingerprint": set(),
     "training": {"settings", "model", "data", "fingerprint"},
     "experiments": {"experiments", "settings", "model", "inspection", "data", "training"},
+    "machine": {"model"},
+    "phases": {"model", "training"},
 }
 """Which parts each part may import besides :data:`EVERYWHERE`; parts not listed (``bench``,
-``cli``) may import any."""
+``cli``) may import any; ``machine`` and ``phases`` serve the benchmark."""
 TOP = {"bench", "cli", "__main__", "__init__"}
 
 

@@ -23,6 +23,7 @@ from rnnreport.bench import (
     torch_classifier,
     training_flops,
 )
+from rnnreport.model import compiled
 from rnnreport.model.classifier import ModelConfig, build_model
 
 aten = torch.ops.aten
@@ -222,3 +223,45 @@ def test_grid_estimate_adds_the_elementwise_limit() -> None:
     assert minutes["elementwise_limit"] == pytest.approx(steps * elements / 1e9 / 60)
     assert minutes["limit"] == pytest.approx(minutes["flop_limit"] + minutes["elementwise_limit"])
     assert "element-wise limit" in result.table()
+
+
+MACHINE_FIELDS = {
+    "cpu",
+    "vendor",
+    "family",
+    "model",
+    "cores",
+    "cpu_vectors",
+    "torch_isa",
+    "onednn_isa",
+    "blas",
+    "compiler",
+    "kernel_flags",
+    "kernel_march",
+    "kernel_isa",
+    "kernel_vectors",
+}
+
+
+def test_the_benchmark_names_the_machine(tmp_path) -> None:
+    """The JSON and the table say which CPU, and which vector instructions torch, oneDNN and
+    our kernel used: a speed ratio holds for one kind of CPU."""
+    result = benchmark([ModelConfig(cell="lstm", units=4)], batch_size=8, warmup=0, repeats=1)
+    machine = json.loads(result.write(tmp_path / "b.json").read_text())["machine"]
+    assert set(machine) == MACHINE_FIELDS
+    assert machine["cores"] >= 1 and machine["cpu"]
+    assert machine["torch_isa"] == torch.backends.cpu.get_cpu_capability()
+    assert tuple(machine["kernel_flags"]) == compiled.FLAGS
+    table = result.table()
+    assert result.machine.kind in table and machine["torch_isa"] in table
+    assert machine["onednn_isa"] in table and " ".join(compiled.FLAGS) in table
+
+
+def test_the_benchmark_profiles_the_lstms_phases_when_asked() -> None:
+    configs = [ModelConfig(cell="gru", units=4), ModelConfig(cell="lstm", units=4)]
+    if compiled.kernel() is None:
+        pytest.skip("the phase profile times the compiled kernel")
+    result = benchmark(configs, batch_size=8, warmup=0, repeats=1, phases=True)
+    assert [p.name for p in result.phases] == ["lstm-1x4"]
+    assert "lstm-1x4: where a training step's time goes" in result.table()
+    assert benchmark(configs, batch_size=8, warmup=0, repeats=1).phases == ()
