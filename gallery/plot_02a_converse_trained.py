@@ -87,3 +87,10 @@ _ = plots.counting.counting_units(counting.unit_panels(seeds))
 # of their own.
 
 # sphinx_gallery_thumbnail_number = 2
+
+# %%
+# What made these numbers
+# -----------------------
+from rnnreport.experiments.provenance import made_by
+
+made_by()

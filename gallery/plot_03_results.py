@@ -68,3 +68,10 @@ key_figure.savefig(out / "key_figure.png", dpi=120)
 print(f"wrote results.csv, results.json, findings.md and key_figure.png to {out}")
 
 # sphinx_gallery_thumbnail_number = 2
+
+# %%
+# What made these numbers
+# -----------------------
+from rnnreport.experiments.provenance import made_by
+
+made_by()
