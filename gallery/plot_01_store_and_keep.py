@@ -187,3 +187,11 @@ print(f"max |h_t - o_t tanh(c_t)|:        {keep.caveat_h_formula_error:.1e}")
 # is kept; its output is kept only when the output gate is constant.
 
 # sphinx_gallery_thumbnail_number = 2
+
+# %%
+# What made these numbers
+# -----------------------
+# This page trains nothing: its numbers come from the equations and the cells alone.
+from rnnreport.experiments.provenance import made_by
+
+made_by(uses_budget=False)

@@ -254,3 +254,11 @@ print(f"GRU first state, float64: {precision.exact_one_float64.tolist()}")
 # here.
 
 # sphinx_gallery_thumbnail_number = 3
+
+# %%
+# What made these numbers
+# -----------------------
+# This page trains nothing: its numbers come from the equations and the cells alone.
+from rnnreport.experiments.provenance import made_by
+
+made_by(uses_budget=False)

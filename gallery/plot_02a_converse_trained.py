@@ -150,3 +150,10 @@ _ = plots.counting.recognition_by_n(panels, n_train)
 # which we changed to keep the build's cost down, and where each paper's figure comes from.
 
 # sphinx_gallery_thumbnail_number = 2
+
+# %%
+# What made these numbers
+# -----------------------
+from rnnreport.experiments.provenance import made_by
+
+made_by()

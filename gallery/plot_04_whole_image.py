@@ -104,3 +104,10 @@ figure.savefig(out / "whole_image.png", dpi=120)
 print(f"wrote whole_image.png to {out}")
 
 # sphinx_gallery_thumbnail_number = 2
+
+# %%
+# What made these numbers
+# -----------------------
+from rnnreport.experiments.provenance import made_by
+
+made_by()

@@ -92,3 +92,10 @@ figure.savefig(out / "ablations.png", dpi=120)
 print(f"wrote ablations.csv, ablations.json, report_a_gap.md and ablations.png to {out}")
 
 # sphinx_gallery_thumbnail_number = 1
+
+# %%
+# What made these numbers
+# -----------------------
+from rnnreport.experiments.provenance import made_by
+
+made_by()

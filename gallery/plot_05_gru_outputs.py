@@ -91,3 +91,10 @@ fig = plots.inside.state_over_time(
 )
 
 # sphinx_gallery_thumbnail_number = 1
+
+# %%
+# What made these numbers
+# -----------------------
+from rnnreport.experiments.provenance import made_by
+
+made_by()

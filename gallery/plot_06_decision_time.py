@@ -105,3 +105,10 @@ html_table(
 readings.decision_vs_ink(gru, last_ink, "GRU-32")
 
 # sphinx_gallery_thumbnail_number = 1
+
+# %%
+# What made these numbers
+# -----------------------
+from rnnreport.experiments.provenance import made_by
+
+made_by()

@@ -88,3 +88,10 @@ fig = plots.inside.gates_over_time(
 )
 
 # sphinx_gallery_thumbnail_number = 1
+
+# %%
+# What made these numbers
+# -----------------------
+from rnnreport.experiments.provenance import made_by
+
+made_by()

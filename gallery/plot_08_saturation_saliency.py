@@ -84,3 +84,10 @@ html_table(
 readings.saliency_findings(saliency, ink, from_row=20)
 
 # sphinx_gallery_thumbnail_number = 1
+
+# %%
+# What made these numbers
+# -----------------------
+from rnnreport.experiments.provenance import made_by
+
+made_by()

@@ -73,3 +73,10 @@ fig = plots.inside.rows_beside_images(
     labels=[f"test image {i}: digit {test.y[i]}" for i in two],
     ranges={title: (-1.0, 1.0) for title in traces},
 )
+
+# %%
+# What made these numbers
+# -----------------------
+from rnnreport.experiments.provenance import made_by
+
+made_by()
