@@ -193,7 +193,7 @@ def scheduler(address: str | None = None) -> str | None:
     if not address:
         return None
     protocol, _, where = address.partition("://")
-    if not (where and protocol in ("tcp", "tls", "inproc", "ws", "wss", "ucx")):
+    if not (where and protocol in ("tcp", "tls", "ws", "wss", "ucx")):
         raise SettingError(
             f"{named} is not a Dask scheduler's address: give it as tcp://host:8786 (what "
             "`dask scheduler` prints), or leave it out to train on this machine"

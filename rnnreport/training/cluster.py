@@ -58,10 +58,17 @@ def connect(workers: int, scheduler: str | None = None) -> Iterator[distributed.
                 "`dask scheduler`, or unset RNNREPORT_SCHEDULER to train on this machine"
             ) from None
         with client:
+            try:
+                client.wait_for_workers(1, timeout=START_TIMEOUT)
+            except TimeoutError:
+                raise settings.SettingError(
+                    f"the Dask scheduler at {address} has no workers: start them with "
+                    f"`dask worker {address} --nthreads 1`"
+                ) from None
             yield client
         return
     with EmbeddedCluster(workers) as cluster, Client(cluster.address, timeout="20s") as client:
-        client.wait_for_workers(workers, timeout=START_TIMEOUT)
+        cluster.wait_for_workers(client)
         yield client
 
 
@@ -80,7 +87,8 @@ class EmbeddedCluster:
         threads = str(CPU_THREADS)
         env = {**os.environ, settings.WORKER_OF: str(os.getpid()),
                "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-               "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
+               # no sampling of the training thread's stack every 10 ms (the dashboard's)
+               "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
                "DASK_LOGGING__DISTRIBUTED": "critical"}  # fmt: skip
         scheduler_file = folder / "scheduler.json"
         try:
@@ -100,22 +108,41 @@ class EmbeddedCluster:
         return self
 
     def _start(self, command: list[str], env: dict[str, str]) -> None:
-        # its own session: Ctrl-C in the terminal reaches the client, which stops it
-        self.processes.append(subprocess.Popen(command, env=env, start_new_session=True,
-                                               stdin=subprocess.DEVNULL))  # fmt: skip
+        # its own session: Ctrl-C in the terminal reaches the client, which stops it; its
+        # messages to a log, quoted if it fails to start
+        log = (self.folder / "log.txt").open("ab")
+        with log:
+            self.processes.append(subprocess.Popen(command, env=env, start_new_session=True,
+                                                   stdin=subprocess.DEVNULL, stdout=log,
+                                                   stderr=log))  # fmt: skip
+
+    def _failed(self, what: str, status: int | None) -> settings.SettingError:
+        """The error of a cluster that did not start, with the last line of its log."""
+        lines = (self.folder / "log.txt").read_text(errors="replace").strip().splitlines()
+        last = f": {lines[-1].strip()}" if lines else ""
+        ended = f"ended (exit {status})" if status is not None else "did not start"
+        return settings.SettingError(f"the Dask {what} started on this machine {ended}{last}")
+
+    def wait_for_workers(self, client: distributed.Client) -> None:
+        """Until every worker has joined; a one-line error if the workers' process ends first
+        or they are not there in :data:`START_TIMEOUT` seconds."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while len(client.scheduler_info()["workers"]) < self.workers:
+            if (status := self.processes[-1].poll()) is not None:
+                raise self._failed("workers", status)
+            if time.monotonic() > deadline:
+                raise self._failed("workers", None)
+            time.sleep(0.1)
 
     def _wait_for(self, scheduler_file: Path) -> str:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            if self.processes[0].poll() is not None:
-                raise RuntimeError(
-                    f"the embedded Dask scheduler ended (exit {self.processes[0].returncode}) "
-                    "before it started: its error is above"
-                )
+            if (status := self.processes[0].poll()) is not None:
+                raise self._failed("scheduler", status)
             with suppress(OSError, ValueError, KeyError):
                 return json.loads(scheduler_file.read_text())["address"]
             time.sleep(0.05)
-        raise RuntimeError(f"the embedded Dask scheduler did not start in {START_TIMEOUT:.0f} s")
+        raise self._failed("scheduler", None)
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from ..model.classifier import TRAIN_SEQUENCES, build_model, count_parameters
 from .records import Epoch, TrainConfig
@@ -67,6 +68,7 @@ class Tally:
         self.cost = {c: self.cost_of(c) for c in configs}
         self.workers = workers
         self.done: dict[TrainConfig, float] = {}  # seconds each trained model took
+        self.failures: set[TrainConfig] = set()  # not trained: left to their tasks
 
     LAYER_COST = 10_000
     """What a recurrent layer's steps cost beyond its parameters, in parameters' worth: at
@@ -85,7 +87,8 @@ class Tally:
 
     def remaining(self, running: dict[TrainConfig, float]) -> float:
         """Seconds until all are trained; ``running``: those under way, and their seconds so far."""
-        waiting = [c for c in self.cost if c not in self.done and c not in running]
+        gone = self.done.keys() | self.failures | running.keys()
+        waiting = [c for c in self.cost if c not in gone]
         work = sum(self.pace(c) * self.cost[c] for c in waiting)
         work += sum(max(self.pace(c) * self.cost[c] - s, 0.0) for c, s in running.items())
         return work / min(self.workers, len(waiting) + len(running))
@@ -101,34 +104,40 @@ class Tally:
     ) -> None:
         """Note that ``config`` took ``seconds``, and say where the batch is on stderr."""
         self.done[config] = seconds
-        done, total = len(self.done), len(self.cost)
-        text = f"rnnreport: {done} of {total} models trained, {total - done} left"
-        if done < total:
+        done, total, failed = len(self.done), len(self.cost), len(self.failures)
+        text = f"rnnreport: {done} of {total} models trained, {total - done - failed} left"
+        if failed:
+            text += f", {failed} failed"
+        if done + failed < total:
             text += f", about {duration(self.remaining(running))} remaining (an estimate)"
         say(text)
 
+    def failed(self, config: TrainConfig) -> None:
+        """Note that ``config`` was not trained: it is neither left nor counted in the pace."""
+        self.failures.add(config)
 
-_forward: Callable[[str], None] | None = None
+
+_forward: ContextVar[Callable[[str], None] | None] = ContextVar("forward", default=None)
+"""Where :func:`line` sends its lines in this thread, when not to stderr."""
 
 
 def line(text: str) -> None:
-    """A line about one training (an epoch, a trained counter): on stderr, or, on a worker of
-    the Dask queue, sent to the client that shows it (:func:`forwarded`)."""
-    if _forward is not None:
-        _forward(text)
+    """A line about one training (an epoch, a trained counter, a resumed run): on stderr, or,
+    on a worker of the Dask queue, sent to the client that shows it (:func:`forwarded`)."""
+    if (send := _forward.get()) is not None:
+        send(text)
     else:
         print(text, file=sys.stderr, flush=True)
 
 
 @contextmanager
 def forwarded(send: Callable[[str], None]) -> Iterator[None]:
-    """Within the block, :func:`line` hands its lines to ``send``."""
-    global _forward
-    before, _forward = _forward, send
+    """Within the block, and in this thread only, :func:`line` hands its lines to ``send``."""
+    token = _forward.set(send)
     try:
         yield
     finally:
-        _forward = before
+        _forward.reset(token)
 
 
 def say(text: str) -> None:

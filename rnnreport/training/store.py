@@ -20,6 +20,7 @@ one's result. The cache directory is checked before any work (:func:`check_cache
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import platform
 from collections.abc import Iterator
@@ -127,6 +128,15 @@ def save_checked(content: dict[str, Any], path: Path) -> None:
         torch.save({"content": content, "checksum": _checksum(content)}, f)
 
 
+def checked_bytes(content: dict[str, Any]) -> bytes:
+    """``content`` with its checksum, as the bytes of the file :func:`save_checked` writes
+    (:func:`save_checked` does not call it: it is part of every checkpoint's code, and so of
+    every cache key)."""
+    buffer = io.BytesIO()
+    torch.save({"content": content, "checksum": _checksum(content)}, buffer)
+    return buffer.getvalue()
+
+
 def load_checked(path: Path, fields: tuple[str, ...]) -> dict[str, Any]:
     """What :func:`save_checked` saved at ``path``, holding ``fields``; raises
     :class:`Unusable` saying what was found instead."""
@@ -228,5 +238,12 @@ def read_entry(
 def write_entry(path: Path, weights: dict[str, torch.Tensor], result: Result) -> None:
     """Keep a model's ``weights`` (its state dict, kept on the CPU) and ``result`` at
     ``path``, checked (:func:`save_checked`)."""
+    with atomic_write(path) as f:
+        f.write(entry_bytes(weights, result))
+
+
+def entry_bytes(weights: dict[str, torch.Tensor], result: Result) -> bytes:
+    """The bytes of the entry :func:`write_entry` writes: what a worker of the queue sends
+    its client, which checks them as it checks any entry before it uses one."""
     weights = {k: v.detach().cpu() for k, v in weights.items()}
-    save_checked({"result": json.dumps(result.to_dict()), "weights": weights}, path)
+    return checked_bytes({"result": json.dumps(result.to_dict()), "weights": weights})

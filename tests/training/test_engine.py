@@ -77,7 +77,7 @@ def test_a_job_is_refused_where_its_key_would_differ(data, capfd) -> None:
     assert len(refused) == 1, err
     assert "cannot train gru-1x8 seed 0 as asked: its torch is " in refused[0]
     assert f"'{torch.__version__}', the client's '1.0.0'" in refused[0]
-    assert "it will be trained here" in refused[0]
+    assert "(install the same release of rnnreport, torch and numpy" in refused[0]
     assert not job.path.exists() and not mnist.cache_path(TINY, data).exists()
     assert mnist.cache_path(replace(TINY, seed=1), data).exists()  # the other job: trained
 
@@ -179,9 +179,8 @@ def test_a_real_cluster_trains_into_the_clients_cache_only(
         results = train_many(configs, data=data, progress="off")
     assert [r.cached for r in results] == [True] * 4
     assert len(_entries(private_cache)) == 4
-    for worker in ("w1", "w2"):  # nothing of the models is left on the workers
+    for worker in ("w1", "w2"):  # no entry on the workers: their checkpoints only
         assert not _entries(tmp_path / worker / "cache")
-        assert not list((tmp_path / worker / "cache").rglob("*.partial"))
     monkeypatch.delenv("RNNREPORT_SCHEDULER")
     for config in configs:  # equal, bit for bit, to the model trained here
         _as_trained_here(config, data)
@@ -197,8 +196,20 @@ def test_a_worker_without_a_compiler_refuses_and_nothing_is_cached_wrong(
     err = capfd.readouterr().err
     refused = [line for line in err.splitlines() if "cannot train" in line]
     assert len(refused) == 1 and "its compiled_steps is None, the client's 'c-" in refused[0], err
+    assert "(install a C compiler (cc or gcc) on every machine or on none)" in refused[0]
     assert not _entries(private_cache)
     assert not _entries(tmp_path / "bare" / "cache")
+
+
+def test_a_scheduler_without_workers_is_one_line(tmp_path, monkeypatch, data) -> None:
+    from rnnreport import settings
+    from rnnreport.training import cluster
+
+    monkeypatch.setattr(cluster, "START_TIMEOUT", 1.0)
+    with dask_cluster(tmp_path, {}) as running:
+        monkeypatch.setenv("RNNREPORT_SCHEDULER", running["address"])
+        with pytest.raises(settings.SettingError, match="has no workers: start them with"):
+            train_jobs(pending([TINY], data), progress="off")
 
 
 def test_a_worker_killed_mid_job_costs_that_job_only(data, tmp_path, private_cache) -> None:
