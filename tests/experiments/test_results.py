@@ -169,7 +169,7 @@ def test_families_train_together_in_one_queue_and_then_read_the_cache(
     budget = BUDGETS["smoke"]
     assert results.train_together((first, second, counters), budget, workers=2) == (3, 0)
     err = capfd.readouterr().err
-    assert err.count("training 3 models in 2 processes") == 1
+    assert err.count("training 3 models on 2 Dask workers") == 1
     assert "rnnreport: 3 of 3 models trained, 0 left\n" in err
     for family in (first, second, counters):
         table = results.run(family, budget, data=data, progress="off")

@@ -140,8 +140,9 @@ def dask_cluster(tmp_path: Path, workers: dict[str, dict[str, str]]) -> Iterator
             )  # fmt: skip
         from distributed import Client
 
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(len(workers), timeout=60)
+        if workers:
+            with Client(address, timeout="30s") as client:
+                client.wait_for_workers(len(workers), timeout=60)
         yield {"address": address, "processes": processes}
     finally:
         for process in reversed(processes.values()):
