@@ -69,7 +69,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from .experiments.grid import SHAPES
 from .machine import Machine, this_machine
@@ -85,9 +84,8 @@ from .model.classifier import (
     ModelConfig,
     build_model,
 )
-from .phases import PhaseProfile, profile_all
+from .phases import PhaseProfile, profile_all, training_step
 from .training.engine import keep_freed_memory
-from .training.fitting import adam
 from .training.records import default_device
 
 
@@ -444,7 +442,7 @@ def _benchmark(
     rows = []
     for config in configs:
         ours, theirs = build_model(config).to(device), torch_classifier(config).to(device)
-        steps = [_training_step(model, x, y) for model in (ours, theirs)]
+        steps = [training_step(model, x, y) for model in (ours, theirs)]
         times: list[list[float]] = [[], []]
         for r in range(warmup + repeats):
             order = (0, 1) if r % 2 == 0 else (1, 0)  # neither always runs on a warmer cache
@@ -481,20 +479,6 @@ def _benchmark(
         repeats=repeats,
         elementwise_rates=rates,
     )
-
-
-def _training_step(model: nn.Module, x: Tensor, y: Tensor) -> Callable[[], None]:
-    """One Adam step on ``(x, y)`` with the training's loss (cross-entropy summed)."""
-    optimizer = adam(model, lr=1e-3)
-    model.train()
-
-    def step() -> None:
-        loss = F.cross_entropy(model(x), y, reduction="sum")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    return step
 
 
 def _time(fn: Callable[[], Any], device: torch.device) -> float:

@@ -146,7 +146,7 @@ def _profile(config: ModelConfig, batch_size: int, warmup: int, repeats: int) ->
     y = torch.randint(0, CLASSES, (batch_size,), generator=g)
     replayed, own = build_model(config), build_model(config)
     replay = Replay(replayed, adam(replayed, lr=1e-3))
-    own_step = _own_step(own, adam(own, lr=1e-3), x, y)
+    own_step = training_step(own, x, y)
     laps: list[dict[str, float]] = []
     own_s: list[float] = []
     for r in range(warmup + repeats):
@@ -170,9 +170,12 @@ def _profile(config: ModelConfig, batch_size: int, warmup: int, repeats: int) ->
     )
 
 
-def _own_step(
-    model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor
-) -> Callable[[], None]:
+def training_step(model: nn.Module, x: Tensor, y: Tensor) -> Callable[[], None]:
+    """One Adam step on ``(x, y)`` with the training's loss (cross-entropy summed): the
+    model's own step, as the benchmark times it and as the replay is held to."""
+    optimizer = adam(model, lr=1e-3)
+    model.train()
+
     def step() -> None:
         loss = F.cross_entropy(model(x), y, reduction="sum")
         optimizer.zero_grad(set_to_none=True)
