@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from .processes import ours, settle
+
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = {"RNNREPORT_BUDGET": "smoke"}
 
@@ -21,19 +23,6 @@ SMOKE = {"RNNREPORT_BUDGET": "smoke"}
 def _env(tmp_path: Path, **changes: str) -> dict[str, str]:
     return {**os.environ, "RNNREPORT_CACHE": str(tmp_path / "cache"),
             "RNNREPORT_OUTPUT": str(tmp_path / "out"), **changes}  # fmt: skip
-
-
-def _ours(marker: Path) -> list[int]:
-    """The processes whose environment names ``marker`` (the test's cache): ours, and only
-    ours, whoever their parent is now."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and str(marker).encode() in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
 
 
 def _one_line(stderr: str) -> bool:
@@ -69,14 +58,7 @@ def test_ctrl_c_at_any_moment_is_one_line(tmp_path, after) -> None:
     lines = [line for line in stderr.splitlines() if "epoch" not in line and "training" not in line]
     assert "Traceback" not in stderr and len(lines) <= 1, stderr
     assert not lines or "interrupted" in lines[0], stderr
-    _settle(tmp_path / "cache")
-
-
-def _settle(marker: Path, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while _ours(marker) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _ours(marker), "processes left behind"
+    settle(tmp_path / "cache")
 
 
 @pytest.mark.slow
@@ -90,11 +72,11 @@ def test_workers_end_with_their_parent(tmp_path, how) -> None:
     while "training 8 models on" not in parent.stderr.readline():  # its workers started
         assert parent.poll() is None, "the grid ended before it started its workers"
     time.sleep(2.0)  # they are importing or training
-    assert len(_ours(tmp_path / "cache")) > 1
+    assert len(ours(tmp_path / "cache")) > 1
     parent.send_signal(how)
     parent.wait(timeout=30)
     parent.stderr.close()
-    _settle(tmp_path / "cache", seconds=2.0)  # not after their current model: at once
+    settle(tmp_path / "cache", seconds=2.0)  # not after their current model: at once
 
 
 @pytest.mark.parametrize(

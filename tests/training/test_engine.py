@@ -25,6 +25,7 @@ from rnnreport.training import mnist
 from rnnreport.training.engine import Job, train_jobs
 from rnnreport.training.mnist import cache_key, pending, train_many, trained_model
 
+from ..processes import settle
 from .helpers import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +101,7 @@ def test_ctrl_c_stops_the_cluster_and_the_next_run_resumes(data, private_cache) 
     rest = client.communicate(timeout=60)[1]
     assert client.returncode != 0
     assert "Traceback" not in rest and "interrupted" in rest, rest
-    _settle(private_cache)
+    settle(private_cache)
     again = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                            text=True, timeout=600)  # fmt: skip
     assert again.returncode == 0, again.stderr
@@ -281,22 +282,3 @@ def test_workers_keep_freed_memory_instead_of_faulting_it_in_again() -> None:
 
     default, keep = faults_per_step("default"), faults_per_step("keep")
     assert keep < default, (keep, default)
-
-
-def _settle(marker: Path, seconds: float = 20.0) -> None:
-    """Wait until no process whose environment names ``marker`` (the test's cache) is left."""
-    deadline = time.monotonic() + seconds
-    while _ours(marker) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _ours(marker), "processes left behind"
-
-
-def _ours(marker: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and str(marker).encode() in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
