@@ -150,12 +150,13 @@ environment of the scheduler and workers it starts, to the process id of their c
 def end_with_client() -> None:
     """In a process of the embedded cluster (``$RNNREPORT_WORKER_OF`` set), ask to be killed
     when the client's process dies, however it dies (``kill -9`` too): Linux's
-    ``PR_SET_PDEATHSIG``; elsewhere, a thread that checks every second. The package calls it
-    as it is imported (the cluster's scheduler and nannies preload it; a nanny's workers end
-    with it). SIGKILL, not SIGTERM: on SIGTERM Dask closes gracefully, waiting for a busy
-    worker, and these processes keep nothing a graceful end would save (an epoch
-    checkpoint is whole or absent; a temporary file left half-written is swept by the next
-    training of its model). Elsewhere it does nothing."""
+    ``PR_SET_PDEATHSIG``, sent when the client's thread that started the process ends (the
+    cluster's, which kills its workers then anyway); elsewhere, a thread that checks every
+    second. The package calls it as it is imported (the cluster's workers preload it).
+    SIGKILL, not SIGTERM: on SIGTERM Dask closes gracefully, waiting for a busy worker, and
+    these processes keep nothing a graceful end would save (an epoch checkpoint is whole or
+    absent; a temporary file left half-written is swept by the next training of its model).
+    Elsewhere it does nothing."""
     parent = os.environ.pop(WORKER_OF, "")  # for this process only, not the ones it starts
     if not parent.isdigit() or sys.platform == "win32":  # there, a launcher is the parent
         return

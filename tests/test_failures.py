@@ -115,7 +115,7 @@ def test_the_interpreter_keeps_its_own_errors(tmp_path) -> None:
 
 def test_the_children_of_a_cluster_process_do_not_end_with_its_client(tmp_path) -> None:
     """The embedded cluster's mark is read once, by the process it started: a process that
-    one starts (a worker started by its nanny) is not taken for one the client started."""
+    one starts in turn is not taken for one the client started."""
     check = "import os, rnnreport; print(os.environ.get('RNNREPORT_WORKER_OF'))"
     worker = (
         "import os, subprocess, sys, rnnreport\n"

@@ -3,28 +3,38 @@
 :func:`connect` gives a ``dask.distributed`` client. With ``RNNREPORT_SCHEDULER`` (or a
 ``--scheduler``) set, it is the user's cluster: a ``dask scheduler`` and ``dask worker``
 processes they started, by hand or through dask-jobqueue. Otherwise it is an
-:class:`EmbeddedCluster` on 127.0.0.1: the same two commands, ``dask scheduler`` and
-``dask worker --nworkers N --nthreads 1``, started here and stopped when the queue is done.
+:class:`EmbeddedCluster` on 127.0.0.1: a Dask scheduler in this process and N
+``dask worker --no-nanny --nthreads 1`` commands, started here and stopped when the queue
+is done.
 
-Why not Dask's ``LocalCluster``: its workers are started by multiprocessing's *spawn*, which
-runs the calling script again in every worker, and a gallery example (or a user's script)
-that trains has no ``if __name__ == "__main__"`` guard: the workers fail to start. Processes
-started from the command line run only Dask's own ``__main__``.
+Why not all of Dask's ``LocalCluster``: its worker processes are started by
+multiprocessing's *spawn*, which runs the calling script again in every worker, and a
+gallery example (or a user's script) that trains has no ``if __name__ == "__main__"`` guard:
+the workers fail to start. A worker started as a command runs only Dask's own ``__main__``.
+The scheduler needs no process of its own: this one has imported Dask already and waits
+while the workers train.
 
-The embedded processes run in their own session, so that Ctrl-C in the terminal reaches the
-client alone, which stops them; and they end with the client however it ends
+Each worker is one process, without Dask's nanny (a second process per worker, there to
+restart it): this cluster restarts a worker that ends while the queue runs itself, and on
+two cores the nannies' and a scheduler process's start cost more than a model of the smoke
+budget takes to train. Each worker takes one job at a time (``worker-saturation`` 1), so
+the next job in line, the largest left, goes to whichever worker frees first.
+
+The workers run in their own session, so that Ctrl-C in the terminal reaches the client
+alone, which stops them; and they end with the client however it ends
 (:func:`rnnreport.settings.end_with_client`, preloaded into them), ``kill -9`` included.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -32,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import settings
+from .progress import say
 from .records import CPU_THREADS
 
 if TYPE_CHECKING:
@@ -73,84 +84,98 @@ def connect(workers: int, scheduler: str | None = None) -> Iterator[distributed.
 
 
 class EmbeddedCluster:
-    """A ``dask scheduler`` and ``dask worker --nworkers N --nthreads 1`` on 127.0.0.1,
-    on ports the system picks, in their own session, ending with this process."""
+    """A Dask scheduler in this process and ``workers`` processes of
+    ``dask worker --no-nanny --nthreads 1`` on 127.0.0.1, on ports the system picks, in
+    their own session, ending with this process; a worker that ends while the cluster is
+    open is started again."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.processes: list[subprocess.Popen] = []
         self.address = ""
-        self.folder: Path | None = None  # the scheduler's file and the workers' scratch space
+        self.folder: Path | None = None  # the workers' scratch space and their log
+        self.scheduler: distributed.LocalCluster | None = None
+        self._closing = threading.Event()
+        self._keeper = threading.Thread(target=self._keep_workers, daemon=True)
 
     def __enter__(self) -> EmbeddedCluster:
-        self.folder = folder = Path(tempfile.mkdtemp(prefix="rnnreport-dask-"))
+        import dask
+        from distributed import LocalCluster
+
+        self.folder = Path(tempfile.mkdtemp(prefix="rnnreport-dask-"))
+        try:
+            # a scheduler alone: LocalCluster starts no worker process when asked for none
+            with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+                self.scheduler = LocalCluster(
+                    n_workers=0, host="127.0.0.1", scheduler_port=0, dashboard_address=None,
+                    silence_logs=logging.CRITICAL,
+                )  # fmt: skip
+            self.address = self.scheduler.scheduler_address
+            self.processes = [self._start_worker() for _ in range(self.workers)]
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_worker(self) -> subprocess.Popen:
+        """One ``dask worker`` of one thread, in its own session (Ctrl-C in the terminal
+        reaches the client, which stops it), its messages to a log quoted if it fails."""
         threads = str(CPU_THREADS)
         env = {**os.environ, settings.WORKER_OF: str(os.getpid()),
                "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                # no sampling of the training thread's stack every 10 ms (the dashboard's)
                "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
                "DASK_LOGGING__DISTRIBUTED": "critical"}  # fmt: skip
-        scheduler_file = folder / "scheduler.json"
-        try:
-            self._start(
-                [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                 "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file),
-                 "--preload", "rnnreport"], env)  # fmt: skip
-            self.address = self._wait_for(scheduler_file)
-            self._start(
-                [sys.executable, "-m", "distributed.cli.dask_worker", self.address,
-                 "--host", "127.0.0.1", "--nworkers", str(self.workers), "--nthreads", "1",
-                 "--memory-limit", "0", "--no-dashboard", "--local-directory", str(folder),
-                 "--preload-nanny", "rnnreport"], env)  # fmt: skip
-        except BaseException:
-            self.close()
-            raise
-        return self
+        command = [sys.executable, "-m", "distributed.cli.dask_worker", self.address,
+                   "--host", "127.0.0.1", "--no-nanny", "--nthreads", "1", "--memory-limit",
+                   "0", "--no-dashboard", "--local-directory", str(self.folder),
+                   "--preload", "rnnreport"]  # fmt: skip
+        with (self.folder / "log.txt").open("ab") as log:
+            return subprocess.Popen(command, env=env, start_new_session=True,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log)  # fmt: skip
 
-    def _start(self, command: list[str], env: dict[str, str]) -> None:
-        # its own session: Ctrl-C in the terminal reaches the client, which stops it; its
-        # messages to a log, quoted if it fails to start
-        log = (self.folder / "log.txt").open("ab")
-        with log:
-            self.processes.append(subprocess.Popen(command, env=env, start_new_session=True,
-                                                   stdin=subprocess.DEVNULL, stdout=log,
-                                                   stderr=log))  # fmt: skip
+    def _keep_workers(self) -> None:
+        """While the cluster is open, start a worker again in place of one that ended (killed,
+        out of memory): the scheduler gives its job to another, and the queue keeps its
+        workers. A job that keeps killing workers is failed by the scheduler, after three."""
+        while not self._closing.wait(0.5):
+            for i, process in enumerate(self.processes):
+                if process.poll() is not None and not self._closing.is_set():
+                    say(f"rnnreport: a Dask worker on this machine ended (exit "
+                        f"{process.returncode}); starting another")  # fmt: skip
+                    self.processes[i] = self._start_worker()
 
-    def _failed(self, what: str, status: int | None) -> settings.SettingError:
-        """The error of a cluster that did not start, with the last line of its log."""
+    def _failed(self, status: int | None) -> settings.SettingError:
+        """The error of workers that did not start, with the last line of their log."""
         lines = (self.folder / "log.txt").read_text(errors="replace").strip().splitlines()
         last = f": {lines[-1].strip()}" if lines else ""
         ended = f"ended (exit {status})" if status is not None else "did not start"
-        return settings.SettingError(f"the Dask {what} started on this machine {ended}{last}")
+        return settings.SettingError(f"the Dask workers started on this machine {ended}{last}")
 
     def wait_for_workers(self, client: distributed.Client) -> None:
-        """Until every worker has joined; a one-line error if the workers' process ends first
-        or they are not there in :data:`START_TIMEOUT` seconds."""
+        """Until every worker has joined, and from then on keep them (:meth:`_keep_workers`); a
+        one-line error if one ends first or they are not there in :data:`START_TIMEOUT`
+        seconds."""
         deadline = time.monotonic() + START_TIMEOUT
         while len(client.scheduler_info()["workers"]) < self.workers:
-            if (status := self.processes[-1].poll()) is not None:
-                raise self._failed("workers", status)
+            for process in self.processes:
+                if (status := process.poll()) is not None:
+                    raise self._failed(status)
             if time.monotonic() > deadline:
-                raise self._failed("workers", None)
+                raise self._failed(None)
             time.sleep(0.1)
-
-    def _wait_for(self, scheduler_file: Path) -> str:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if (status := self.processes[0].poll()) is not None:
-                raise self._failed("scheduler", status)
-            with suppress(OSError, ValueError, KeyError):
-                return json.loads(scheduler_file.read_text())["address"]
-            time.sleep(0.05)
-        raise self._failed("scheduler", None)
+        self._keeper.start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Kill the scheduler and the workers, with their process groups (a worker's nanny
-        and the processes it started): they hold nothing this process has not received, and
-        a graceful end would first let a busy worker finish a job nobody waits for."""
+        """Kill the workers, with their process groups, then stop the scheduler: the workers
+        hold nothing this process has not received, and a graceful end would first let a
+        busy worker finish a job nobody waits for."""
+        self._closing.set()
+        if self._keeper.is_alive():
+            self._keeper.join()
         for process in self.processes:
             with suppress(ProcessLookupError, PermissionError):
                 if hasattr(os, "killpg"):  # its own session: its group is its pid
@@ -160,5 +185,8 @@ class EmbeddedCluster:
         for process in self.processes:
             process.wait()
         self.processes.clear()
+        if self.scheduler is not None:
+            self.scheduler.close(timeout=10)
+            self.scheduler = None
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)

@@ -238,6 +238,38 @@ def test_a_worker_killed_mid_job_costs_that_job_only(data, tmp_path, private_cac
         _as_trained_here(config, data)
 
 
+def test_a_worker_of_the_embedded_cluster_killed_mid_job_is_started_again(
+    data, private_cache
+) -> None:
+    """The cluster on this machine, of one worker: kill -9 of it while it trains, and
+    another takes its place; the queue completes, every model as trained here."""
+    import psutil
+
+    configs = [replace(TINY, cell="lstm", units=32, limit=3000, epochs=2, seed=s) for s in (0, 1)]
+    script = (
+        "from rnnreport.data import load_mnist\n"
+        "from rnnreport.model.classifier import ModelConfig\n"
+        "from rnnreport.training.engine import train_jobs\n"
+        "from rnnreport.training.mnist import pending\n"
+        f"train_jobs(pending([{', '.join(map(repr, configs))}], load_mnist()), workers=1)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    client = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    while "epoch 1/2" not in (line := client.stderr.readline()):
+        assert line, "the queue ended before the worker finished an epoch"
+    workers = [p for p in psutil.Process(client.pid).children() if "dask_worker" in p.cmdline()[2]]
+    assert len(workers) == 1
+    workers[0].send_signal(signal.SIGKILL)
+    err = client.communicate(timeout=300)[1]
+    assert client.returncode == 0, err
+    assert "rnnreport: a Dask worker on this machine ended (exit -9); starting another" in err
+    assert "rnnreport: 2 of 2 models trained, 0 left" in err
+    settle(private_cache)
+    for config in configs:
+        _as_trained_here(config, data)
+
+
 def _worker_process(nanny: int) -> int:
     """The process that runs the tasks: the child a ``dask worker``'s nanny started."""
     import psutil
