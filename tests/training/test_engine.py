@@ -314,3 +314,38 @@ def test_workers_keep_freed_memory_instead_of_faulting_it_in_again() -> None:
 
     default, keep = faults_per_step("default"), faults_per_step("keep")
     assert keep < default, (keep, default)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a glibc setting")
+def test_a_worker_trains_on_the_main_heap_as_a_process_of_its_own_would() -> None:
+    """A Dask worker trains on a thread of its pool, which glibc gives an arena of its own
+    (heaps it hands back as they shrink, so every step faults its buffers in again): a
+    plain thread of this process allocates outside the main heap. On a worker of the
+    embedded cluster (one arena) the training thread allocates from the main heap, where
+    keep_freed_memory keeps what a step frees."""
+
+    def on_the_main_heap() -> bool:  # nested: sent to the worker by value
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.malloc.restype = ctypes.c_void_p
+        address = libc.malloc(1000)
+        libc.free(ctypes.c_void_p(address))
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                if line.rstrip().endswith("[heap]"):
+                    start, end = (int(x, 16) for x in line.split()[0].split("-"))
+                    return start <= address < end
+        return False
+
+    from threading import Thread
+
+    from rnnreport.training import cluster
+
+    here: list[bool] = []
+    thread = Thread(target=lambda: here.append(on_the_main_heap()))
+    thread.start()
+    thread.join()
+    assert here == [False]  # the check tells the two apart
+    with cluster.connect(1) as client:
+        assert client.submit(on_the_main_heap, pure=False).result()
