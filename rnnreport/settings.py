@@ -144,14 +144,15 @@ def check() -> Budget:
 
 WORKER_OF = "RNNREPORT_WORKER_OF"
 """Set by the embedded cluster (:class:`rnnreport.training.cluster.EmbeddedCluster`), in the
-environment of the scheduler and workers it starts, to the process id of their client."""
+environment of the workers it starts, to the process id of their client."""
 
 
 def end_with_client() -> None:
     """In a process of the embedded cluster (``$RNNREPORT_WORKER_OF`` set), ask to be killed
     when the client's process dies, however it dies (``kill -9`` too): Linux's
     ``PR_SET_PDEATHSIG``, sent when the client's thread that started the process ends (the
-    cluster's, which kills its workers then anyway); elsewhere, a thread that checks every
+    one that opened the cluster, or the one that restarts its workers: neither ends before
+    the cluster is closed and its workers killed); elsewhere, a thread that checks every
     second. The package calls it as it is imported (the cluster's workers preload it).
     SIGKILL, not SIGTERM: on SIGTERM Dask closes gracefully, waiting for a busy worker, and
     these processes keep nothing a graceful end would save (an epoch checkpoint is whole or

@@ -17,8 +17,9 @@ while the workers train.
 Each worker is one process, without Dask's nanny (a second process per worker, there to
 restart it): this cluster restarts a worker that ends while the queue runs itself, and on
 two cores the nannies' and a scheduler process's start cost more than a model of the smoke
-budget takes to train. Each worker takes one job at a time (``worker-saturation`` 1), so
-the next job in line, the largest left, goes to whichever worker frees first.
+budget takes to train. In a queue of more jobs than twice the workers (Dask holds back
+only such a group of tasks), each worker takes one job at a time (``worker-saturation`` 1),
+so the next job in line, the largest left, goes to whichever worker frees first.
 
 The workers run in their own session, so that Ctrl-C in the terminal reaches the client
 alone, which stops them; and they end with the client however it ends
@@ -58,7 +59,9 @@ under ``smoke`` (10 epochs): 2.3 million page faults in the workers, 1.1 million
 arena, as many as training on a process's main thread."""
 
 START_TIMEOUT = 60.0
-"""Seconds the embedded scheduler and workers may take to start (imports on a busy machine)."""
+"""Seconds the embedded cluster's workers (or a named scheduler's first worker) may take to
+join: imports on a busy machine. An embedded worker that cannot reach its scheduler for as
+long ends itself."""
 
 
 @contextmanager
@@ -103,7 +106,7 @@ class EmbeddedCluster:
         self.processes: list[subprocess.Popen] = []
         self.address = ""
         self.folder: Path | None = None  # the workers' scratch space and their log
-        self.scheduler: distributed.LocalCluster | None = None
+        self._local: distributed.LocalCluster | None = None  # holds the scheduler
         self._closing = threading.Event()
         self._keeper = threading.Thread(target=self._keep_workers, daemon=True)
 
@@ -115,12 +118,13 @@ class EmbeddedCluster:
         try:
             # a scheduler alone: LocalCluster starts no worker process when asked for none
             with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
-                self.scheduler = LocalCluster(
+                self._local = LocalCluster(
                     n_workers=0, host="127.0.0.1", scheduler_port=0, dashboard_address=None,
                     silence_logs=logging.CRITICAL,
                 )  # fmt: skip
-            self.address = self.scheduler.scheduler_address
-            self.processes = [self._start_worker() for _ in range(self.workers)]
+            self.address = self._local.scheduler_address
+            for _ in range(self.workers):  # each kept as it starts, for close() to kill
+                self.processes.append(self._start_worker())
         except BaseException:
             self.close()
             raise
@@ -138,28 +142,39 @@ class EmbeddedCluster:
         command = [sys.executable, "-m", "distributed.cli.dask_worker", self.address,
                    "--host", "127.0.0.1", "--no-nanny", "--nthreads", "1", "--memory-limit",
                    "0", "--no-dashboard", "--local-directory", str(self.folder),
-                   "--preload", "rnnreport"]  # fmt: skip
+                   "--death-timeout", str(START_TIMEOUT), "--preload", "rnnreport"]  # fmt: skip
         with (self.folder / "log.txt").open("ab") as log:
             return subprocess.Popen(command, env=env, start_new_session=True,
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)  # fmt: skip
 
     def _keep_workers(self) -> None:
         """While the cluster is open, start a worker again in place of one that ended (killed,
-        out of memory): the scheduler gives its job to another, and the queue keeps its
-        workers. A job that keeps killing workers is failed by the scheduler, after three."""
+        out of memory), saying so: the scheduler gives its job to another, and the queue
+        keeps its workers. A job that kills the worker it runs on four times is failed by
+        the scheduler (Dask's ``allowed-failures``). A worker that cannot start again is
+        said in one line and not tried again; Ctrl-C stops a queue left without workers."""
         while not self._closing.wait(0.5):
             for i, process in enumerate(self.processes):
-                if process.poll() is not None and not self._closing.is_set():
-                    say(f"rnnreport: a Dask worker on this machine ended (exit "
-                        f"{process.returncode}); starting another")  # fmt: skip
+                if process.poll() is None or self._closing.is_set():
+                    continue
+                try:
                     self.processes[i] = self._start_worker()
+                except OSError as error:
+                    say(f"rnnreport: a Dask worker on this machine ended and cannot be started "
+                        f"again: {error}")  # fmt: skip
+                    return
+                say(f"rnnreport: a Dask worker on this machine ended (exit "
+                    f"{process.returncode}); starting another")  # fmt: skip
 
     def _failed(self, status: int | None) -> settings.SettingError:
         """The error of workers that did not start, with the last line of their log."""
         lines = (self.folder / "log.txt").read_text(errors="replace").strip().splitlines()
         last = f": {lines[-1].strip()}" if lines else ""
         ended = f"ended (exit {status})" if status is not None else "did not start"
-        return settings.SettingError(f"the Dask workers started on this machine {ended}{last}")
+        return settings.SettingError(
+            f"the Dask workers started on this machine {ended}{last} (or train on a running "
+            "cluster: name its scheduler with RNNREPORT_SCHEDULER)"
+        )
 
     def wait_for_workers(self, client: distributed.Client) -> None:
         """Until every worker has joined, and from then on keep them (:meth:`_keep_workers`); a
@@ -183,19 +198,22 @@ class EmbeddedCluster:
         hold nothing this process has not received, and a graceful end would first let a
         busy worker finish a job nobody waits for."""
         self._closing.set()
-        if self._keeper.is_alive():
-            self._keeper.join()
-        for process in self.processes:
-            with suppress(ProcessLookupError, PermissionError):
-                if hasattr(os, "killpg"):  # its own session: its group is its pid
-                    os.killpg(process.pid, signal.SIGKILL)
-                else:
-                    process.kill()
-        for process in self.processes:
-            process.wait()
-        self.processes.clear()
-        if self.scheduler is not None:
-            self.scheduler.close(timeout=10)
-            self.scheduler = None
-        if self.folder is not None:
-            shutil.rmtree(self.folder, ignore_errors=True)
+        try:
+            if self._keeper.is_alive():
+                self._keeper.join()
+        finally:
+            for process in self.processes:
+                with suppress(ProcessLookupError, PermissionError):
+                    if hasattr(os, "killpg"):  # its own session: its group is its pid
+                        os.killpg(process.pid, signal.SIGKILL)
+                    else:
+                        process.kill()
+            for process in self.processes:
+                process.wait()
+            self.processes.clear()
+            if self._local is not None:
+                with suppress(TimeoutError):
+                    self._local.close(timeout=10)
+                self._local = None
+            if self.folder is not None:
+                shutil.rmtree(self.folder, ignore_errors=True)

@@ -82,6 +82,10 @@ class Job:
         return cls(config, spec["module"], spec["key"])
 
 
+GROUP = "rnnreport-train"
+"""The first part of every job's Dask key, ``(GROUP, entry name)``: one task group."""
+
+
 class KeyMismatch(RuntimeError):
     """A worker whose environment would give a job's model another cache key."""
 
@@ -130,9 +134,11 @@ def _run(client: Any, jobs: list[Job], progress: str) -> None:
     client.subscribe_topic(topics[1], on_start)
     # the largest first: submitted first (an idle worker takes what comes), and ahead in line
     ranked = sorted(jobs, key=lambda job: -tally.cost[job.config])
+    # keys of one group (Dask groups keys by their first part): a group of more jobs than
+    # twice the workers' threads is held on the scheduler and handed out in priority order
     futures = {
         client.submit(
-            _train, job.spec(), progress, topics, key=job.path.stem, priority=-i, retries=1
+            _train, job.spec(), progress, topics, key=(GROUP, job.path.stem), priority=-i, retries=1
         ): job
         for i, job in enumerate(ranked)
     }

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 
@@ -256,12 +256,20 @@ def test_a_worker_of_the_embedded_cluster_killed_mid_job_is_started_again(
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     client = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE,
                               text=True)  # fmt: skip
-    while "epoch 1/2" not in (line := client.stderr.readline()):
-        assert line, "the queue ended before the worker finished an epoch"
-    workers = [p for p in psutil.Process(client.pid).children() if "dask_worker" in p.cmdline()[2]]
-    assert len(workers) == 1
-    workers[0].send_signal(signal.SIGKILL)
-    err = client.communicate(timeout=300)[1]
+    try:
+        while "epoch 1/2" not in (line := client.stderr.readline()):
+            assert line, "the queue ended before the worker finished an epoch"
+        workers = []
+        for child in psutil.Process(client.pid).children():
+            with suppress(psutil.Error):
+                if "distributed.cli.dask_worker" in child.cmdline():
+                    workers.append(child)
+        assert len(workers) == 1
+        workers[0].send_signal(signal.SIGKILL)
+        err = client.communicate(timeout=300)[1]
+    finally:
+        client.kill()
+        client.wait()
     assert client.returncode == 0, err
     assert "rnnreport: a Dask worker on this machine ended (exit -9); starting another" in err
     assert "rnnreport: 2 of 2 models trained, 0 left" in err
@@ -316,36 +324,40 @@ def test_workers_keep_freed_memory_instead_of_faulting_it_in_again() -> None:
     assert keep < default, (keep, default)
 
 
+_MAIN_HEAP = """
+def on_the_main_heap():  # whether this thread's malloc takes memory from the main heap
+    import ctypes
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    address = libc.malloc(1000)
+    libc.free(ctypes.c_void_p(address))
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            if line.rstrip().endswith("[heap]"):
+                start, end = (int(x, 16) for x in line.split()[0].split("-"))
+                return start <= address < end
+    return False
+"""
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a glibc setting")
 def test_a_worker_trains_on_the_main_heap_as_a_process_of_its_own_would() -> None:
     """A Dask worker trains on a thread of its pool, which glibc gives an arena of its own
     (heaps it hands back as they shrink, so every step faults its buffers in again): a
-    plain thread of this process allocates outside the main heap. On a worker of the
+    plain thread of a fresh process allocates outside the main heap. On a worker of the
     embedded cluster (one arena) the training thread allocates from the main heap, where
     keep_freed_memory keeps what a step frees."""
 
-    def on_the_main_heap() -> bool:  # nested: sent to the worker by value
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        libc.malloc.restype = ctypes.c_void_p
-        address = libc.malloc(1000)
-        libc.free(ctypes.c_void_p(address))
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                if line.rstrip().endswith("[heap]"):
-                    start, end = (int(x, 16) for x in line.split()[0].split("-"))
-                    return start <= address < end
-        return False
-
-    from threading import Thread
-
     from rnnreport.training import cluster
 
-    here: list[bool] = []
-    thread = Thread(target=lambda: here.append(on_the_main_heap()))
-    thread.start()
-    thread.join()
-    assert here == [False]  # the check tells the two apart
+    here = subprocess.run(  # a plain thread, glibc as it comes: another arena
+        [sys.executable, "-c", _MAIN_HEAP + "import threading\n"
+         "t = threading.Thread(target=lambda: print(on_the_main_heap())); t.start(); t.join()"],
+        env={k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert here.stdout.strip() == "False", here.stderr  # the check tells the two apart
+    namespace: dict = {}
+    exec(_MAIN_HEAP, namespace)  # sent to the worker by value: a function of no module
     with cluster.connect(1) as client:
-        assert client.submit(on_the_main_heap, pure=False).result()
+        assert client.submit(namespace["on_the_main_heap"], pure=False).result()
