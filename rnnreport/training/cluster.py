@@ -15,9 +15,9 @@ The scheduler needs no process of its own: this one has imported Dask already an
 while the workers train.
 
 Each worker is one process, without Dask's nanny (a second process per worker, there to
-restart it): this cluster restarts a worker that ends while the queue runs itself, and on
-two cores the nannies' and a scheduler process's start cost more than a model of the smoke
-budget takes to train. In a queue of more jobs than twice the workers (Dask holds back
+restart it): this cluster restarts a worker that ends while the queue runs itself, and
+starting the nannies, and a scheduler process, takes seconds of every core before any model
+trains. In a queue of more jobs than twice the workers (Dask holds back
 only such a group of tasks), each worker takes one job at a time (``worker-saturation`` 1),
 so the next job in line, the largest left, goes to whichever worker frees first.
 
@@ -56,7 +56,7 @@ in heaps of at most 64 MiB handed back to the system as they shrink: the buffers
 training step (14 MiB for an LSTM of 128 units) would be faulted in again at every step,
 whatever :func:`~rnnreport.training.engine.keep_freed_memory` asks. Measured on the grid
 under ``smoke`` (10 epochs): 2.3 million page faults in the workers, 1.1 million on one
-arena, as many as training on a process's main thread."""
+arena, near the 0.9 million of training on each process's main thread."""
 
 START_TIMEOUT = 60.0
 """Seconds the embedded cluster's workers (or a named scheduler's first worker) may take to
@@ -151,8 +151,10 @@ class EmbeddedCluster:
         """While the cluster is open, start a worker again in place of one that ended (killed,
         out of memory), saying so: the scheduler gives its job to another, and the queue
         keeps its workers. A job that kills the worker it runs on four times is failed by
-        the scheduler (Dask's ``allowed-failures``). A worker that cannot start again is
-        said in one line and not tried again; Ctrl-C stops a queue left without workers."""
+        the scheduler (Dask's ``allowed-failures``). A worker that starts and ends is started
+        again each time, as Dask's nanny would; if its command cannot be run at all, that is
+        said in one line and no worker is started again (Ctrl-C stops a queue left without
+        workers)."""
         while not self._closing.wait(0.5):
             for i, process in enumerate(self.processes):
                 if process.poll() is None or self._closing.is_set():
