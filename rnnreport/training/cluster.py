@@ -17,9 +17,9 @@ while the workers train.
 Each worker is one process, without Dask's nanny (a second process per worker, there to
 restart it): this cluster restarts a worker that ends while the queue runs itself, and
 starting the nannies, and a scheduler process, takes seconds of every core before any model
-trains. In a queue of more jobs than twice the workers (Dask holds back
-only such a group of tasks), each worker takes one job at a time (``worker-saturation`` 1),
-so the next job in line, the largest left, goes to whichever worker frees first.
+trains. In a queue of more jobs than twice the workers (Dask holds back only such a group
+of tasks), each worker takes one job at a time (``worker-saturation`` 1), so the next job in
+line, the largest left, goes to whichever worker frees first.
 
 The workers run in their own session, so that Ctrl-C in the terminal reaches the client
 alone, which stops them; and they end with the client however it ends
